@@ -1,0 +1,439 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/evident-dev/evident/checkpoint"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// errCorrupt marks stored state that contradicts itself.
+var errCorrupt = errors.New("ledger: corrupt")
+
+// request is one Append call waiting for the sequencer.
+type request struct {
+	entries [][]byte
+	leaves  [][32]byte
+	idents  [][32]byte // nil when identity is the leaf hash
+	keys    [][]IndexKey
+	res     []Appended
+	err     error
+	done    chan struct{}
+}
+
+// seqState is the right edge of the tree, owned by the sequencer goroutine.
+type seqState struct {
+	size   uint64
+	rng    *compact.Range
+	edge   map[uint8][]byte // the partial (or just filled) tile of each level
+	bundle []byte           // the partial entry bundle at the right edge
+	cpSize uint64
+	cpRoot []byte
+	cpNote []byte
+	cpTime time.Time
+}
+
+// Append adds entries to the log and returns, in order, the index of each:
+// a new one, or the existing one for an entry whose identity is already
+// logged. It returns only once the entries are durable. It returns
+// ErrPushback when too many entries are queued, ErrInvalidEntry for an empty
+// or oversized entry or one the Index option refused; then nothing is stored.
+//
+// If ctx ends while the entries are queued, Append returns ctx.Err() and the
+// entries may or may not be logged; appending them again is safe, since
+// duplicates are returned their first index.
+func (l *Ledger) Append(ctx context.Context, entries [][]byte) ([]Appended, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	if len(entries) > l.opts.MaxPending {
+		return nil, fmt.Errorf("%w: %d entries in one call, at most %d", ErrInvalidEntry, len(entries), l.opts.MaxPending)
+	}
+	r := &request{
+		entries: entries,
+		leaves:  make([][32]byte, len(entries)),
+		done:    make(chan struct{}),
+	}
+	if l.opts.Identity != nil {
+		r.idents = make([][32]byte, len(entries))
+	}
+	if l.opts.Index != nil {
+		r.keys = make([][]IndexKey, len(entries))
+	}
+	for i, e := range entries {
+		if len(e) == 0 || len(e) > MaxEntrySize {
+			return nil, fmt.Errorf("%w: entry %d is %d bytes, want 1 to %d", ErrInvalidEntry, i, len(e), MaxEntrySize)
+		}
+		copy(r.leaves[i][:], hasher.HashLeaf(e))
+		if l.opts.Identity != nil {
+			r.idents[i] = l.opts.Identity(e)
+		}
+		if l.opts.Index != nil {
+			ks, err := l.opts.Index(e)
+			if err != nil {
+				return nil, fmt.Errorf("%w: entry %d: %w", ErrInvalidEntry, i, err)
+			}
+			for _, k := range ks {
+				if k.Name == "" || len(k.Key) == 0 || len(k.Key) > MaxEntrySize {
+					return nil, fmt.Errorf("%w: entry %d: index key %q/%q out of bounds", ErrInvalidEntry, i, k.Name, k.Key)
+				}
+			}
+			r.keys[i] = ks
+		}
+	}
+
+	l.closeMu.RLock()
+	if l.closed {
+		l.closeMu.RUnlock()
+		return nil, ErrClosed
+	}
+	if n := l.pending.Add(int64(len(entries))); n > int64(l.opts.MaxPending) {
+		l.pending.Add(-int64(len(entries)))
+		l.closeMu.RUnlock()
+		l.metrics.pushback()
+		return nil, ErrPushback
+	}
+	// The channel holds MaxPending requests and pending entries never
+	// exceed MaxPending, so this send never blocks.
+	l.queue <- r
+	l.closeMu.RUnlock()
+
+	select {
+	case <-r.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// sequence is the single writer: it takes queued requests in batches and
+// commits each batch in one transaction.
+func (l *Ledger) sequence() {
+	defer close(l.done)
+	var tick <-chan time.Time
+	if l.opts.CheckpointInterval > 0 {
+		t := time.NewTicker(l.opts.CheckpointInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	batch := make([]*request, 0, 64)
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-l.queue:
+			batch = append(batch, r)
+		case <-tick:
+			l.checkpointNow()
+			continue
+		case <-l.closing:
+			// Commit whatever was queued before Close.
+			for {
+				select {
+				case r := <-l.queue:
+					batch = append(batch, r)
+					if l.batchLen(batch) >= l.opts.MaxBatchSize {
+						l.commit(batch)
+						batch = batch[:0]
+					}
+					continue
+				default:
+				}
+				break
+			}
+			if len(batch) > 0 {
+				l.commit(batch)
+			}
+			if l.opts.CheckpointInterval > 0 {
+				l.checkpointNow()
+			}
+			return
+		}
+		n := len(batch[0].entries)
+		var timeout <-chan time.Time
+		if l.opts.MaxBatchWait > 0 {
+			timeout = time.After(l.opts.MaxBatchWait)
+		}
+	fill:
+		for n < l.opts.MaxBatchSize {
+			if timeout == nil {
+				select {
+				case r := <-l.queue:
+					batch = append(batch, r)
+					n += len(r.entries)
+				default:
+					break fill
+				}
+			} else {
+				select {
+				case r := <-l.queue:
+					batch = append(batch, r)
+					n += len(r.entries)
+				case <-timeout:
+					break fill
+				case <-l.closing:
+					break fill
+				}
+			}
+		}
+		l.commit(batch)
+	}
+}
+
+func (l *Ledger) batchLen(batch []*request) int {
+	n := 0
+	for _, r := range batch {
+		n += len(r.entries)
+	}
+	return n
+}
+
+// commit writes one batch in one transaction and answers its requests.
+func (l *Ledger) commit(batch []*request) {
+	start := time.Now()
+	n := l.batchLen(batch)
+	added, err := l.writeBatch(batch)
+	if err != nil {
+		l.log.Error("couldn't commit batch", "entries", n, "err", err)
+		// The transaction rolled back; rebuild the right edge from disk.
+		if fresh, lerr := l.loadState(); lerr == nil {
+			l.seqState = fresh
+		} else {
+			l.log.Error("couldn't reload ledger state after failed commit", "err", lerr)
+		}
+		for _, r := range batch {
+			r.res, r.err = nil, fmt.Errorf("couldn't commit entries: %w", err)
+		}
+	}
+	l.publish(l.seqState)
+	for _, r := range batch {
+		l.pending.Add(-int64(len(r.entries)))
+		close(r.done)
+	}
+	l.metrics.batch(n, added, time.Since(start))
+}
+
+// writeBatch assigns indices, writes entries, tiles, indexes and (unless on
+// an interval) a new checkpoint, all in one transaction. It updates
+// l.seqState only when the transaction committed.
+func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
+	old := l.seqState
+	rng, err := l.factory.NewRange(0, old.rng.End(), append([][]byte(nil), old.rng.Hashes()...))
+	if err != nil {
+		return 0, err
+	}
+	// st shares old's byte slices: appends write only beyond the length old
+	// sees, so old stays intact if the transaction fails.
+	st := &seqState{
+		size:   old.size,
+		rng:    rng,
+		edge:   make(map[uint8][]byte, len(old.edge)),
+		bundle: old.bundle,
+		cpSize: old.cpSize, cpRoot: old.cpRoot, cpNote: old.cpNote, cpTime: old.cpTime,
+	}
+	for k, v := range old.edge {
+		st.edge[k] = v
+	}
+	type tileID struct {
+		level uint8
+		n     uint64
+	}
+	dirty := make(map[tileID][]byte)
+	err = l.db.Update(func(tx *bolt.Tx) error {
+		identB := tx.Bucket(bucketIdentity)
+		leavesB := tx.Bucket(bucketLeaves)
+		tailB := tx.Bucket(bucketTail)
+		bundlesB := tx.Bucket(bucketBundles)
+		tailB.FillPercent = 1
+		bundlesB.FillPercent = 1
+		inBatch := make(map[[32]byte]uint64)
+		indexBuckets := make(map[string]*bolt.Bucket)
+		for _, r := range batch {
+			r.res = make([]Appended, len(r.entries))
+			for i, e := range r.entries {
+				id := r.leaves[i]
+				if r.idents != nil {
+					id = r.idents[i]
+				}
+				if v := identB.Get(id[:]); v != nil {
+					r.res[i] = Appended{Index: binary.BigEndian.Uint64(v), Duplicate: true}
+					continue
+				}
+				if idx, ok := inBatch[id]; ok {
+					r.res[i] = Appended{Index: idx, Duplicate: true}
+					continue
+				}
+				idx := st.size
+				inBatch[id] = idx
+				r.res[i] = Appended{Index: idx}
+				if err := identB.Put(id[:], u64(idx)); err != nil {
+					return err
+				}
+				if r.idents != nil {
+					if err := leavesB.Put(r.leaves[i][:], u64(idx)); err != nil {
+						return err
+					}
+				}
+				// The entry joins the partial bundle; a full bundle moves
+				// from tail into bundles as one value.
+				if err := tailB.Put(u64(idx), e); err != nil {
+					return err
+				}
+				st.bundle = binary.BigEndian.AppendUint16(st.bundle, uint16(len(e)))
+				st.bundle = append(st.bundle, e...)
+				if idx%TileWidth == TileWidth-1 {
+					if err := bundlesB.Put(u64(idx/TileWidth), st.bundle); err != nil {
+						return err
+					}
+					for j := idx - (TileWidth - 1); j <= idx; j++ {
+						if err := tailB.Delete(u64(j)); err != nil {
+							return err
+						}
+					}
+					st.bundle = nil
+				}
+				// Hashes at tile levels (multiples of 8) go into tiles.
+				var visitErr error
+				err := st.rng.Append(r.leaves[i][:], func(nid compact.NodeID, h []byte) {
+					if nid.Level%TileHeight != 0 || visitErr != nil {
+						return
+					}
+					tl := uint8(nid.Level / TileHeight)
+					pos := int(nid.Index % TileWidth)
+					t := st.edge[tl]
+					if pos == 0 {
+						t = nil
+					}
+					if len(t) != pos*32 {
+						visitErr = fmt.Errorf("%w: tile level %d has %d hashes, appending at %d", errCorrupt, tl, len(t)/32, pos)
+						return
+					}
+					if t == nil {
+						t = make([]byte, 0, TileWidth*32)
+					}
+					st.edge[tl] = append(t, h...)
+					dirty[tileID{tl, nid.Index / TileWidth}] = st.edge[tl]
+				})
+				if err != nil {
+					return err
+				}
+				if visitErr != nil {
+					return visitErr
+				}
+				st.size++
+				added++
+				if r.keys != nil {
+					for _, k := range r.keys[i] {
+						xb := indexBuckets[k.Name]
+						if xb == nil {
+							var err error
+							xb, err = tx.CreateBucketIfNotExists([]byte(indexPrefix + k.Name))
+							if err != nil {
+								return err
+							}
+							indexBuckets[k.Name] = xb
+						}
+						if err := xb.Put(indexKey(k.Key, idx), nil); err != nil {
+							return err
+						}
+					}
+				}
+			}
+		}
+		if added == 0 {
+			return nil
+		}
+		tilesB := tx.Bucket(bucketTiles)
+		tilesB.FillPercent = 1
+		for id, t := range dirty {
+			if err := tilesB.Put(tileKey(id.level, id.n), t); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketMeta).Put(keySize, u64(st.size)); err != nil {
+			return err
+		}
+		if l.opts.CheckpointInterval <= 0 {
+			return l.signCheckpoint(tx, st)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	l.seqState = st
+	return added, nil
+}
+
+// checkpointNow signs a checkpoint for the current size if it has grown.
+func (l *Ledger) checkpointNow() {
+	st := l.seqState
+	if st.size == st.cpSize && st.cpNote != nil {
+		return
+	}
+	next := *st
+	err := l.db.Update(func(tx *bolt.Tx) error { return l.signCheckpoint(tx, &next) })
+	if err != nil {
+		l.log.Error("couldn't sign checkpoint", "size", st.size, "err", err)
+		return
+	}
+	l.seqState = &next
+	l.publish(&next)
+}
+
+// signCheckpoint signs a checkpoint of st's tree within tx, after checking
+// it is consistent with the last signed one, and records it in st.
+func (l *Ledger) signCheckpoint(tx *bolt.Tx, st *seqState) error {
+	root, err := st.rng.GetRootHash(nil)
+	if err != nil {
+		return err
+	}
+	if st.size == 0 {
+		root = hasher.EmptyRoot()
+	}
+	// c2sp.org/tlog-checkpoint: a log MUST NOT sign a checkpoint which is
+	// inconsistent with any checkpoint it previously signed. Prove the new
+	// tree from the stored tiles (not from the in-memory range that made
+	// root) and check the proof against the last signed root.
+	if st.cpNote != nil {
+		if st.size < st.cpSize {
+			return fmt.Errorf("%w: tree size %d is smaller than the last checkpoint's %d", errCorrupt, st.size, st.cpSize)
+		}
+		if st.size == st.cpSize {
+			if !bytes.Equal(root, st.cpRoot) {
+				return fmt.Errorf("%w: root at size %d differs from the signed checkpoint", errCorrupt, st.size)
+			}
+			return nil
+		}
+		p, err := newHashReader(tx).consistency(st.cpSize, st.size)
+		if err != nil {
+			return err
+		}
+		if err := proof.VerifyConsistency(hasher, st.cpSize, st.size, p, st.cpRoot, root); err != nil {
+			return fmt.Errorf("%w: refusing to sign size %d, inconsistent with signed size %d: %v", errCorrupt, st.size, st.cpSize, err)
+		}
+	}
+	var c checkpoint.Checkpoint
+	c.Origin = l.origin
+	c.Size = st.size
+	copy(c.Hash[:], root)
+	signed, err := note.Sign(&note.Note{Text: string(c.Marshal())}, l.opts.Signer)
+	if err != nil {
+		return fmt.Errorf("couldn't sign checkpoint: %w", err)
+	}
+	if err := tx.Bucket(bucketCheckpoints).Put(u64(st.size), signed); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketMeta).Put(keyCheckpoint, signed); err != nil {
+		return err
+	}
+	st.cpSize, st.cpRoot, st.cpNote, st.cpTime = st.size, root, signed, l.opts.now()
+	return nil
+}

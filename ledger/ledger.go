@@ -1,0 +1,267 @@
+// Package ledger is Evident's append-only, signed Merkle log, stored in one
+// bbolt file.
+//
+// The tree uses RFC 6962 hashing. Its hashes are stored as C2SP tlog-tiles
+// (height 8), and entries as C2SP entry bundles, so that serving a tile or a
+// bundle is one key lookup and an inclusion or consistency proof is a handful,
+// without ever rebuilding the tree. Only the right edge of the tree (one
+// partial tile per level, the compact range and the partial entry bundle) is
+// kept in memory, so memory stays flat as the log grows.
+//
+// Appends from many goroutines are group-committed by a single sequencer: one
+// bbolt transaction, and so one fsync, per batch. Append returns only once its
+// entries are durable. After each batch (or on an interval) the ledger signs a
+// C2SP tlog-checkpoint with the node's note key, after checking that the new
+// tree is consistent with the last checkpoint it signed.
+//
+// The file layout is described in format.go.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// MaxEntrySize is the largest entry the ledger accepts. C2SP tlog-tiles entry
+// bundles prefix each entry with a 16-bit big-endian length.
+const MaxEntrySize = 1<<16 - 1
+
+var (
+	// ErrPushback means the append queue is full; the caller should retry
+	// later. A server maps it to "unavailable, retry".
+	ErrPushback = errors.New("ledger: too many appends queued, retry later")
+	// ErrClosed is returned by calls made after Close.
+	ErrClosed = errors.New("ledger: closed")
+	// ErrNotFound is returned when an entry, tile, bundle, identity or
+	// checkpoint does not exist (for example beyond the current tree size).
+	ErrNotFound = errors.New("ledger: not found")
+	// ErrUnrecognized is returned by Open for a file that is not an Evident
+	// ledger, or one written by a newer format version. The file is left as
+	// it is.
+	ErrUnrecognized = errors.New("ledger: not a ledger file this version can open")
+	// ErrInvalidEntry is returned by Append for an empty or oversized entry,
+	// or one the Index function refused. Nothing of that call is stored.
+	ErrInvalidEntry = errors.New("ledger: invalid entry")
+)
+
+// IndexKey is one secondary-index key of an entry: the entry's log index is
+// filed under Key in the index called Name.
+type IndexKey struct {
+	Name string
+	Key  []byte
+}
+
+// Options configures a Ledger. The zero value of every field but Signer is a
+// sensible default.
+type Options struct {
+	// Signer signs checkpoints. Its name is the log's origin (c2sp.org/
+	// tlog-checkpoint: the origin line is the key name). Required.
+	Signer note.Signer
+
+	// Identity returns the deduplication key of an entry: appending an entry
+	// whose identity is already in the log returns the existing index.
+	// Default (nil): the entry's RFC 6962 leaf hash, SHA-256(0x00 || entry),
+	// which then also serves as the leaf-hash index.
+	Identity func(entry []byte) [32]byte
+
+	// Index returns the secondary-index keys of an entry. It runs before the
+	// entry is queued; an error refuses the whole Append call (wrapped in
+	// ErrInvalidEntry) and nothing is stored. The keys are written in the
+	// same transaction as the entry, so the log and its indexes never
+	// disagree. Default (nil): no secondary indexes.
+	Index func(entry []byte) ([]IndexKey, error)
+
+	// MaxBatchSize bounds the entries committed in one transaction.
+	// Default 1024.
+	MaxBatchSize int
+	// MaxBatchWait is how long the sequencer waits for more entries once a
+	// batch has started before committing it. Zero (the default) commits
+	// at once with what has queued; batches then grow naturally while the
+	// previous commit's fsync is in flight.
+	MaxBatchWait time.Duration
+	// MaxPending bounds the entries queued and not yet committed; beyond it
+	// Append returns ErrPushback. Default 65536.
+	MaxPending int
+
+	// CheckpointInterval, when positive, signs a checkpoint at most this
+	// often rather than after every batch. Default 0: a checkpoint is
+	// signed in the same transaction as each batch, so every durable entry
+	// is covered by a signed checkpoint at once.
+	CheckpointInterval time.Duration
+
+	// NoSync skips fsync. Only for tests and benchmarks that measure
+	// something else: a crash can lose acknowledged entries. Default false.
+	NoSync bool
+
+	// Logger receives the ledger's logs. Default: discard.
+	Logger *slog.Logger
+
+	// Metrics, when set, receives the ledger's metrics (see metrics.go).
+	// Default: none.
+	Metrics prometheus.Registerer
+
+	// now is the clock, for tests. Default time.Now.
+	now func() time.Time
+}
+
+// Appended is the outcome of appending one entry.
+type Appended struct {
+	// Index is the entry's position in the log.
+	Index uint64
+	// Duplicate is true when an entry with the same identity was already in
+	// the log (or earlier in the same batch); Index is that entry's.
+	Duplicate bool
+}
+
+// Ledger is an open log. It is safe for concurrent use.
+type Ledger struct {
+	db       *bolt.DB
+	opts     Options
+	origin   string
+	log      *slog.Logger
+	metrics  *metrics
+	factory  *compact.RangeFactory
+	queue    chan *request
+	pending  atomic.Int64
+	closing  chan struct{}
+	done     chan struct{}
+	closeMu  sync.RWMutex // held for reading while enqueuing, for writing by Close
+	closed   bool
+	seqState *seqState // owned by the sequencer goroutine
+
+	// published is what readers see: the latest committed size and signed
+	// checkpoint.
+	mu        sync.RWMutex
+	size      uint64
+	cpSize    uint64
+	cpNote    []byte
+	lastErrAt time.Time
+}
+
+var hasher = rfc6962.DefaultHasher
+
+// Open opens the ledger in the bbolt file at path, creating it if it does not
+// exist. A file that is not an Evident ledger, or of a newer format version,
+// is refused with ErrUnrecognized and not modified.
+func Open(path string, opts Options) (*Ledger, error) {
+	if opts.Signer == nil {
+		return nil, errors.New("ledger: Options.Signer is required")
+	}
+	if opts.MaxBatchSize <= 0 {
+		opts.MaxBatchSize = 1024
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 65536
+	}
+	if opts.MaxPending < opts.MaxBatchSize {
+		opts.MaxPending = opts.MaxBatchSize
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.now == nil {
+		opts.now = time.Now
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		if err := checkFormat(path); err != nil {
+			return nil, err
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        5 * time.Second,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+		NoSync:         opts.NoSync,
+		// A large initial map avoids remapping (which waits for every
+		// reader) while the file is small.
+		InitialMmapSize: 1 << 30,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't open ledger %s: %w", path, err)
+	}
+	l := &Ledger{
+		db:      db,
+		opts:    opts,
+		origin:  opts.Signer.Name(),
+		log:     opts.Logger,
+		factory: &compact.RangeFactory{Hash: hasher.HashChildren},
+		queue:   make(chan *request, opts.MaxPending),
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	l.metrics = newMetrics(opts.Metrics, l)
+	if err := db.Update(initFormat); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("couldn't initialise ledger %s: %w", path, err)
+	}
+	st, err := l.loadState()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	l.seqState = st
+	l.publish(st)
+	go l.sequence()
+	return l, nil
+}
+
+// Origin returns the log's origin line (the checkpoint signer's name).
+func (l *Ledger) Origin() string { return l.origin }
+
+// Size returns the number of entries committed to the log.
+func (l *Ledger) Size() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.size
+}
+
+// Checkpoint returns the latest signed checkpoint (a C2SP signed note) and
+// the tree size it commits to. Before the first entry it is a checkpoint of
+// the empty tree.
+func (l *Ledger) Checkpoint() (signed []byte, size uint64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.cpNote, l.cpSize
+}
+
+// Close stops accepting appends, commits what is queued, and closes the file.
+func (l *Ledger) Close() error {
+	l.closeMu.Lock()
+	if l.closed {
+		l.closeMu.Unlock()
+		return nil
+	}
+	l.closed = true
+	close(l.closing)
+	l.closeMu.Unlock()
+	<-l.done
+	return l.db.Close()
+}
+
+func (l *Ledger) publish(st *seqState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.size = st.size
+	l.cpSize = st.cpSize
+	l.cpNote = st.cpNote
+}
+
+// view runs fn in a read transaction.
+func (l *Ledger) view(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.db.View(fn)
+}

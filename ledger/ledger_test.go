@@ -1,0 +1,616 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/evident-dev/evident/checkpoint"
+	"github.com/google/go-cmp/cmp"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/note"
+)
+
+func testKey(t testing.TB, origin string) (note.Signer, note.Verifier) {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, v
+}
+
+func openTest(t testing.TB, path string, opts Options) *Ledger {
+	t.Helper()
+	l, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// reference is an in-memory tree built independently from compact ranges,
+// to check the ledger's roots, tiles and proofs against.
+type reference struct {
+	leaves [][]byte
+	roots  map[uint64][]byte
+	rng    *compact.Range
+}
+
+func newReference() *reference {
+	f := &compact.RangeFactory{Hash: hasher.HashChildren}
+	return &reference{roots: map[uint64][]byte{0: hasher.EmptyRoot()}, rng: f.NewEmptyRange(0)}
+}
+
+func (r *reference) add(entry []byte) {
+	h := hasher.HashLeaf(entry)
+	r.leaves = append(r.leaves, h)
+	if err := r.rng.Append(h, nil); err != nil {
+		panic(err)
+	}
+	root, _ := r.rng.GetRootHash(nil)
+	r.roots[uint64(len(r.leaves))] = root
+}
+
+// TestPropertyAgainstReference appends random batches, with duplicates,
+// and compares roots, tiles, bundles and proofs with the reference at tree
+// sizes around tile boundaries.
+func TestPropertyAgainstReference(t *testing.T) {
+	sizes := []uint64{1, 2, 3, 255, 256, 257, 511, 512, 513, 65535, 65536, 65537}
+	if testing.Short() {
+		sizes = sizes[:9]
+	}
+	target := sizes[len(sizes)-1] + 5
+	signer, verifier := testKey(t, "example.com/prop")
+	path := filepath.Join(t.TempDir(), "log.db")
+	l := openTest(t, path, Options{Signer: signer, NoSync: true})
+	ctx := context.Background()
+	rnd := mrand.New(mrand.NewPCG(1, 2))
+	ref := newReference()
+	seen := map[string]uint64{}
+	var all [][]byte
+	for uint64(len(ref.leaves)) < target {
+		n := 1 + rnd.IntN(700)
+		batch := make([][]byte, n)
+		for i := range batch {
+			if len(all) > 0 && rnd.IntN(10) == 0 {
+				batch[i] = all[rnd.IntN(len(all))] // a duplicate
+				continue
+			}
+			e := make([]byte, 1+rnd.IntN(100))
+			for j := range e {
+				e[j] = byte(rnd.Uint32())
+			}
+			batch[i] = e
+		}
+		res, err := l.Append(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range batch {
+			idx, dup := seen[string(e)]
+			if dup != res[i].Duplicate {
+				t.Fatalf("entry %d: Duplicate = %v, want %v", i, res[i].Duplicate, dup)
+			}
+			if dup {
+				if res[i].Index != idx {
+					t.Fatalf("duplicate got index %d, first was %d", res[i].Index, idx)
+				}
+				continue
+			}
+			if want := uint64(len(ref.leaves)); res[i].Index != want {
+				t.Fatalf("new entry got index %d, want %d", res[i].Index, want)
+			}
+			seen[string(e)] = res[i].Index
+			all = append(all, e)
+			ref.add(e)
+		}
+	}
+
+	for _, size := range sizes {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			root, err := l.RootAt(ctx, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(root, ref.roots[size]) {
+				t.Fatalf("root at %d differs from reference", size)
+			}
+			for _, idx := range []uint64{0, size / 2, size - 1, uint64(rnd.IntN(int(size)))} {
+				p, err := l.InclusionProof(ctx, idx, size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := proof.VerifyInclusion(hasher, idx, size, ref.leaves[idx], p, ref.roots[size]); err != nil {
+					t.Errorf("inclusion %d in %d: %v", idx, size, err)
+				}
+			}
+			for _, old := range []uint64{1, size / 2, size - 1, size} {
+				if old == 0 {
+					continue
+				}
+				p, err := l.ConsistencyProof(ctx, old, size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := proof.VerifyConsistency(hasher, old, size, p, ref.roots[old], ref.roots[size]); err != nil {
+					t.Errorf("consistency %d -> %d: %v", old, size, err)
+				}
+			}
+			// The level-0 tile and the bundle that end at this size.
+			n, w := (size-1)/TileWidth, int((size-1)%TileWidth)+1
+			tile, err := l.Tile(ctx, 0, n, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := bytes.Join(ref.leaves[n*TileWidth:n*TileWidth+uint64(w)], nil); !bytes.Equal(tile, want) {
+				t.Errorf("tile 0/%d.p/%d differs from the reference leaf hashes", n, w)
+			}
+			b, err := l.EntryBundle(ctx, n, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			es, err := splitBundle(b)
+			if err != nil || len(es) != w {
+				t.Fatalf("bundle %d.p/%d: %d entries, %v", n, w, len(es), err)
+			}
+			for i, e := range es {
+				if !bytes.Equal(hasher.HashLeaf(e), ref.leaves[n*TileWidth+uint64(i)]) {
+					t.Fatalf("bundle %d entry %d differs", n, i)
+				}
+			}
+		})
+	}
+
+	// Checkpoint, reopen, verify.
+	signed, size := l.Checkpoint()
+	n, err := note.Open(signed, note.VerifierList(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := checkpoint.Parse([]byte(n.Text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Size != size || c.Size != uint64(len(ref.leaves)) || !bytes.Equal(c.Hash[:], ref.roots[c.Size]) {
+		t.Fatalf("checkpoint %v does not match the reference tree of size %d", c, len(ref.leaves))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2 := openTest(t, path, Options{Signer: signer, NoSync: true})
+	if got, want := l2.Size(), uint64(len(ref.leaves)); got != want {
+		t.Fatalf("after reopen size %d, want %d", got, want)
+	}
+	if err := l2.Verify(ctx, verifier); err != nil {
+		t.Fatal(err)
+	}
+	// Entries read back byte for byte, across bundles and the tail.
+	got, err := l2.Entries(ctx, 0, len(all))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(all, got); diff != "" {
+		t.Fatalf("entries differ after reopen (-want +got):\n%.2000s", diff)
+	}
+	for _, idx := range []uint64{0, 300, uint64(len(all) - 1)} {
+		var lh [32]byte
+		copy(lh[:], ref.leaves[idx])
+		got, err := l2.IndexOfLeaf(ctx, lh)
+		if err != nil || got != idx {
+			t.Errorf("IndexOfLeaf(leaf %d) = %d, %v", idx, got, err)
+		}
+	}
+}
+
+func TestBeyondTheTree(t *testing.T) {
+	signer, _ := testKey(t, "example.com/beyond")
+	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{Signer: signer, NoSync: true})
+	ctx := context.Background()
+	var es [][]byte
+	for i := range 300 {
+		es = append(es, []byte(fmt.Sprint("entry ", i)))
+	}
+	if _, err := l.Append(ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"entry at size", func() error { _, err := l.Entry(ctx, 300); return err }},
+		{"entries across size", func() error { _, err := l.Entries(ctx, 299, 2); return err }},
+		{"tile wider than tree", func() error { _, err := l.Tile(ctx, 0, 1, 45); return err }},
+		{"tile beyond tree", func() error { _, err := l.Tile(ctx, 0, 2, 1); return err }},
+		{"level-1 full tile", func() error { _, err := l.Tile(ctx, 1, 0, 256); return err }},
+		{"bundle wider than tree", func() error { _, err := l.EntryBundle(ctx, 1, 45); return err }},
+		{"bundle beyond tree", func() error { _, err := l.EntryBundle(ctx, 2, 1); return err }},
+		{"inclusion beyond size", func() error { _, err := l.InclusionProof(ctx, 300, 300); return err }},
+		{"inclusion in a bigger tree", func() error { _, err := l.InclusionProof(ctx, 1, 301); return err }},
+		{"consistency to a bigger tree", func() error { _, err := l.ConsistencyProof(ctx, 1, 301); return err }},
+		{"consistency backwards", func() error { _, err := l.ConsistencyProof(ctx, 200, 100); return err }},
+		{"unknown leaf", func() error { _, err := l.IndexOfLeaf(ctx, [32]byte{1}); return err }},
+		{"unsigned size", func() error { _, err := l.CheckpointAt(ctx, 17); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.call(); !errors.Is(err, ErrNotFound) {
+				t.Errorf("got %v, want ErrNotFound", err)
+			}
+		})
+	}
+	// Partial widths that exist are served.
+	if _, err := l.Tile(ctx, 0, 1, 44); err != nil {
+		t.Error(err)
+	}
+	if _, err := l.EntryBundle(ctx, 1, 44); err != nil {
+		t.Error(err)
+	}
+	if _, err := l.EntryBundle(ctx, 0, 3); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestInvalidEntriesStoreNothing(t *testing.T) {
+	signer, _ := testKey(t, "example.com/invalid")
+	refuse := errors.New("not an entry I index")
+	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{
+		Signer: signer, NoSync: true,
+		Index: func(e []byte) ([]IndexKey, error) {
+			if bytes.HasPrefix(e, []byte("bad")) {
+				return nil, refuse
+			}
+			return []IndexKey{{Name: "first", Key: e[:1]}}, nil
+		},
+	})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		batch [][]byte
+		want  error
+	}{
+		{"empty entry", [][]byte{[]byte("ok"), {}}, ErrInvalidEntry},
+		{"oversized entry", [][]byte{[]byte("ok"), make([]byte, MaxEntrySize+1)}, ErrInvalidEntry},
+		{"index refuses", [][]byte{[]byte("ok"), []byte("bad one")}, refuse},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := l.Append(ctx, tc.batch); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if l.Size() != 0 {
+				t.Fatalf("size %d after a refused append", l.Size())
+			}
+		})
+	}
+	if _, err := l.Append(ctx, [][]byte{make([]byte, MaxEntrySize)}); err != nil {
+		t.Fatalf("largest entry refused: %v", err)
+	}
+}
+
+func TestDedup(t *testing.T) {
+	signer, _ := testKey(t, "example.com/dedup")
+	// Identity on the first 4 bytes: entries that differ after them are the
+	// same thing submitted twice.
+	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{
+		Signer: signer, NoSync: true,
+		Identity: func(e []byte) [32]byte { return sha256.Sum256(e[:min(4, len(e))]) },
+	})
+	ctx := context.Background()
+	res, err := l.Append(ctx, [][]byte{[]byte("aaaa-1"), []byte("bbbb-1"), []byte("aaaa-2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Appended{{0, false}, {1, false}, {0, true}}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	res, err = l.Append(ctx, [][]byte{[]byte("bbbb-3"), []byte("cccc")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []Appended{{1, true}, {2, false}}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	if got, err := l.IndexOfIdentity(ctx, sha256.Sum256([]byte("cccc"))); err != nil || got != 2 {
+		t.Fatalf("IndexOfIdentity = %d, %v", got, err)
+	}
+	var lh [32]byte
+	copy(lh[:], hasher.HashLeaf([]byte("bbbb-1")))
+	if got, err := l.IndexOfLeaf(ctx, lh); err != nil || got != 1 {
+		t.Fatalf("IndexOfLeaf = %d, %v", got, err)
+	}
+}
+
+func TestScan(t *testing.T) {
+	signer, _ := testKey(t, "example.com/scan")
+	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{
+		Signer: signer, NoSync: true,
+		Index: func(e []byte) ([]IndexKey, error) {
+			// "a1" is filed under "a"; "ab1" under "ab"; a key must not
+			// match another that it prefixes.
+			return []IndexKey{{Name: "pkg", Key: bytes.TrimRight(e, "0123456789")}}, nil
+		},
+	})
+	ctx := context.Background()
+	if _, err := l.Append(ctx, [][]byte{[]byte("a1"), []byte("ab1"), []byte("a2"), []byte("b1"), []byte("a3"), []byte("ab2")}); err != nil {
+		t.Fatal(err)
+	}
+	scan := func(key string, before uint64, limit int) []uint64 {
+		var got []uint64
+		err := l.Scan(ctx, "pkg", []byte(key), before, func(i uint64) bool {
+			got = append(got, i)
+			return len(got) < limit
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for _, tc := range []struct {
+		key    string
+		before uint64
+		limit  int
+		want   []uint64
+	}{
+		{"a", 0, 10, []uint64{4, 2, 0}},
+		{"ab", 0, 10, []uint64{5, 1}},
+		{"a", 4, 10, []uint64{2, 0}},
+		{"a", 0, 2, []uint64{4, 2}},
+		{"a", 1, 10, []uint64{0}},
+		{"a", 0 + 0, 1, []uint64{4}},
+		{"c", 0, 10, nil},
+	} {
+		if diff := cmp.Diff(tc.want, scan(tc.key, tc.before, tc.limit)); diff != "" {
+			t.Errorf("Scan(%q, before %d): (-want +got)\n%s", tc.key, tc.before, diff)
+		}
+	}
+	if err := l.Scan(ctx, "nosuchindex", []byte("a"), 0, func(uint64) bool { t.Error("called"); return true }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPushback(t *testing.T) {
+	signer, _ := testKey(t, "example.com/pushback")
+	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{
+		Signer: signer, NoSync: true,
+		// The sequencer waits an hour to fill a batch, so queued entries
+		// stay queued until Close.
+		MaxBatchSize: 1000, MaxPending: 1000, MaxBatchWait: time.Hour,
+	})
+	ctx := context.Background()
+	mk := func(prefix string, n int) [][]byte {
+		var es [][]byte
+		for i := range n {
+			es = append(es, []byte(fmt.Sprint(prefix, i)))
+		}
+		return es
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var firstErr error
+	go func() {
+		defer wg.Done()
+		_, firstErr = l.Append(ctx, mk("a", 600))
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for l.pending.Load() < 600 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := l.Append(ctx, mk("b", 600)); !errors.Is(err, ErrPushback) {
+		t.Fatalf("second append: got %v, want ErrPushback", err)
+	}
+	if _, err := l.Append(ctx, mk("c", 1001)); !errors.Is(err, ErrInvalidEntry) {
+		t.Fatalf("append bigger than the queue: got %v, want ErrInvalidEntry", err)
+	}
+	// Close commits what was queued.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatalf("queued append: %v", firstErr)
+	}
+	if _, err := l.Append(ctx, mk("d", 1)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("append after close: got %v, want ErrClosed", err)
+	}
+}
+
+func TestOpenRefusesForeignFiles(t *testing.T) {
+	signer, _ := testKey(t, "example.com/foreign")
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not a database "), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	otherBolt := filepath.Join(dir, "other.db")
+	newer := filepath.Join(dir, "newer.db")
+	for path, fill := range map[string]func(*bolt.Tx) error{
+		otherBolt: func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("users")); return err },
+		newer: func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucket(bucketMeta)
+			if err != nil {
+				return err
+			}
+			return b.Put(keyFormat, []byte("evident-ledger/99"))
+		},
+	} {
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(fill); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	for _, path := range []string{garbage, otherBolt, newer} {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			before, _ := os.ReadFile(path)
+			l, err := Open(path, Options{Signer: signer})
+			if err == nil {
+				l.Close()
+				t.Fatal("opened a foreign file")
+			}
+			if !errors.Is(err, ErrUnrecognized) {
+				t.Errorf("got %v, want ErrUnrecognized", err)
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+				t.Error("the refused file was modified")
+			}
+		})
+	}
+}
+
+func TestOpenRefusesAnotherLogsKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.db")
+	s1, _ := testKey(t, "example.com/one")
+	l := openTest(t, path, Options{Signer: s1, NoSync: true})
+	if _, err := l.Append(context.Background(), [][]byte{[]byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	s2, _ := testKey(t, "example.com/two")
+	if l2, err := Open(path, Options{Signer: s2}); err == nil {
+		l2.Close()
+		t.Fatal("opened a log with another log's key")
+	}
+}
+
+func TestVerifyFindsCorruption(t *testing.T) {
+	signer, verifier := testKey(t, "example.com/corrupt")
+	ctx := context.Background()
+	build := func(t *testing.T) string {
+		path := filepath.Join(t.TempDir(), "log.db")
+		l := openTest(t, path, Options{Signer: signer, NoSync: true})
+		var es [][]byte
+		for i := range 600 {
+			es = append(es, []byte(fmt.Sprint("entry ", i)))
+		}
+		if _, err := l.Append(ctx, es); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Verify(ctx, verifier); err != nil {
+			t.Fatalf("clean ledger: %v", err)
+		}
+		l.Close()
+		return path
+	}
+	for _, tc := range []struct {
+		name  string
+		where string
+		edit  func(tx *bolt.Tx) error
+	}{
+		{"tile hash", "entry 5", func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketTiles)
+			t := append([]byte(nil), b.Get(tileKey(0, 0))...)
+			t[5*32] ^= 1
+			return b.Put(tileKey(0, 0), t)
+		}},
+		{"bundle entry", "entry 3", func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketBundles)
+			v := append([]byte(nil), b.Get(u64(1))...)
+			es, _ := splitBundle(v)
+			es[3][0] ^= 1 // entry 259 of the log
+			return b.Put(u64(1), v)
+		}},
+		{"dedup index", "entry 7", func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketIdentity).Delete(hasher.HashLeaf([]byte("entry 7")))
+		}},
+		{"checkpoint signature", "checkpoint 600", func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketCheckpoints)
+			v := append([]byte(nil), b.Get(u64(600))...)
+			v[len(v)-5] ^= 1
+			return b.Put(u64(600), v)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := build(t)
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Update(tc.edit); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			l := openTest(t, path, Options{Signer: signer, NoSync: true})
+			err = l.Verify(ctx, verifier)
+			var ve *VerifyError
+			if !errors.As(err, &ve) {
+				t.Fatalf("got %v, want a *VerifyError", err)
+			}
+			// The bundle case reports entry 259 (bundle 1, entry 3).
+			want := tc.where
+			if tc.name == "bundle entry" {
+				want = "entry 259"
+			}
+			if ve.Where != want {
+				t.Errorf("Where = %q, want %q (%v)", ve.Where, want, err)
+			}
+		})
+	}
+}
+
+func TestNeverSignsInconsistentCheckpoint(t *testing.T) {
+	signer, _ := testKey(t, "example.com/consistent")
+	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{Signer: signer, NoSync: true})
+	ctx := context.Background()
+	if _, err := l.Append(ctx, [][]byte{[]byte("one"), []byte("two"), []byte("three")}); err != nil {
+		t.Fatal(err)
+	}
+	// Pretend the last signed checkpoint had another root: the ledger must
+	// refuse to sign the next tree.
+	l.seqState.cpRoot = bytes.Repeat([]byte{7}, 32)
+	if _, err := l.Append(ctx, [][]byte{[]byte("four")}); err == nil {
+		t.Fatal("signed a checkpoint inconsistent with the previous one")
+	}
+	if _, size := l.Checkpoint(); size != 3 {
+		t.Fatalf("checkpoint size %d, want 3", size)
+	}
+	if l.Size() != 3 {
+		t.Fatalf("size %d after a refused batch, want 3", l.Size())
+	}
+}
+
+func TestCheckpointInterval(t *testing.T) {
+	signer, verifier := testKey(t, "example.com/interval")
+	path := filepath.Join(t.TempDir(), "log.db")
+	l := openTest(t, path, Options{Signer: signer, NoSync: true, CheckpointInterval: 20 * time.Millisecond})
+	ctx := context.Background()
+	if _, err := l.Append(ctx, [][]byte{[]byte("one"), []byte("two")}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, size := l.Checkpoint(); size == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint covering the entries within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := l.Verify(ctx, verifier); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,236 @@
+package ledger
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// treeSize reads the committed size within tx, so that every read in one
+// transaction sees one tree.
+func treeSize(tx *bolt.Tx) uint64 {
+	v := tx.Bucket(bucketMeta).Get(keySize)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// Entry returns the entry at index.
+func (l *Ledger) Entry(ctx context.Context, index uint64) ([]byte, error) {
+	es, err := l.Entries(ctx, index, 1)
+	if err != nil {
+		return nil, err
+	}
+	return es[0], nil
+}
+
+// Entries returns count entries starting at start. It fails with ErrNotFound
+// if any of them is beyond the tree.
+func (l *Ledger) Entries(ctx context.Context, start uint64, count int) ([][]byte, error) {
+	if count <= 0 {
+		return nil, nil
+	}
+	var out [][]byte
+	err := l.view(ctx, func(tx *bolt.Tx) error {
+		size := treeSize(tx)
+		if start >= size || uint64(count) > size-start {
+			return fmt.Errorf("%w: entries [%d, %d) reach beyond the tree size %d", ErrNotFound, start, start+uint64(count), size)
+		}
+		out = make([][]byte, 0, count)
+		bundles, tail := tx.Bucket(bucketBundles), tx.Bucket(bucketTail)
+		full := size / TileWidth
+		for i := start; i < start+uint64(count); {
+			n := i / TileWidth
+			if n >= full {
+				e := tail.Get(u64(i))
+				if e == nil {
+					return fmt.Errorf("%w: entry %d missing", errCorrupt, i)
+				}
+				out = append(out, append([]byte(nil), e...))
+				i++
+				continue
+			}
+			b := bundles.Get(u64(n))
+			es, err := splitBundle(b)
+			if err != nil || len(es) != TileWidth {
+				return fmt.Errorf("%w: bundle %d: %d entries, %v", errCorrupt, n, len(es), err)
+			}
+			for ; i < start+uint64(count) && i/TileWidth == n; i++ {
+				out = append(out, append([]byte(nil), es[i%TileWidth]...))
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// splitBundle splits a c2sp.org/tlog-tiles entry bundle into its entries
+// (each a big-endian uint16 length, then the entry). The entries alias b.
+func splitBundle(b []byte) ([][]byte, error) {
+	var es [][]byte
+	for len(b) > 0 {
+		if len(b) < 2 {
+			return nil, fmt.Errorf("truncated length")
+		}
+		n := int(binary.BigEndian.Uint16(b))
+		if len(b) < 2+n {
+			return nil, fmt.Errorf("truncated entry")
+		}
+		es = append(es, b[2:2+n])
+		b = b[2+n:]
+	}
+	return es, nil
+}
+
+// Tile returns the hash tile at level and index n, width hashes wide
+// (c2sp.org/tlog-tiles). Width TileWidth asks for a full tile. A partial
+// width is served from a tile that is at least that wide, as a prefix.
+// ErrNotFound means the tree does not (yet) have that tile at that width.
+func (l *Ledger) Tile(ctx context.Context, level uint8, n uint64, width int) ([]byte, error) {
+	if width < 1 || width > TileWidth {
+		return nil, fmt.Errorf("tile width %d out of range 1..%d", width, TileWidth)
+	}
+	var out []byte
+	err := l.view(ctx, func(tx *bolt.Tx) error {
+		t := tx.Bucket(bucketTiles).Get(tileKey(level, n))
+		if len(t) < width*32 {
+			return fmt.Errorf("%w: tile %d/%d with %d hashes", ErrNotFound, level, n, width)
+		}
+		out = append([]byte(nil), t[:width*32]...)
+		return nil
+	})
+	return out, err
+}
+
+// EntryBundle returns the entry bundle n, width entries wide
+// (c2sp.org/tlog-tiles), with the same width rules as Tile.
+func (l *Ledger) EntryBundle(ctx context.Context, n uint64, width int) ([]byte, error) {
+	if width < 1 || width > TileWidth {
+		return nil, fmt.Errorf("bundle width %d out of range 1..%d", width, TileWidth)
+	}
+	var out []byte
+	err := l.view(ctx, func(tx *bolt.Tx) error {
+		size := treeSize(tx)
+		if n >= (size+TileWidth-1)/TileWidth || n*TileWidth+uint64(width) > size {
+			return fmt.Errorf("%w: entry bundle %d with %d entries", ErrNotFound, n, width)
+		}
+		if n < size/TileWidth {
+			b := tx.Bucket(bucketBundles).Get(u64(n))
+			if width == TileWidth {
+				out = append([]byte(nil), b...)
+				return nil
+			}
+			off := 0
+			for range width {
+				off += 2 + int(binary.BigEndian.Uint16(b[off:]))
+			}
+			out = append([]byte(nil), b[:off]...)
+			return nil
+		}
+		tail := tx.Bucket(bucketTail)
+		for i := n * TileWidth; i < n*TileWidth+uint64(width); i++ {
+			e := tail.Get(u64(i))
+			out = binary.BigEndian.AppendUint16(out, uint16(len(e)))
+			out = append(out, e...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// InclusionProof returns the RFC 6962 inclusion proof of the entry at index
+// in the tree of the given size.
+func (l *Ledger) InclusionProof(ctx context.Context, index, size uint64) ([][]byte, error) {
+	var p [][]byte
+	err := l.view(ctx, func(tx *bolt.Tx) error {
+		if cur := treeSize(tx); size > cur {
+			return fmt.Errorf("%w: tree size %d is beyond the current size %d", ErrNotFound, size, cur)
+		}
+		if index >= size {
+			return fmt.Errorf("%w: index %d is not in a tree of size %d", ErrNotFound, index, size)
+		}
+		var err error
+		p, err = newHashReader(tx).inclusion(index, size)
+		return err
+	})
+	return p, err
+}
+
+// ConsistencyProof returns the RFC 6962 consistency proof from the tree of
+// size1 to the tree of size2.
+func (l *Ledger) ConsistencyProof(ctx context.Context, size1, size2 uint64) ([][]byte, error) {
+	var p [][]byte
+	err := l.view(ctx, func(tx *bolt.Tx) error {
+		if cur := treeSize(tx); size2 > cur {
+			return fmt.Errorf("%w: tree size %d is beyond the current size %d", ErrNotFound, size2, cur)
+		}
+		if size1 > size2 {
+			return fmt.Errorf("%w: no consistency proof from size %d to the smaller size %d", ErrNotFound, size1, size2)
+		}
+		var err error
+		p, err = newHashReader(tx).consistency(size1, size2)
+		return err
+	})
+	return p, err
+}
+
+// RootAt returns the root hash of the tree of the given size.
+func (l *Ledger) RootAt(ctx context.Context, size uint64) ([]byte, error) {
+	var root []byte
+	err := l.view(ctx, func(tx *bolt.Tx) error {
+		if cur := treeSize(tx); size > cur {
+			return fmt.Errorf("%w: tree size %d is beyond the current size %d", ErrNotFound, size, cur)
+		}
+		var err error
+		root, err = newHashReader(tx).rootAt(l.factory, size)
+		return err
+	})
+	return root, err
+}
+
+// IndexOfLeaf returns the index of the entry with the given RFC 6962 leaf
+// hash.
+func (l *Ledger) IndexOfLeaf(ctx context.Context, leafHash [32]byte) (uint64, error) {
+	b := bucketIdentity
+	if l.opts.Identity != nil {
+		b = bucketLeaves
+	}
+	return l.lookup(ctx, b, leafHash)
+}
+
+// IndexOfIdentity returns the index of the entry with the given identity
+// (see Options.Identity).
+func (l *Ledger) IndexOfIdentity(ctx context.Context, id [32]byte) (uint64, error) {
+	return l.lookup(ctx, bucketIdentity, id)
+}
+
+func (l *Ledger) lookup(ctx context.Context, bucket []byte, key [32]byte) (uint64, error) {
+	var idx uint64
+	err := l.view(ctx, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucket).Get(key[:])
+		if len(v) != 8 {
+			return ErrNotFound
+		}
+		idx = binary.BigEndian.Uint64(v)
+		return nil
+	})
+	return idx, err
+}
+
+// CheckpointAt returns the checkpoint the ledger signed at exactly this tree
+// size, if it signed one.
+func (l *Ledger) CheckpointAt(ctx context.Context, size uint64) ([]byte, error) {
+	var out []byte
+	err := l.view(ctx, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketCheckpoints).Get(u64(size))
+		if v == nil {
+			return fmt.Errorf("%w: no checkpoint signed at size %d", ErrNotFound, size)
+		}
+		out = append([]byte(nil), v...)
+		return nil
+	})
+	return out, err
+}

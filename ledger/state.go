@@ -1,0 +1,109 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/evident-dev/evident/checkpoint"
+	bolt "go.etcd.io/bbolt"
+)
+
+// loadState reads the right edge of the tree from the file: O(log n) tile
+// reads and at most one partial bundle, never the whole tree. It checks that
+// the latest signed checkpoint matches the stored tree, and signs a checkpoint
+// of the empty tree for a new log.
+func (l *Ledger) loadState() (*seqState, error) {
+	st := &seqState{edge: make(map[uint8][]byte)}
+	err := l.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keySize); v != nil {
+			if len(v) != 8 {
+				return fmt.Errorf("%w: size is %d bytes", errCorrupt, len(v))
+			}
+			st.size = binary.BigEndian.Uint64(v)
+		}
+		hr := newHashReader(tx)
+		rng, err := hr.rangeAt(l.factory, st.size)
+		if err != nil {
+			return fmt.Errorf("couldn't read the tree's right edge: %w", err)
+		}
+		st.rng = rng
+		tiles := tx.Bucket(bucketTiles)
+		for tl := uint8(0); ; tl++ {
+			count := st.size >> (uint(tl) * TileHeight)
+			if count == 0 {
+				break
+			}
+			n := (count - 1) / TileWidth
+			t := tiles.Get(tileKey(tl, n))
+			if want := int(count-n*TileWidth) * 32; len(t) != want {
+				return fmt.Errorf("%w: tile %d/%d is %d bytes, want %d for size %d", errCorrupt, tl, n, len(t), want, st.size)
+			}
+			if tiles.Get(tileKey(tl, n+1)) != nil {
+				return fmt.Errorf("%w: tile %d/%d lies beyond size %d", errCorrupt, tl, n+1, st.size)
+			}
+			buf := make([]byte, len(t), TileWidth*32)
+			copy(buf, t)
+			st.edge[tl] = buf
+		}
+		tail := tx.Bucket(bucketTail)
+		first := st.size / TileWidth * TileWidth
+		for i := first; i < st.size; i++ {
+			e := tail.Get(u64(i))
+			if e == nil {
+				return fmt.Errorf("%w: entry %d missing from the partial bundle", errCorrupt, i)
+			}
+			st.bundle = binary.BigEndian.AppendUint16(st.bundle, uint16(len(e)))
+			st.bundle = append(st.bundle, e...)
+		}
+		if k, _ := tail.Cursor().Last(); k != nil && binary.BigEndian.Uint64(k) >= st.size {
+			return fmt.Errorf("%w: entry %d lies beyond size %d", errCorrupt, binary.BigEndian.Uint64(k), st.size)
+		}
+
+		signed := meta.Get(keyCheckpoint)
+		if signed == nil {
+			return nil
+		}
+		c, err := parseSignedCheckpoint(signed)
+		if err != nil {
+			return fmt.Errorf("%w: latest checkpoint: %v", errCorrupt, err)
+		}
+		if c.Origin != l.origin {
+			return fmt.Errorf("ledger holds the log %q but the signer is %q: use the key this log was created with", c.Origin, l.origin)
+		}
+		if c.Size > st.size {
+			return fmt.Errorf("%w: checkpoint size %d is beyond the tree size %d", errCorrupt, c.Size, st.size)
+		}
+		root, err := hr.rootAt(l.factory, c.Size)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(root, c.Hash[:]) {
+			return fmt.Errorf("%w: the tree's root at size %d does not match the latest signed checkpoint", errCorrupt, c.Size)
+		}
+		st.cpSize, st.cpRoot = c.Size, root
+		st.cpNote = append([]byte(nil), signed...)
+		st.cpTime = l.opts.now()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't load ledger: %w", err)
+	}
+	if st.cpNote == nil {
+		if err := l.db.Update(func(tx *bolt.Tx) error { return l.signCheckpoint(tx, st) }); err != nil {
+			return nil, fmt.Errorf("couldn't sign the first checkpoint: %w", err)
+		}
+	}
+	return st, nil
+}
+
+// parseSignedCheckpoint parses the checkpoint in a signed note without
+// checking signatures (the ledger wrote it; Verify checks them).
+func parseSignedCheckpoint(signed []byte) (checkpoint.Checkpoint, error) {
+	i := bytes.Index(signed, []byte("\n\n"))
+	if i < 0 {
+		return checkpoint.Checkpoint{}, fmt.Errorf("not a signed note")
+	}
+	return checkpoint.Parse(signed[:i+1])
+}

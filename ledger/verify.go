@@ -1,0 +1,216 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/evident-dev/evident/checkpoint"
+	"github.com/transparency-dev/merkle/compact"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// VerifyError is the first problem Verify found, with where it is.
+type VerifyError struct {
+	// Where names the part of the file: "entry 41", "tile 1/3",
+	// "checkpoint 1024", "identity index".
+	Where string
+	Err   error
+}
+
+func (e *VerifyError) Error() string { return fmt.Sprintf("ledger verify: %s: %v", e.Where, e.Err) }
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+// verifyChunk is how many entries Verify checks per read transaction, so that
+// a long walk over a live ledger doesn't hold one transaction open for ever.
+const verifyChunk = 1 << 16
+
+// Verify walks the whole ledger: it recomputes every leaf hash and every
+// stored tile hash from the entries, checks the deduplication and secondary
+// indexes point at each entry, checks every stored checkpoint's signature
+// (with v) and root, and reports the first problem as a *VerifyError. It
+// checks the tree as it was when Verify started; appends may continue.
+func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
+	var size uint64
+	type cp struct {
+		size uint64
+		root [32]byte
+	}
+	var cps []cp
+	err := l.view(ctx, func(tx *bolt.Tx) error {
+		size = treeSize(tx)
+		latest := tx.Bucket(bucketMeta).Get(keyCheckpoint)
+		var last []byte
+		err := tx.Bucket(bucketCheckpoints).ForEach(func(k, signed []byte) error {
+			where := fmt.Sprintf("checkpoint %x", k)
+			if len(k) == 8 {
+				where = fmt.Sprintf("checkpoint %d", binary.BigEndian.Uint64(k))
+			}
+			n, err := note.Open(signed, note.VerifierList(v))
+			if err != nil {
+				return &VerifyError{where, fmt.Errorf("signature: %w", err)}
+			}
+			c, err := checkpoint.Parse([]byte(n.Text))
+			if err != nil {
+				return &VerifyError{where, err}
+			}
+			if len(k) != 8 || c.Size != binary.BigEndian.Uint64(k) {
+				return &VerifyError{where, fmt.Errorf("filed under the wrong size (it says %d)", c.Size)}
+			}
+			if c.Origin != l.origin {
+				return &VerifyError{where, fmt.Errorf("origin %q, want %q", c.Origin, l.origin)}
+			}
+			if c.Size > size {
+				return &VerifyError{where, fmt.Errorf("beyond the tree size %d", size)}
+			}
+			cps = append(cps, cp{c.Size, c.Hash})
+			last = signed
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(latest, last) {
+			return &VerifyError{"checkpoint", errors.New("the latest checkpoint is not the last one signed")}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(cps) == 0 {
+		return &VerifyError{"checkpoint", errors.New("no signed checkpoint")}
+	}
+
+	rng := l.factory.NewEmptyRange(0)
+	edge := make(map[uint8][]byte) // the tile being compared, per level
+	edgeN := make(map[uint8]uint64)
+	checkRoot := func(n uint64) error {
+		for len(cps) > 0 && cps[0].size == n {
+			root := hasher.EmptyRoot()
+			if n > 0 {
+				var err error
+				if root, err = rng.GetRootHash(nil); err != nil {
+					return err
+				}
+			}
+			if !bytes.Equal(root, cps[0].root[:]) {
+				return &VerifyError{fmt.Sprintf("checkpoint %d", n), errors.New("root hash does not match the entries")}
+			}
+			cps = cps[1:]
+		}
+		return nil
+	}
+	if err := checkRoot(0); err != nil {
+		return err
+	}
+	for start := uint64(0); start < size; start += verifyChunk {
+		end := min(start+verifyChunk, size)
+		err := l.view(ctx, func(tx *bolt.Tx) error {
+			tiles := tx.Bucket(bucketTiles)
+			ident, leaves := tx.Bucket(bucketIdentity), tx.Bucket(bucketLeaves)
+			bundles, tail := tx.Bucket(bucketBundles), tx.Bucket(bucketTail)
+			var bundle [][]byte
+			// Appends may have filled a bundle since size was read.
+			fullNow := treeSize(tx) / TileWidth
+			for i := start; i < end; i++ {
+				where := fmt.Sprintf("entry %d", i)
+				var e []byte
+				if n := i / TileWidth; n < fullNow {
+					if i%TileWidth == 0 || bundle == nil {
+						var err error
+						if bundle, err = splitBundle(bundles.Get(u64(n))); err != nil || len(bundle) != TileWidth {
+							return &VerifyError{fmt.Sprintf("bundle %d", n), fmt.Errorf("want %d entries, got %d (%v)", TileWidth, len(bundle), err)}
+						}
+					}
+					e = bundle[i%TileWidth]
+				} else if e = tail.Get(u64(i)); e == nil {
+					return &VerifyError{where, errors.New("missing")}
+				}
+				if len(e) == 0 || len(e) > MaxEntrySize {
+					return &VerifyError{where, fmt.Errorf("size %d out of range", len(e))}
+				}
+				var leaf [32]byte
+				copy(leaf[:], hasher.HashLeaf(e))
+				id := leaf
+				if l.opts.Identity != nil {
+					id = l.opts.Identity(e)
+					if v := leaves.Get(leaf[:]); len(v) != 8 || binary.BigEndian.Uint64(v) != i {
+						return &VerifyError{where, errors.New("leaf-hash index does not point at it")}
+					}
+				}
+				if v := ident.Get(id[:]); len(v) != 8 || binary.BigEndian.Uint64(v) != i {
+					return &VerifyError{where, errors.New("identity index does not point at it")}
+				}
+				if l.opts.Index != nil {
+					keys, err := l.opts.Index(e)
+					if err != nil {
+						return &VerifyError{where, fmt.Errorf("index function refuses a logged entry: %w", err)}
+					}
+					for _, k := range keys {
+						b := tx.Bucket([]byte(indexPrefix + k.Name))
+						if b == nil || b.Get(indexKey(k.Key, i)) == nil {
+							return &VerifyError{where, fmt.Errorf("missing from index %q under %q", k.Name, k.Key)}
+						}
+					}
+				}
+				var verr error
+				err := rng.Append(leaf[:], func(id compact.NodeID, h []byte) {
+					if id.Level%TileHeight != 0 || verr != nil {
+						return
+					}
+					tl, n, pos := uint8(id.Level/TileHeight), id.Index/TileWidth, id.Index%TileWidth
+					t, ok := edge[tl]
+					if !ok || edgeN[tl] != n {
+						t = tiles.Get(tileKey(tl, n))
+						count := size >> (uint(tl) * TileHeight)
+						want, ok := TileWidth*32, len(t) == TileWidth*32
+						if n == (count-1)/TileWidth {
+							// The right-edge tile may have grown since.
+							want = int(count-n*TileWidth) * 32
+							ok = len(t) >= want && len(t) <= TileWidth*32
+						}
+						if !ok {
+							verr = &VerifyError{fmt.Sprintf("tile %d/%d", tl, n), fmt.Errorf("%d bytes, want %d", len(t), want)}
+							return
+						}
+						edge[tl], edgeN[tl] = t, n
+					}
+					if !bytes.Equal(t[pos*32:pos*32+32], h) {
+						if id.Level == 0 {
+							verr = &VerifyError{fmt.Sprintf("entry %d", id.Index), fmt.Errorf("its leaf hash does not match tile 0/%d", n)}
+						} else {
+							verr = &VerifyError{fmt.Sprintf("tile %d/%d", tl, n), fmt.Errorf("hash %d does not match the entries", pos)}
+						}
+					}
+				})
+				if err != nil {
+					return &VerifyError{where, err}
+				}
+				if verr != nil {
+					return verr
+				}
+				if err := checkRoot(i + 1); err != nil {
+					return err
+				}
+			}
+			clear(edge) // tile bytes are only valid within this transaction
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return l.view(ctx, func(tx *bolt.Tx) error {
+		if n := tx.Bucket(bucketTail).Stats().KeyN; uint64(n) > treeSize(tx)%TileWidth {
+			return &VerifyError{"tail", fmt.Errorf("%d entries in the partial bundle, want %d", n, treeSize(tx)%TileWidth)}
+		}
+		if n := tx.Bucket(bucketIdentity).Stats().KeyN; uint64(n) != treeSize(tx) {
+			return &VerifyError{"identity index", fmt.Errorf("%d keys for %d entries", n, treeSize(tx))}
+		}
+		return nil
+	})
+}
