@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/evident-dev/evident/checkpoint"
@@ -39,6 +40,7 @@ type seqState struct {
 	cpRoot []byte
 	cpNote []byte
 	cpTime time.Time
+	merged uint64 // identities below this index are in the buckets
 }
 
 // Append adds entries to the log and returns, in order, the index of each:
@@ -101,9 +103,7 @@ func (l *Ledger) Append(ctx context.Context, entries [][]byte) ([]Appended, erro
 		l.metrics.pushback()
 		return nil, ErrPushback
 	}
-	// The channel holds MaxPending requests and pending entries never
-	// exceed MaxPending, so this send never blocks.
-	l.queue <- r
+	l.q.push(r)
 	l.closeMu.RUnlock()
 
 	select {
@@ -112,6 +112,47 @@ func (l *Ledger) Append(ctx context.Context, entries [][]byte) ([]Appended, erro
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// queue holds the requests waiting for the sequencer. It is a slice rather
+// than a channel of MaxPending slots, which the garbage collector would scan
+// on every cycle.
+type queue struct {
+	mu   sync.Mutex
+	reqs []*request
+	wake chan struct{} // capacity 1: "there is something to take"
+}
+
+func (q *queue) push(r *request) {
+	q.mu.Lock()
+	q.reqs = append(q.reqs, r)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take appends to batch queued requests until it holds max entries (or one
+// request, if that alone is larger) and returns it with its entry count.
+func (q *queue) take(batch []*request, n, max int) ([]*request, int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	i := 0
+	for ; i < len(q.reqs) && (n == 0 || n+len(q.reqs[i].entries) <= max); i++ {
+		batch = append(batch, q.reqs[i])
+		n += len(q.reqs[i].entries)
+	}
+	rest := copy(q.reqs, q.reqs[i:])
+	clear(q.reqs[rest:])
+	q.reqs = q.reqs[:rest]
+	if rest > 0 {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+	return batch, n
 }
 
 // sequence is the single writer: it takes queued requests in batches and
@@ -124,31 +165,21 @@ func (l *Ledger) sequence() {
 		defer t.Stop()
 		tick = t.C
 	}
-	batch := make([]*request, 0, 64)
+	max := l.opts.MaxBatchSize
+	var batch []*request
 	for {
-		batch = batch[:0]
 		select {
-		case r := <-l.queue:
-			batch = append(batch, r)
+		case <-l.q.wake:
 		case <-tick:
 			l.checkpointNow()
 			continue
 		case <-l.closing:
 			// Commit whatever was queued before Close.
 			for {
-				select {
-				case r := <-l.queue:
-					batch = append(batch, r)
-					if l.batchLen(batch) >= l.opts.MaxBatchSize {
-						l.commit(batch)
-						batch = batch[:0]
-					}
-					continue
-				default:
+				var n int
+				if batch, n = l.q.take(batch[:0], 0, max); n == 0 {
+					break
 				}
-				break
-			}
-			if len(batch) > 0 {
 				l.commit(batch)
 			}
 			if l.opts.CheckpointInterval > 0 {
@@ -156,34 +187,28 @@ func (l *Ledger) sequence() {
 			}
 			return
 		}
-		n := len(batch[0].entries)
-		var timeout <-chan time.Time
-		if l.opts.MaxBatchWait > 0 {
-			timeout = time.After(l.opts.MaxBatchWait)
+		var n int
+		batch, n = l.q.take(batch[:0], 0, max)
+		if n == 0 {
+			continue
 		}
-	fill:
-		for n < l.opts.MaxBatchSize {
-			if timeout == nil {
+		if l.opts.MaxBatchWait > 0 && n < max {
+			timeout := time.NewTimer(l.opts.MaxBatchWait)
+		fill:
+			for n < max {
 				select {
-				case r := <-l.queue:
-					batch = append(batch, r)
-					n += len(r.entries)
-				default:
-					break fill
-				}
-			} else {
-				select {
-				case r := <-l.queue:
-					batch = append(batch, r)
-					n += len(r.entries)
-				case <-timeout:
+				case <-l.q.wake:
+					batch, n = l.q.take(batch, n, max)
+				case <-timeout.C:
 					break fill
 				case <-l.closing:
 					break fill
 				}
 			}
+			timeout.Stop()
 		}
 		l.commit(batch)
+		clear(batch)
 	}
 }
 
@@ -211,6 +236,8 @@ func (l *Ledger) commit(batch []*request) {
 		for _, r := range batch {
 			r.res, r.err = nil, fmt.Errorf("couldn't commit entries: %w", err)
 		}
+	} else {
+		l.maybeMerge()
 	}
 	l.publish(l.seqState)
 	for _, r := range batch {
@@ -237,6 +264,7 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 		edge:   make(map[uint8][]byte, len(old.edge)),
 		bundle: old.bundle,
 		cpSize: old.cpSize, cpRoot: old.cpRoot, cpNote: old.cpNote, cpTime: old.cpTime,
+		merged: old.merged,
 	}
 	for k, v := range old.edge {
 		st.edge[k] = v
@@ -246,14 +274,13 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 		n     uint64
 	}
 	dirty := make(map[tileID][]byte)
+	fresh := newRecent(l.opts.Identity != nil)
 	err = l.db.Update(func(tx *bolt.Tx) error {
 		identB := tx.Bucket(bucketIdentity)
-		leavesB := tx.Bucket(bucketLeaves)
 		tailB := tx.Bucket(bucketTail)
 		bundlesB := tx.Bucket(bucketBundles)
 		tailB.FillPercent = 1
 		bundlesB.FillPercent = 1
-		inBatch := make(map[[32]byte]uint64)
 		indexBuckets := make(map[string]*bolt.Bucket)
 		for _, r := range batch {
 			r.res = make([]Appended, len(r.entries))
@@ -262,29 +289,33 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 				if r.idents != nil {
 					id = r.idents[i]
 				}
+				if idx, ok := l.dedup.ident[id]; ok {
+					r.res[i] = Appended{Index: idx, Duplicate: true}
+					continue
+				}
+				if idx, ok := fresh.ident[id]; ok {
+					r.res[i] = Appended{Index: idx, Duplicate: true}
+					continue
+				}
 				if v := identB.Get(id[:]); v != nil {
 					r.res[i] = Appended{Index: binary.BigEndian.Uint64(v), Duplicate: true}
 					continue
 				}
-				if idx, ok := inBatch[id]; ok {
-					r.res[i] = Appended{Index: idx, Duplicate: true}
-					continue
-				}
 				idx := st.size
-				inBatch[id] = idx
 				r.res[i] = Appended{Index: idx}
-				if err := identB.Put(id[:], u64(idx)); err != nil {
-					return err
-				}
+				fresh.ident[id] = idx
 				if r.idents != nil {
-					if err := leavesB.Put(r.leaves[i][:], u64(idx)); err != nil {
-						return err
-					}
+					fresh.leaf[r.leaves[i]] = idx
 				}
 				// The entry joins the partial bundle; a full bundle moves
 				// from tail into bundles as one value.
 				if err := tailB.Put(u64(idx), e); err != nil {
 					return err
+				}
+				if st.bundle == nil {
+					// Room for a bundle of entries like this one, so the
+					// bundle isn't copied as it grows.
+					st.bundle = make([]byte, 0, TileWidth*(len(e)+2)*5/4)
 				}
 				st.bundle = binary.BigEndian.AppendUint16(st.bundle, uint16(len(e)))
 				st.bundle = append(st.bundle, e...)
@@ -369,6 +400,7 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 		return 0, err
 	}
 	l.seqState = st
+	l.dedup.add(fresh)
 	return added, nil
 }
 

@@ -44,7 +44,7 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := Open(path, Options{Signer: signer, MaxBatchSize: 256})
+	l, err := Open(path, Options{Signer: signer, MaxBatchSize: 256, DedupMergeSize: 2000})
 	if err != nil {
 		fmt.Println("open-error", err)
 		os.Exit(3)
@@ -175,7 +175,7 @@ func TestCrashSafety(t *testing.T) {
 		}
 		cmd.Wait()
 
-		l, err := Open(path, Options{Signer: signer})
+		l, err := Open(path, Options{Signer: signer, DedupMergeSize: 2000})
 		if err != nil {
 			t.Fatalf("cycle %d: reopen after SIGKILL: %v", cycle, err)
 		}

@@ -14,7 +14,9 @@ import (
 // that keys sort in log order.
 //
 //	meta         "format" -> formatVersion; "size" -> uint64 tree size;
-//	             "checkpoint" -> latest signed checkpoint note
+//	             "checkpoint" -> latest signed checkpoint note;
+//	             "merged" -> uint64: entries below it are in identity and
+//	             leaves, the rest only in memory (see dedup.go)
 //	tiles        level (1 byte) || tile index (8) -> the tile's hashes, 32
 //	             bytes each, as c2sp.org/tlog-tiles serves them; the right-edge
 //	             tile of each level is partial and rewritten as it grows
@@ -22,9 +24,10 @@ import (
 //	             prefixed by its 16-bit big-endian length, c2sp.org/tlog-tiles)
 //	tail         log index (8) -> entry, for entries of the partial bundle at
 //	             the right edge; moved into bundles when it fills
-//	identity     identity (32) -> log index (8), for deduplication
+//	identity     identity (32) -> log index (8), for deduplication, for
+//	             entries below the merge watermark
 //	leaves       leaf hash (32) -> log index (8), only when Options.Identity
-//	             is set (otherwise identity is the leaf hash)
+//	             is set (otherwise identity is the leaf hash), likewise
 //	checkpoints  tree size (8) -> signed checkpoint note, every one signed
 //	x/<name>     secondary index <name>: uvarint(len(key)) || key || log
 //	             index (8) -> empty
@@ -42,6 +45,7 @@ var (
 	keyFormat     = []byte("format")
 	keySize       = []byte("size")
 	keyCheckpoint = []byte("checkpoint")
+	keyMerged     = []byte("merged")
 
 	indexPrefix = "x/"
 )

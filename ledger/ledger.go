@@ -83,6 +83,13 @@ type Options struct {
 	// disagree. Default (nil): no secondary indexes.
 	Index func(entry []byte) ([]IndexKey, error)
 
+	// DedupMergeSize is how many of the newest entries' identities are
+	// kept in memory (rebuilt from the log on open) before they are merged
+	// into the on-disk index in one sorted pass; see dedup.go. Memory use
+	// is about 100 bytes per entry (twice that with Identity set).
+	// Default 65536.
+	DedupMergeSize int
+
 	// MaxBatchSize bounds the entries committed in one transaction.
 	// Default 1024.
 	MaxBatchSize int
@@ -133,13 +140,14 @@ type Ledger struct {
 	log      *slog.Logger
 	metrics  *metrics
 	factory  *compact.RangeFactory
-	queue    chan *request
+	q        queue
 	pending  atomic.Int64
 	closing  chan struct{}
 	done     chan struct{}
 	closeMu  sync.RWMutex // held for reading while enqueuing, for writing by Close
 	closed   bool
 	seqState *seqState // owned by the sequencer goroutine
+	dedup    dedup
 
 	// published is what readers see: the latest committed size and signed
 	// checkpoint.
@@ -161,6 +169,9 @@ func Open(path string, opts Options) (*Ledger, error) {
 	}
 	if opts.MaxBatchSize <= 0 {
 		opts.MaxBatchSize = 1024
+	}
+	if opts.DedupMergeSize <= 0 {
+		opts.DedupMergeSize = 65536
 	}
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 65536
@@ -187,6 +198,11 @@ func Open(path string, opts Options) (*Ledger, error) {
 		// A large initial map avoids remapping (which waits for every
 		// reader) while the file is small.
 		InitialMmapSize: 1 << 30,
+		// 16 KiB pages hold more entries and tile hashes per page, so a
+		// batch writes fewer pages with fewer syscalls (measured: about
+		// 10% more appends per second than 4 KiB pages). A page size
+		// only applies to a new file.
+		PageSize: 16 << 10,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open ledger %s: %w", path, err)
@@ -197,7 +213,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		origin:  opts.Signer.Name(),
 		log:     opts.Logger,
 		factory: &compact.RangeFactory{Hash: hasher.HashChildren},
-		queue:   make(chan *request, opts.MaxPending),
+		q:       queue{wake: make(chan struct{}, 1)},
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}

@@ -83,7 +83,9 @@ func TestPropertyAgainstReference(t *testing.T) {
 	target := sizes[len(sizes)-1] + 5
 	signer, verifier := testKey(t, "example.com/prop")
 	path := filepath.Join(t.TempDir(), "log.db")
-	l := openTest(t, path, Options{Signer: signer, NoSync: true})
+	// Small merges, so that duplicates are found both in memory and on disk.
+	opts := Options{Signer: signer, NoSync: true, DedupMergeSize: 5000}
+	l := openTest(t, path, opts)
 	ctx := context.Background()
 	rnd := mrand.New(mrand.NewPCG(1, 2))
 	ref := newReference()
@@ -198,7 +200,7 @@ func TestPropertyAgainstReference(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l2 := openTest(t, path, Options{Signer: signer, NoSync: true})
+	l2 := openTest(t, path, opts)
 	if got, want := l2.Size(), uint64(len(ref.leaves)); got != want {
 		t.Fatalf("after reopen size %d, want %d", got, want)
 	}
@@ -310,10 +312,15 @@ func TestDedup(t *testing.T) {
 	signer, _ := testKey(t, "example.com/dedup")
 	// Identity on the first 4 bytes: entries that differ after them are the
 	// same thing submitted twice.
-	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{
+	path := filepath.Join(t.TempDir(), "log.db")
+	opts := Options{
 		Signer: signer, NoSync: true,
 		Identity: func(e []byte) [32]byte { return sha256.Sum256(e[:min(4, len(e))]) },
-	})
+		// Merge after every couple of entries: duplicates are then found
+		// on disk as well as in memory.
+		DedupMergeSize: 2,
+	}
+	l := openTest(t, path, opts)
 	ctx := context.Background()
 	res, err := l.Append(ctx, [][]byte{[]byte("aaaa-1"), []byte("bbbb-1"), []byte("aaaa-2")})
 	if err != nil {
@@ -338,6 +345,20 @@ func TestDedup(t *testing.T) {
 	copy(lh[:], hasher.HashLeaf([]byte("bbbb-1")))
 	if got, err := l.IndexOfLeaf(ctx, lh); err != nil || got != 1 {
 		t.Fatalf("IndexOfLeaf = %d, %v", got, err)
+	}
+	// After a reopen, both the merged and the in-memory part still dedup.
+	if _, err := l.Append(ctx, [][]byte{[]byte("dddd")}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l = openTest(t, path, opts)
+	res, err = l.Append(ctx, [][]byte{[]byte("aaaa-9"), []byte("dddd-9"), []byte("eeee")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []Appended{{0, true}, {3, true}, {4, false}}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Fatalf("after reopen (-want +got):\n%s", diff)
 	}
 }
 
@@ -501,7 +522,7 @@ func TestVerifyFindsCorruption(t *testing.T) {
 	ctx := context.Background()
 	build := func(t *testing.T) string {
 		path := filepath.Join(t.TempDir(), "log.db")
-		l := openTest(t, path, Options{Signer: signer, NoSync: true})
+		l := openTest(t, path, Options{Signer: signer, NoSync: true, DedupMergeSize: 256})
 		var es [][]byte
 		for i := range 600 {
 			es = append(es, []byte(fmt.Sprint("entry ", i)))
@@ -553,7 +574,7 @@ func TestVerifyFindsCorruption(t *testing.T) {
 				t.Fatal(err)
 			}
 			db.Close()
-			l := openTest(t, path, Options{Signer: signer, NoSync: true})
+			l := openTest(t, path, Options{Signer: signer, NoSync: true, DedupMergeSize: 256})
 			err = l.Verify(ctx, verifier)
 			var ve *VerifyError
 			if !errors.As(err, &ve) {

@@ -194,6 +194,9 @@ func (l *Ledger) RootAt(ctx context.Context, size uint64) ([]byte, error) {
 // IndexOfLeaf returns the index of the entry with the given RFC 6962 leaf
 // hash.
 func (l *Ledger) IndexOfLeaf(ctx context.Context, leafHash [32]byte) (uint64, error) {
+	if idx, ok := l.dedup.lookup(true, leafHash); ok {
+		return idx, nil
+	}
 	b := bucketIdentity
 	if l.opts.Identity != nil {
 		b = bucketLeaves
@@ -204,6 +207,11 @@ func (l *Ledger) IndexOfLeaf(ctx context.Context, leafHash [32]byte) (uint64, er
 // IndexOfIdentity returns the index of the entry with the given identity
 // (see Options.Identity).
 func (l *Ledger) IndexOfIdentity(ctx context.Context, id [32]byte) (uint64, error) {
+	// The map first: a merge moves keys to the bucket before clearing them
+	// from the map, so one of the two always has a committed key.
+	if idx, ok := l.dedup.lookup(false, id); ok {
+		return idx, nil
+	}
 	return l.lookup(ctx, bucketIdentity, id)
 }
 

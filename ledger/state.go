@@ -23,6 +23,21 @@ func (l *Ledger) loadState() (*seqState, error) {
 			}
 			st.size = binary.BigEndian.Uint64(v)
 		}
+		merged, err := readU64(meta, keyMerged)
+		if err != nil {
+			return err
+		}
+		if merged > st.size {
+			return fmt.Errorf("%w: merge watermark %d beyond size %d", errCorrupt, merged, st.size)
+		}
+		st.merged = merged
+		rec, err := l.loadRecent(tx, merged, st.size)
+		if err != nil {
+			return err
+		}
+		l.dedup.mu.Lock()
+		l.dedup.recent = rec
+		l.dedup.mu.Unlock()
 		hr := newHashReader(tx)
 		rng, err := hr.rangeAt(l.factory, st.size)
 		if err != nil {
