@@ -1,0 +1,157 @@
+# Makefile for Evident.
+#
+# Everything a developer or CI needs is installed by the targets below from
+# the Go module proxy, at the versions pinned here; nothing comes from the Buf
+# Schema Registry (it is not reachable from our machines).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+MAKEFLAGS += --no-builtin-rules
+
+GO ?= go
+
+# Build/test placeholders; the lead refines these.
+
+.PHONY: build test
+build:
+	$(GO) build ./...
+
+test:
+	$(GO) test ./...
+
+# ---------------------------------------------------------------------------
+# Proto toolchain and code generation (proto/, buf.yaml, buf.gen.yaml).
+#
+#   make tools            install buf and the protoc plugins into ./bin
+#   make generate         regenerate proto/**/*.pb.go and the Connect package
+#   make buf-lint         buf lint (STANDARD + COMMENTS, see buf.yaml)
+#   make check-generated  regenerate, then fail if proto/ differs from git
+#   make buf-breaking     buf breaking against git ref BUF_BREAKING_AGAINST
+# ---------------------------------------------------------------------------
+
+# Pinned tool versions. Bumping one reinstalls just that tool.
+BUF_VERSION                   := v1.75.0
+PROTOC_GEN_GO_VERSION         := v1.36.12
+PROTOC_GEN_CONNECT_GO_VERSION := v1.21.1
+PROTOC_GEN_GO_GRPC_VERSION    := v1.6.2
+
+# buf/validate/validate.proto comes from this Go module (proto/protovalidate/).
+# Keep it in step with buf.build/gen/go/bufbuild/protovalidate in go.mod.
+PROTOVALIDATE_MODULE  := github.com/bufbuild/protovalidate
+PROTOVALIDATE_VERSION := v1.2.2
+
+BIN       := $(CURDIR)/bin
+BUILD_DIR := $(CURDIR)/.build
+# One empty file per tool, named for its version: bin/.versions/buf@v1.75.0.
+VERSIONS  := $(BIN)/.versions
+
+BUF                   := $(BIN)/buf
+PROTOC_GEN_GO         := $(BIN)/protoc-gen-go
+PROTOC_GEN_CONNECT_GO := $(BIN)/protoc-gen-connect-go
+PROTOC_GEN_GO_GRPC    := $(BIN)/protoc-gen-go-grpc
+
+PROTO_TOOLS := $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_CONNECT_GO) $(PROTOC_GEN_GO_GRPC)
+
+# go-tool defines how to install one tool binary: $(1) binary name,
+# $(2) version, $(3) package path. The binary depends on a stamp file whose
+# name carries the version, so the install runs when the binary is missing or
+# the pinned version changed, and never otherwise (go install is not even
+# started). `touch` is needed because go install leaves an up-to-date binary's
+# mtime alone.
+define go-tool
+$(BIN)/$(1): $(VERSIONS)/$(1)@$(2)
+	GOBIN=$(BIN) $(GO) install $(3)@$(2)
+	@touch $$@
+
+$(VERSIONS)/$(1)@$(2):
+	@mkdir -p $$(@D)
+	@rm -f $$(@D)/$(1)@*
+	@touch $$@
+endef
+
+$(eval $(call go-tool,buf,$(BUF_VERSION),github.com/bufbuild/buf/cmd/buf))
+$(eval $(call go-tool,protoc-gen-go,$(PROTOC_GEN_GO_VERSION),google.golang.org/protobuf/cmd/protoc-gen-go))
+$(eval $(call go-tool,protoc-gen-connect-go,$(PROTOC_GEN_CONNECT_GO_VERSION),connectrpc.com/connect/cmd/protoc-gen-connect-go))
+$(eval $(call go-tool,protoc-gen-go-grpc,$(PROTOC_GEN_GO_GRPC_VERSION),google.golang.org/grpc/cmd/protoc-gen-go-grpc))
+
+.PHONY: tools
+tools: $(PROTO_TOOLS)
+
+# protovalidate-protos copies buf/validate/*.proto out of the module cache into
+# .build/protovalidate, the second module of the buf workspace (buf.yaml).
+# `go mod download` runs outside this module so that it cannot touch go.mod or
+# go.sum; the copy is made writable because the module cache is read-only.
+PROTOVALIDATE_DIR := $(BUILD_DIR)/protovalidate
+
+.PHONY: protovalidate-protos
+protovalidate-protos: $(PROTOVALIDATE_DIR)/.version-$(PROTOVALIDATE_VERSION)
+
+$(PROTOVALIDATE_DIR)/.version-$(PROTOVALIDATE_VERSION):
+	@src=$$(cd "$${TMPDIR:-/tmp}" && GO111MODULE=on $(GO) mod download -json $(PROTOVALIDATE_MODULE)@$(PROTOVALIDATE_VERSION) \
+		| sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
+	if [ -z "$$src" ] || [ ! -f "$$src/proto/protovalidate/buf/validate/validate.proto" ]; then \
+		echo "protovalidate-protos: couldn't find buf/validate/validate.proto in $(PROTOVALIDATE_MODULE)@$(PROTOVALIDATE_VERSION) (dir: '$$src')" >&2; \
+		exit 1; \
+	fi; \
+	rm -rf $(PROTOVALIDATE_DIR); \
+	mkdir -p $(PROTOVALIDATE_DIR); \
+	cp -R "$$src/proto/protovalidate/." $(PROTOVALIDATE_DIR)/; \
+	chmod -R u+w $(PROTOVALIDATE_DIR); \
+	touch $@; \
+	echo "protovalidate-protos: copied $(PROTOVALIDATE_MODULE)@$(PROTOVALIDATE_VERSION) protos to $(PROTOVALIDATE_DIR)"
+
+# generate deletes the previous output first so that code generated from a
+# removed .proto file cannot linger (buf.gen.yaml's `clean` would delete the
+# whole proto/ output directory, sources included).
+.PHONY: generate
+generate: $(PROTO_TOOLS) protovalidate-protos
+	find proto -type f \( -name '*.pb.go' -o -name '*.connect.go' \) -delete
+	find proto -type d -empty -delete
+	$(BUF) generate
+
+.PHONY: buf-lint
+buf-lint: $(BUF) protovalidate-protos
+	$(BUF) lint
+
+# check-generated is what CI runs: the committed generated code must be what
+# `make generate` produces from the committed .proto files.
+.PHONY: check-generated
+check-generated: generate
+	@changes=$$(git status --porcelain --untracked-files=all -- proto); \
+	if [ -n "$$changes" ]; then \
+		echo "check-generated: generated code in proto/ is stale or uncommitted:" >&2; \
+		echo "$$changes" >&2; \
+		git --no-pager diff --stat -- proto >&2 || true; \
+		echo "check-generated: run 'make generate' and commit the result." >&2; \
+		exit 1; \
+	fi; \
+	echo "check-generated: proto/ is up to date"
+
+# buf-breaking checks proto/ against the git ref BUF_BREAKING_AGAINST with the
+# rules in buf.yaml (WIRE_JSON). buf cannot take the ref directly (`.git#ref=`)
+# because buf/validate is not in git, so the ref's files plus our copy of
+# buf/validate are built into an image first. A ref without proto/ passes.
+BUF_BREAKING_AGAINST ?= HEAD
+
+.PHONY: buf-breaking
+buf-breaking: $(BUF) protovalidate-protos
+	@against=$$(mktemp -d); trap 'rm -rf "$$against"' EXIT; \
+	if ! git cat-file -e "$(BUF_BREAKING_AGAINST):proto" 2>/dev/null; then \
+		echo "buf-breaking: $(BUF_BREAKING_AGAINST) has no proto/; nothing to compare"; \
+		exit 0; \
+	fi; \
+	git archive "$(BUF_BREAKING_AGAINST)" proto buf.yaml | tar -x -C "$$against"; \
+	mkdir -p "$$against/.build"; \
+	cp -R $(PROTOVALIDATE_DIR) "$$against/.build/"; \
+	(cd "$$against" && $(BUF) build proto -o image.binpb); \
+	$(BUF) breaking proto --against "$$against/image.binpb"; \
+	echo "buf-breaking: no breaking changes against $(BUF_BREAKING_AGAINST)"
+
+.PHONY: clean-tools
+clean-tools:
+	rm -rf $(BIN) $(BUILD_DIR)
+
+# ---------------------------------------------------------------------------
+# End of the proto section.
+# ---------------------------------------------------------------------------
