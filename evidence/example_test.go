@@ -1,0 +1,80 @@
+package evidence_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/evident-dev/evident/evidence"
+)
+
+// A release manager signs an SPDX SBOM for a release; the node verifies the
+// envelope against its trust policy and logs it.
+func ExampleVerify() {
+	// The release manager's key (deterministic here; use GenerateKey).
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+
+	// The statement: which release, which artifact, what evidence.
+	st := &evidence.Statement{
+		Type: evidence.StatementTypeV1,
+		Subject: []evidence.Subject{{
+			Name:   "pkg:pypi/requests@2.32.3",
+			Digest: map[string]string{"sha256": "0ffa6dda3e7e0ef2d27d84b4e6ab2cc1e5d9cd1a4d18b3d4cbbc65dc36c5a41f"},
+		}},
+		PredicateType: evidence.PredicateSPDX23,
+		Predicate:     json.RawMessage(`{"spdxVersion":"SPDX-2.3","name":"requests"}`),
+	}
+	payload, err := st.Marshal()
+	if err != nil {
+		panic(err)
+	}
+	env, err := evidence.Sign(evidence.PayloadTypeInToto, payload, key, "")
+	if err != nil {
+		panic(err)
+	}
+	submitted, err := env.Marshal()
+	if err != nil {
+		panic(err)
+	}
+
+	// The node trusts the key for the requests package only.
+	trust, err := evidence.NewTrustPolicy([]evidence.TrustedKey{{
+		PublicKey:  key.Public().(ed25519.PublicKey),
+		Namespaces: []string{"pkg:pypi/requests"},
+	}})
+	if err != nil {
+		panic(err)
+	}
+	v, err := evidence.Verify(submitted, trust)
+	if err != nil {
+		panic(err)
+	}
+	entry, err := evidence.NewEntry(v, time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC))
+	if err != nil {
+		panic(err)
+	}
+	os.Stdout.Write(entry.Marshal())
+
+	// The same key may not sign for another package.
+	st.Subject[0].Name = "pkg:pypi/urllib3@2.2.3"
+	payload, _ = st.Marshal()
+	env, _ = evidence.Sign(evidence.PayloadTypeInToto, payload, key, "")
+	submitted, _ = env.Marshal()
+	_, err = evidence.Verify(submitted, trust)
+	fmt.Println(errors.Is(err, evidence.ErrNamespace))
+
+	// Output:
+	// evident.dev/entry/v1
+	// envelope sha256:380b0aa672c839a9b8fd7e0fc70db52fedc17e56598d90a1c42d5beac36f4f38
+	// size 636
+	// type https://spdx.dev/Document/v2.3
+	// kind spdx
+	// signer ed25519:fe812c12f3ab4ce6ac5db69ac352f906cb1b11ef43fb33e252ef7ff552263889
+	// subject pkg:pypi/requests@2.32.3 sha256:0ffa6dda3e7e0ef2d27d84b4e6ab2cc1e5d9cd1a4d18b3d4cbbc65dc36c5a41f
+	// time 2026-11-25T08:00:00Z
+	// true
+}

@@ -1,0 +1,115 @@
+package evidence
+
+import "strings"
+
+// Kind is a stable, lowercase label for what an item of evidence is, derived
+// from its predicate type by [Classify]. It is recorded in log entries.
+type Kind string
+
+// Kinds. The string values are stable: they are written into log entries.
+const (
+	KindSPDX                      Kind = "spdx"
+	KindCycloneDX                 Kind = "cyclonedx" // SBOM, VEX and VDR alike
+	KindOpenVEX                   Kind = "openvex"
+	KindCSAF                      Kind = "csaf"
+	KindSLSAProvenance            Kind = "slsa-provenance"
+	KindScorecard                 Kind = "scorecard"
+	KindSecurityInsights          Kind = "security-insights"
+	KindVulnerabilityRecord       Kind = "vulnerability-record"
+	KindSecurityPolicy            Kind = "security-policy"
+	KindCVDPolicy                 Kind = "cvd-policy"
+	KindSupportPeriod             Kind = "support-period"
+	KindVulnerabilityHandling     Kind = "vulnerability-handling"
+	KindEUDeclarationOfConformity Kind = "eu-declaration-of-conformity"
+	KindStewardAttestation        Kind = "steward-attestation"
+	KindOther                     Kind = "other"
+)
+
+// Predicate type URIs. Producers (the evident CLI) should write these;
+// [Classify] also recognises the variants listed with each kind.
+const (
+	// SPDX 2.x, from the in-toto predicate spec spdx2.md ("https://spdx.dev/Document"
+	// is the unversioned 2.x form).
+	PredicateSPDX   = "https://spdx.dev/Document"
+	PredicateSPDX23 = "https://spdx.dev/Document/v2.3"
+	// SPDX 3, from the in-toto predicate spec spdx3.md.
+	PredicateSPDX3 = "https://spdx.dev/Document/v3"
+	// CycloneDX, from the in-toto predicate spec cyclonedx.md; versioned forms
+	// such as https://cyclonedx.org/bom/v1.6 are also used.
+	PredicateCycloneDX = "https://cyclonedx.org/bom"
+	// OpenVEX: the document's @context, https://openvex.dev/ns/v0.2.0; the
+	// unversioned https://openvex.dev/ns is also used (cosign --type openvex).
+	PredicateOpenVEX = "https://openvex.dev/ns/v0.2.0"
+	// CSAF 2.0 has no registered in-toto predicate type; Evident uses the
+	// OASIS specification's base URI (2.1 is https://docs.oasis-open.org/csaf/csaf/v2.1).
+	PredicateCSAF = "https://docs.oasis-open.org/csaf/csaf/v2.0"
+	// SLSA provenance v1; v0.2 and v0.1 are recognised too.
+	PredicateSLSAProvenance   = "https://slsa.dev/provenance/v1"
+	PredicateSLSAProvenance02 = "https://slsa.dev/provenance/v0.2"
+	// OpenSSF Scorecard's own in-toto output (scorecard v5
+	// pkg/scorecard: InTotoPredicateType).
+	PredicateScorecard = "https://scorecard.dev/result/v0.1"
+
+	// Evident's own predicate types, for evidence that has no registered
+	// in-toto predicate type. The predicate is a JSON object; a YAML or text
+	// source document is converted or embedded by the producer.
+	PredicateSecurityInsights          = "https://evident.dev/attestation/security-insights/v1"
+	PredicateVulnerabilityRecord       = "https://evident.dev/attestation/vulnerability-record/v1" // a CVE JSON 5 or OSV record
+	PredicateSecurityPolicy            = "https://evident.dev/attestation/security-policy/v1"
+	PredicateCVDPolicy                 = "https://evident.dev/attestation/cvd-policy/v1"
+	PredicateSupportPeriod             = "https://evident.dev/attestation/support-period/v1"
+	PredicateVulnerabilityHandling     = "https://evident.dev/attestation/vulnerability-handling/v1"
+	PredicateEUDeclarationOfConformity = "https://evident.dev/attestation/eu-declaration-of-conformity/v1"
+	PredicateStewardAttestation        = "https://evident.dev/attestation/steward-attestation/v1"
+)
+
+// kindPrefixes maps predicate type prefixes to kinds. A prefix matches the
+// type itself and anything below it after a "/", so
+// "https://spdx.dev/Document" matches "https://spdx.dev/Document/v2.3" but
+// not "https://spdx.dev/DocumentX".
+var kindPrefixes = []struct {
+	prefix string
+	kind   Kind
+}{
+	{"https://spdx.dev/Document", KindSPDX},
+	{"https://cyclonedx.org/bom", KindCycloneDX},
+	{"https://openvex.dev/ns", KindOpenVEX},
+	{"https://docs.oasis-open.org/csaf/csaf", KindCSAF},
+	{"https://slsa.dev/provenance", KindSLSAProvenance},
+	{"https://scorecard.dev/result", KindScorecard},
+	{"https://evident.dev/attestation/security-insights", KindSecurityInsights},
+	{"https://evident.dev/attestation/vulnerability-record", KindVulnerabilityRecord},
+	{"https://evident.dev/attestation/security-policy", KindSecurityPolicy},
+	{"https://evident.dev/attestation/cvd-policy", KindCVDPolicy},
+	{"https://evident.dev/attestation/support-period", KindSupportPeriod},
+	{"https://evident.dev/attestation/vulnerability-handling", KindVulnerabilityHandling},
+	{"https://evident.dev/attestation/eu-declaration-of-conformity", KindEUDeclarationOfConformity},
+	{"https://evident.dev/attestation/steward-attestation", KindStewardAttestation},
+}
+
+// Classify returns the kind of evidence a predicate type denotes, or
+// [KindOther]. Matching is exact and case-sensitive (in-toto TypeURIs are
+// compared as strings), on "/" boundaries.
+func Classify(predicateType string) Kind {
+	for _, kp := range kindPrefixes {
+		if rest, ok := strings.CutPrefix(predicateType, kp.prefix); ok && (rest == "" || rest[0] == '/') {
+			return kp.kind
+		}
+	}
+	return KindOther
+}
+
+// validKind reports whether k has the syntax of a kind: 1 to 64 of a-z, 0-9
+// and "-". Entries may carry kinds this version does not know.
+func validKind(k Kind) bool {
+	if len(k) == 0 || len(k) > 64 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,297 @@
+package evidence
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// Namespace is a pattern of purls a key may sign for. Its text forms are:
+//
+//   - "*": every purl.
+//   - "pkg:<type>": every purl of that type, e.g. "pkg:pypi".
+//   - "pkg:<type>/<seg>/.../<seg>": purls whose namespace-and-name path
+//     starts with those segments, e.g. "pkg:maven/org.apache",
+//     "pkg:npm/@angular", "pkg:generic/openssl", "pkg:pypi/requests".
+//
+// The path of a purl is its namespace segments followed by its name
+// ("pkg:maven/org.apache.logging.log4j/log4j-core@2.24.1" has the path
+// "org.apache.logging.log4j", "log4j-core"). A pattern matches when its
+// segments equal the first segments of the path, so matching is on segment
+// boundaries: "pkg:generic/openssl" matches pkg:generic/openssl@3.4.0 and
+// pkg:generic/openssl/openssl-fips@3.0.9 but not pkg:generic/openssl-fips.
+// Maven group ids are dotted hierarchies, so for the maven type a pattern's
+// last segment, where it stands for a namespace segment, also matches
+// dotted children: "pkg:maven/org.apache" matches groups "org.apache" and
+// "org.apache.logging.log4j", never "org.apachefoo".
+//
+// Comparison is on normalized values: the type is lowercased, segments are
+// percent-decoded, and each pattern segment is normalized with the rules
+// packageurl-go applies to the purl component it is compared with
+// (namespace or name), so "pkg:PyPI/Django_Rest" matches
+// pkg:pypi/django-rest@1.0. A pattern has no version, qualifiers or
+// subpath.
+type Namespace struct {
+	any  bool
+	typ  string
+	segs []string // percent-decoded, as written
+}
+
+const maxNamespaceSegments = 32
+
+// ParseNamespace parses a namespace pattern; see [Namespace].
+func ParseNamespace(s string) (Namespace, error) {
+	n, err := parseNamespace(s)
+	if err != nil {
+		return Namespace{}, fieldErr("namespace", "%s: %v; write * or pkg:<type>[/<namespace or name>...], e.g. pkg:maven/org.apache or pkg:pypi/requests", quote(s), err)
+	}
+	return n, nil
+}
+
+func parseNamespace(s string) (Namespace, error) {
+	if s == "*" {
+		return Namespace{any: true}, nil
+	}
+	if len(s) > MaxPurlLen {
+		return Namespace{}, fmt.Errorf("longer than %d bytes", MaxPurlLen)
+	}
+	if !isToken(s) {
+		return Namespace{}, fmt.Errorf("must be printable ASCII without spaces")
+	}
+	if len(s) < 4 || !strings.EqualFold(s[:4], "pkg:") {
+		return Namespace{}, fmt.Errorf("does not start with pkg:")
+	}
+	if strings.ContainsAny(s, "?#") {
+		return Namespace{}, fmt.Errorf("has qualifiers or a subpath")
+	}
+	if strings.Contains(s, "*") {
+		return Namespace{}, fmt.Errorf("has a wildcard; a pattern already covers everything below it, and * alone means every purl")
+	}
+	parts := strings.Split(s[4:], "/")
+	typ := strings.ToLower(parts[0])
+	if !validPurlType(typ) {
+		return Namespace{}, fmt.Errorf("type %s is not a valid purl type", quote(parts[0]))
+	}
+	if len(parts)-1 > maxNamespaceSegments {
+		return Namespace{}, fmt.Errorf("has more than %d segments", maxNamespaceSegments)
+	}
+	n := Namespace{typ: typ}
+	for _, raw := range parts[1:] {
+		if raw == "" {
+			return Namespace{}, fmt.Errorf("has an empty segment")
+		}
+		// An "@" other than an npm-style scope prefix would be a version.
+		if strings.Contains(raw[1:], "@") {
+			return Namespace{}, fmt.Errorf("has a version; a pattern names packages, not releases")
+		}
+		seg, err := url.PathUnescape(raw)
+		if err != nil {
+			return Namespace{}, fmt.Errorf("bad percent-encoding in %s", quote(raw))
+		}
+		if seg == "" || strings.Contains(seg, "/") {
+			return Namespace{}, fmt.Errorf("segment %s decodes to an empty string or contains /", quote(raw))
+		}
+		n.segs = append(n.segs, seg)
+	}
+	return n, nil
+}
+
+// String returns the text form of n; ParseNamespace(n.String()) is n.
+func (n Namespace) String() string {
+	if n.any {
+		return "*"
+	}
+	var b strings.Builder
+	b.WriteString("pkg:")
+	b.WriteString(n.typ)
+	for _, s := range n.segs {
+		b.WriteByte('/')
+		b.WriteString(escapeSegment(s))
+	}
+	return b.String()
+}
+
+// Match reports whether p is inside n.
+func (n Namespace) Match(p Purl) bool {
+	if n.any {
+		return true
+	}
+	if p.p.Type != n.typ {
+		return false
+	}
+	var path []string
+	if p.p.Namespace != "" {
+		path = strings.Split(p.p.Namespace, "/")
+	}
+	nsLen := len(path)
+	path = append(path, p.p.Name)
+	if len(n.segs) > len(path) {
+		return false
+	}
+	for i, seg := range n.segs {
+		isNS := i < nsLen
+		if isNS {
+			seg = normalizeNamespaceSegment(n.typ, seg)
+		} else {
+			seg = normalizeName(n.typ, seg)
+		}
+		if seg == path[i] {
+			continue
+		}
+		last := i == len(n.segs)-1
+		if last && isNS && dottedNamespace[n.typ] && strings.HasPrefix(path[i], seg+".") {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// dottedNamespace lists the purl types whose namespace is a dotted hierarchy.
+var dottedNamespace = map[string]bool{"maven": true}
+
+// normalizeNamespaceSegment and normalizeName mirror the per-type case rules
+// packageurl-go v0.1.7 applies when it parses a purl (typeAdjustNamespace and
+// typeAdjustName); TestNormalizationMatchesPackageURL keeps them in step.
+func normalizeNamespaceSegment(typ, s string) string {
+	switch typ {
+	case "alpm", "apk", "bitbucket", "brew", "composer", "deb", "github", "golang", "rpm", "qpkg":
+		return strings.ToLower(s)
+	}
+	return s
+}
+
+func normalizeName(typ, s string) string {
+	switch typ {
+	case "alpm", "apk", "bitbucket", "bitnami", "brew", "chrome-extension", "composer", "deb", "github", "golang":
+		return strings.ToLower(s)
+	case "pypi":
+		return strings.ToLower(strings.ReplaceAll(s, "_", "-"))
+	}
+	return s
+}
+
+// validPurlType checks the purl spec's type rule: ASCII letters, digits, ".",
+// "+" and "-", not starting with a digit.
+func validPurlType(t string) bool {
+	if t == "" || isDigit(t[0]) {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; !isLetter(c) && !isDigit(c) && c != '.' && c != '+' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// escapeSegment percent-encodes s as the purl spec encodes a path segment:
+// everything but ASCII letters, digits and "-._~:". A leading "@" is kept, as
+// people write npm scopes that way.
+func escapeSegment(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isLetter(c) || isDigit(c) || strings.IndexByte("-._~:", c) >= 0 || (i == 0 && c == '@') {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// TrustedKey is one key a node trusts, with the namespaces it may sign for.
+type TrustedKey struct {
+	PublicKey ed25519.PublicKey
+	// Namespaces are patterns in the text form of [Namespace]. At least one
+	// is required.
+	Namespaces []string
+}
+
+// TrustPolicy is the set of keys a node accepts evidence from, each allowed
+// to sign for some purl namespaces. A nil *TrustPolicy trusts no key. It is
+// safe for concurrent use.
+type TrustPolicy struct {
+	keys map[string]*trustedKey // by key id
+}
+
+type trustedKey struct {
+	id         string
+	pub        ed25519.PublicKey
+	namespaces []Namespace
+}
+
+// NewTrustPolicy builds a trust policy. Each key must be a valid Ed25519
+// public key listed once, with at least one valid namespace.
+func NewTrustPolicy(keys []TrustedKey) (*TrustPolicy, error) {
+	p := &TrustPolicy{keys: make(map[string]*trustedKey, len(keys))}
+	for i, k := range keys {
+		field := fmt.Sprintf("keys[%d]", i)
+		if len(k.PublicKey) != ed25519.PublicKeySize {
+			return nil, fieldErr(field, "public key is %d bytes; an Ed25519 public key is %d", len(k.PublicKey), ed25519.PublicKeySize)
+		}
+		id := KeyID(k.PublicKey)
+		if _, dup := p.keys[id]; dup {
+			return nil, fieldErr(field, "key %s is listed twice; list it once with all its namespaces", id)
+		}
+		if len(k.Namespaces) == 0 {
+			return nil, fieldErr(field, "key %s has no namespaces, so it could sign for nothing; use \"*\" to allow every purl", id)
+		}
+		tk := &trustedKey{id: id, pub: slices.Clone(k.PublicKey)}
+		for j, s := range k.Namespaces {
+			n, err := parseNamespace(s)
+			if err != nil {
+				return nil, fieldErr(fmt.Sprintf("%s.namespaces[%d]", field, j), "%s: %v", quote(s), err)
+			}
+			tk.namespaces = append(tk.namespaces, n)
+		}
+		p.keys[id] = tk
+	}
+	return p, nil
+}
+
+// KeyIDs returns the ids of the trusted keys, sorted.
+func (p *TrustPolicy) KeyIDs() []string {
+	if p == nil {
+		return nil
+	}
+	ids := make([]string, 0, len(p.keys))
+	for id := range p.keys {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// PublicKey returns the trusted key with the given id.
+func (p *TrustPolicy) PublicKey(keyID string) (ed25519.PublicKey, bool) {
+	if p == nil {
+		return nil, false
+	}
+	k, ok := p.keys[keyID]
+	if !ok {
+		return nil, false
+	}
+	return slices.Clone(k.pub), true
+}
+
+// Allows reports whether the key with the given id is trusted for purl.
+func (p *TrustPolicy) Allows(keyID string, purl Purl) bool {
+	if p == nil {
+		return false
+	}
+	k, ok := p.keys[keyID]
+	return ok && k.allows(purl)
+}
+
+func (k *trustedKey) allows(purl Purl) bool {
+	for _, n := range k.namespaces {
+		if n.Match(purl) {
+			return true
+		}
+	}
+	return false
+}

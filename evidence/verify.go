@@ -1,0 +1,161 @@
+package evidence
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Verified is an envelope that passed [Verify].
+type Verified struct {
+	// EnvelopeDigest is the SHA-256 of the envelope exactly as submitted; the
+	// log entry and the envelope store refer to the envelope by it.
+	EnvelopeDigest [32]byte
+	// EnvelopeSize is the length of the envelope in bytes.
+	EnvelopeSize int64
+	Envelope     *Envelope
+	Statement    *Statement
+	// PredicateType is Statement.PredicateType, and Kind its [Classify].
+	PredicateType string
+	Kind          Kind
+	// SignerKeyIDs are the ids of the trusted keys whose signatures verified
+	// and that are allowed for at least one subject, sorted.
+	SignerKeyIDs []string
+}
+
+// Verify is the submission check a node runs on an envelope. In order, it:
+//
+//  1. parses the envelope ([ParseEnvelope]);
+//  2. requires payloadType [PayloadTypeInToto];
+//  3. verifies signatures: each signature whose keyid is the [KeyID] of a
+//     key in trust is verified with that key over [PAE](payloadType,
+//     payload); others are skipped (DSSE: the keyid only narrows which key
+//     to try). If none verifies, it fails with [ErrBadSignature] when some
+//     signature named a trusted key, else with [ErrUntrustedKey];
+//  4. parses the payload as a statement ([ParseStatement]);
+//  5. requires every subject to be inside a namespace that some verifying
+//     key is trusted for, else fails with a [*NamespaceError];
+//  6. checks that the log entry for it would fit in [MaxEntrySize].
+//
+// Other failures are [*FieldError]s wrapping [ErrMalformed].
+func Verify(envelope []byte, trust *TrustPolicy) (*Verified, error) {
+	env, err := ParseEnvelope(envelope)
+	if err != nil {
+		return nil, err
+	}
+	if env.PayloadType != PayloadTypeInToto {
+		return nil, fieldErr("payloadType", "is %s; Evident accepts in-toto statements, payloadType %q", quote(env.PayloadType), PayloadTypeInToto)
+	}
+
+	signers, err := verifySignatures(env, trust)
+	if err != nil {
+		return nil, err
+	}
+
+	// DSSE protocol.md: parse the payload only after a signature verified.
+	st, err := ParseStatement(env.Payload)
+	if err != nil {
+		return nil, err
+	}
+
+	allowed := make(map[string]bool)
+	for i, sub := range st.Subject {
+		p, err := releasePurl(sub.Name, fmt.Sprintf("subject[%d].name", i))
+		if err != nil {
+			return nil, err // unreachable: ParseStatement validated it
+		}
+		ok := false
+		for _, k := range signers {
+			if k.allows(p) {
+				allowed[k.id] = true
+				ok = true
+			}
+		}
+		if !ok {
+			ids := make([]string, len(signers))
+			for j, k := range signers {
+				ids[j] = k.id
+			}
+			return nil, &NamespaceError{Subject: p.String(), KeyIDs: ids}
+		}
+	}
+	ids := make([]string, 0, len(allowed))
+	for id := range allowed {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+
+	v := &Verified{
+		EnvelopeDigest: sha256.Sum256(envelope),
+		EnvelopeSize:   int64(len(envelope)),
+		Envelope:       env,
+		Statement:      st,
+		PredicateType:  st.PredicateType,
+		Kind:           Classify(st.PredicateType),
+		SignerKeyIDs:   ids,
+	}
+	// The time line has a fixed length, so any time gives the real size.
+	if _, err := NewEntry(v, time.Unix(0, 0)); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// verifySignatures returns the trusted keys with a valid signature on env,
+// sorted by id.
+func verifySignatures(env *Envelope, trust *TrustPolicy) ([]*trustedKey, error) {
+	var (
+		pae                        []byte
+		verified                   []*trustedKey
+		failed, unknown, anonymous []string
+	)
+	for i, s := range env.Signatures {
+		if s.KeyID == "" {
+			anonymous = append(anonymous, fmt.Sprint(i))
+			continue
+		}
+		var k *trustedKey
+		if trust != nil {
+			k = trust.keys[s.KeyID]
+		}
+		if k == nil {
+			unknown = append(unknown, quote(s.KeyID))
+			continue
+		}
+		if slices.Contains(verified, k) {
+			continue
+		}
+		if pae == nil {
+			pae = PAE(env.PayloadType, env.Payload)
+		}
+		if !ed25519.Verify(k.pub, pae, s.Sig) {
+			failed = append(failed, k.id)
+			continue
+		}
+		verified = append(verified, k)
+	}
+	if len(verified) > 0 {
+		slices.SortFunc(verified, func(a, b *trustedKey) int { return strings.Compare(a.id, b.id) })
+		return verified, nil
+	}
+	if len(failed) > 0 {
+		return nil, &signatureError{
+			msg: fmt.Sprintf("evidence: the signature by trusted key %s does not verify; "+
+				"sign the DSSE pre-authentication encoding of exactly this payloadType and payload", strings.Join(failed, ", ")),
+			kind: ErrBadSignature,
+		}
+	}
+	var b strings.Builder
+	b.WriteString("evidence: the envelope is not signed by a key this node trusts")
+	if len(unknown) > 0 {
+		fmt.Fprintf(&b, " (signature key ids: %s)", strings.Join(unknown, ", "))
+	}
+	if len(anonymous) > 0 {
+		fmt.Fprintf(&b, "; signatures %s have no keyid, and Evident looks keys up by keyid", strings.Join(anonymous, ", "))
+	}
+	b.WriteString("; set keyid to the signing key's Evident key id (ed25519:<hex SHA-256 of the public key>) and ask the node operator to trust that key")
+	return nil, &signatureError{msg: b.String(), kind: ErrUntrustedKey}
+}
