@@ -275,6 +275,11 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 	}
 	dirty := make(map[tileID][]byte)
 	fresh := newRecent(l.opts.Identity != nil)
+	if l.opts.BeforeCommit != nil {
+		if err := l.opts.BeforeCommit(); err != nil {
+			return 0, err
+		}
+	}
 	err = l.db.Update(func(tx *bolt.Tx) error {
 		identB := tx.Bucket(bucketIdentity)
 		tailB := tx.Bucket(bucketTail)

@@ -108,6 +108,12 @@ type Options struct {
 	// is covered by a signed checkpoint at once.
 	CheckpointInterval time.Duration
 
+	// BeforeCommit, when set, runs on the sequencer before each batch's
+	// transaction; an error fails the batch. The node uses it to flush the
+	// envelope store, so an entry is never durable before its envelope.
+	// Default: nothing.
+	BeforeCommit func() error
+
 	// NoSync skips fsync. Only for tests and benchmarks that measure
 	// something else: a crash can lose acknowledged entries. Default false.
 	NoSync bool
@@ -155,7 +161,7 @@ type Ledger struct {
 	size      uint64
 	cpSize    uint64
 	cpNote    []byte
-	lastErrAt time.Time
+	cpChanged chan struct{} // closed and replaced when a checkpoint is published
 }
 
 var hasher = rfc6962.DefaultHasher
@@ -270,8 +276,35 @@ func (l *Ledger) publish(st *seqState) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.size = st.size
+	if st.cpSize != l.cpSize || l.cpChanged == nil {
+		if l.cpChanged != nil {
+			close(l.cpChanged)
+		}
+		l.cpChanged = make(chan struct{})
+	}
 	l.cpSize = st.cpSize
 	l.cpNote = st.cpNote
+}
+
+// WaitForCheckpoint waits until a signed checkpoint covers at least size
+// entries and returns it. With the default CheckpointInterval (a checkpoint
+// per batch) an index Append returned is covered at once.
+func (l *Ledger) WaitForCheckpoint(ctx context.Context, size uint64) (signed []byte, cpSize uint64, err error) {
+	for {
+		l.mu.RLock()
+		signed, cpSize, ch := l.cpNote, l.cpSize, l.cpChanged
+		l.mu.RUnlock()
+		if cpSize >= size {
+			return signed, cpSize, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		case <-l.done:
+			return nil, 0, ErrClosed
+		}
+	}
 }
 
 // view runs fn in a read transaction.

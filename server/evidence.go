@@ -1,0 +1,315 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"connectrpc.com/connect"
+	"github.com/evident-dev/evident/evidence"
+	"github.com/evident-dev/evident/ledger"
+	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+type evidenceService struct{ s *Server }
+
+func (e *evidenceService) Submit(ctx context.Context, req *connect.Request[evidentv1.SubmitRequest]) (*connect.Response[evidentv1.SubmitResponse], error) {
+	res, err := e.s.submit(ctx, req.Msg.GetEnvelope(), req.Msg.GetWaitForCheckpoint())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&evidentv1.SubmitResponse{Result: res}), nil
+}
+
+// maxChunk bounds one SubmitStream chunk, as the API's validation rule does.
+const maxChunk = 4 << 20
+
+func (e *evidenceService) SubmitStream(ctx context.Context, stream *connect.ClientStream[evidentv1.SubmitStreamRequest]) (*connect.Response[evidentv1.SubmitStreamResponse], error) {
+	if !stream.Receive() {
+		if err := stream.Err(); err != nil {
+			return nil, err
+		}
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("empty stream: send a header message, then the envelope in chunks"))
+	}
+	h := stream.Msg().GetHeader()
+	if h == nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("the first message must be the header (envelope_size, optional envelope_sha256)"))
+	}
+	if h.GetEnvelopeSize() > uint64(e.s.opts.MaxEnvelopeSize) {
+		return nil, tooLarge(int(h.GetEnvelopeSize()), e.s.opts.MaxEnvelopeSize)
+	}
+	// One buffer of the announced size: the envelope is held once, and a
+	// client can't make the node allocate more than it announced.
+	buf := make([]byte, 0, h.GetEnvelopeSize())
+	for stream.Receive() {
+		c := stream.Msg().GetChunk()
+		if c == nil {
+			return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("only the first message may be a header; send chunks after it"))
+		}
+		if uint64(len(buf)+len(c)) > h.GetEnvelopeSize() {
+			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("the chunks exceed the announced envelope_size %d", h.GetEnvelopeSize()))
+		}
+		buf = append(buf, c...)
+	}
+	if err := stream.Err(); err != nil {
+		return nil, err
+	}
+	if uint64(len(buf)) != h.GetEnvelopeSize() {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("stream ended after %d of the announced %d bytes: resend the whole envelope", len(buf), h.GetEnvelopeSize()))
+	}
+	if want := h.GetEnvelopeSha256(); len(want) > 0 {
+		if got := sha256.Sum256(buf); !bytes.Equal(got[:], want) {
+			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("the envelope's SHA-256 is %x, not the announced %x: it was corrupted in transit", got, want))
+		}
+	}
+	res, err := e.s.submit(ctx, buf, h.GetWaitForCheckpoint())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&evidentv1.SubmitStreamResponse{Result: res}), nil
+}
+
+func (e *evidenceService) SubmitBatch(ctx context.Context, req *connect.Request[evidentv1.SubmitBatchRequest]) (*connect.Response[evidentv1.SubmitBatchResponse], error) {
+	results, err := e.s.submitBatch(ctx, req.Msg.GetEnvelopes(), req.Msg.GetWaitForCheckpoint())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&evidentv1.SubmitBatchResponse{Results: results}), nil
+}
+
+func (e *evidenceService) GetEvidence(ctx context.Context, req *connect.Request[evidentv1.GetEvidenceRequest]) (*connect.Response[evidentv1.GetEvidenceResponse], error) {
+	s := e.s
+	var idx uint64
+	switch sel := req.Msg.GetSelector().(type) {
+	case *evidentv1.GetEvidenceRequest_LogIndex:
+		idx = sel.LogIndex
+	case *evidentv1.GetEvidenceRequest_EnvelopeSha256:
+		var d [32]byte
+		copy(d[:], sel.EnvelopeSha256)
+		i, err := s.ledger.IndexOfIdentity(ctx, d)
+		if errors.Is(err, ledger.ErrNotFound) {
+			return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("no envelope with SHA-256 %x is logged", d))
+		}
+		if err != nil {
+			return nil, s.internal(ctx, "look up envelope", err)
+		}
+		idx = i
+	}
+	cp, cpSize := s.ledger.Checkpoint()
+	size, checkpointText := cpSize, string(cp)
+	if ts := req.Msg.GetTreeSize(); ts != 0 {
+		if ts > cpSize {
+			return nil, connect.NewError(connect.CodeOutOfRange, fmt.Errorf("tree_size %d is beyond the latest checkpoint's %d", ts, cpSize))
+		}
+		size, checkpointText = ts, ""
+	}
+	if idx >= size {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("log index %d is not in the tree of size %d", idx, size))
+	}
+	ev, err := s.evidenceAt(ctx, idx, size)
+	if err != nil {
+		return nil, err
+	}
+	if req.Msg.GetIncludeEnvelope() {
+		if ev.GetSummary().GetEnvelopeSize() > uint64(s.opts.MaxEnvelopeSize) {
+			return nil, connect.NewError(connect.CodeResourceExhausted, errors.New("the envelope is too large for one message: use GetEnvelope, which streams it"))
+		}
+		var d [32]byte
+		copy(d[:], ev.GetSummary().GetEnvelopeSha256())
+		b, err := s.blobs.Get(d)
+		if err != nil {
+			return nil, s.internal(ctx, "read envelope", err)
+		}
+		ev.Envelope = b
+	}
+	return connect.NewResponse(&evidentv1.GetEvidenceResponse{Evidence: ev, Checkpoint: checkpointText}), nil
+}
+
+// Query pages are ordered newest first; a page token is the log index the
+// next page starts below, tagged with the query it belongs to so a token
+// can't be replayed against another query.
+func pageToken(query string, before uint64) string {
+	b := binary.BigEndian.AppendUint64(nil, before)
+	h := sha256.Sum256([]byte(query))
+	return base64.RawURLEncoding.EncodeToString(append(b, h[:8]...))
+}
+
+func parsePageToken(query, tok string) (uint64, error) {
+	if tok == "" {
+		return 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	h := sha256.Sum256([]byte(query))
+	if err != nil || len(b) != 16 || !bytes.Equal(b[8:], h[:8]) || binary.BigEndian.Uint64(b) == 0 {
+		return 0, connect.NewError(connect.CodeInvalidArgument, errors.New("page_token is not one this query returned: start again without it"))
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
+const defaultPageSize = 50
+
+func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Request[evidentv1.QueryEvidenceRequest]) (*connect.Response[evidentv1.QueryEvidenceResponse], error) {
+	s := e.s
+	var index, key string
+	switch q := req.Msg.GetQuery().(type) {
+	case *evidentv1.QueryEvidenceRequest_ReleasePurl:
+		p, err := evidence.ParsePurl(q.ReleasePurl)
+		if err != nil {
+			return nil, invalidField("release_purl", err)
+		}
+		if !p.HasVersion() {
+			return nil, invalidField("release_purl", errors.New("has no version: use package_purl to ask about every version"))
+		}
+		index, key = indexRelease, p.Release()
+	case *evidentv1.QueryEvidenceRequest_PackagePurl:
+		p, err := evidence.ParsePurl(q.PackagePurl)
+		if err != nil {
+			return nil, invalidField("package_purl", err)
+		}
+		index, key = indexPackage, p.Package()
+	case *evidentv1.QueryEvidenceRequest_ArtifactDigest:
+		index, key = indexDigest, strings.ToLower(q.ArtifactDigest)
+	case *evidentv1.QueryEvidenceRequest_PredicateType:
+		index, key = indexPredicate, q.PredicateType
+	}
+	query := index + "\x00" + key
+	before, err := parsePageToken(query, req.Msg.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	// Every proof in the page is against this one checkpoint.
+	cp, size := s.ledger.Checkpoint()
+	if before == 0 || before > size {
+		before = size
+	}
+	limit := int(req.Msg.GetPageSize())
+	if limit == 0 {
+		limit = defaultPageSize
+	}
+	var idxs []uint64
+	more := false
+	if before > 0 {
+		err = s.ledger.Scan(ctx, index, []byte(key), before, func(i uint64) bool {
+			if len(idxs) == limit {
+				more = true
+				return false
+			}
+			idxs = append(idxs, i)
+			return true
+		})
+		if err != nil {
+			return nil, s.internal(ctx, "scan index", err)
+		}
+	}
+	resp := &evidentv1.QueryEvidenceResponse{Checkpoint: string(cp)}
+	for _, i := range idxs {
+		ev, err := s.evidenceAt(ctx, i, size)
+		if err != nil {
+			return nil, err
+		}
+		resp.Evidence = append(resp.Evidence, ev)
+	}
+	if more {
+		resp.NextPageToken = pageToken(query, idxs[len(idxs)-1])
+	}
+	return connect.NewResponse(resp), nil
+}
+
+const envelopeChunk = 1 << 20
+
+func (e *evidenceService) GetEnvelope(ctx context.Context, req *connect.Request[evidentv1.GetEnvelopeRequest], stream *connect.ServerStream[evidentv1.GetEnvelopeResponse]) error {
+	s := e.s
+	var d [32]byte
+	copy(d[:], req.Msg.GetEnvelopeSha256())
+	// Only envelopes of logged entries are served: a blob of a submission
+	// that is still in flight (or failed) is not evidence.
+	if _, err := s.ledger.IndexOfIdentity(ctx, d); err != nil {
+		if errors.Is(err, ledger.ErrNotFound) {
+			return connect.NewError(connect.CodeNotFound, fmt.Errorf("no envelope with SHA-256 %x is logged", d))
+		}
+		return s.internal(ctx, "look up envelope", err)
+	}
+	r, size, err := s.blobs.Open(ctx, d)
+	if err != nil {
+		return s.internal(ctx, "open envelope", err)
+	}
+	defer r.Close()
+	h := sha256.New()
+	buf := make([]byte, envelopeChunk)
+	first := true
+	for {
+		n, rerr := io.ReadFull(r, buf)
+		if n > 0 {
+			h.Write(buf[:n])
+			msg := &evidentv1.GetEnvelopeResponse{Chunk: buf[:n]}
+			if first {
+				msg.TotalSize = uint64(size)
+				first = false
+			}
+			if err := stream.Send(msg); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			return s.internal(ctx, "read envelope", rerr)
+		}
+	}
+	// The client checks the digest too; this catches disk corruption
+	// server-side, where it can be repaired.
+	if got := h.Sum(nil); !bytes.Equal(got, d[:]) {
+		return s.internal(ctx, "serve envelope", fmt.Errorf("stored envelope %x is corrupt", d))
+	}
+	return nil
+}
+
+// evidenceAt returns the entry at idx with its summary and an inclusion
+// proof in the tree of the given size.
+func (s *Server) evidenceAt(ctx context.Context, idx, size uint64) (*evidentv1.Evidence, error) {
+	b, err := s.ledger.Entry(ctx, idx)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("no entry at log index %d", idx))
+	}
+	if err != nil {
+		return nil, s.internal(ctx, "read entry", err)
+	}
+	ent, err := evidence.ParseEntry(b)
+	if err != nil {
+		return nil, s.internal(ctx, "parse logged entry", fmt.Errorf("entry %d: %w", idx, err))
+	}
+	p, err := s.ledger.InclusionProof(ctx, idx, size)
+	if err != nil {
+		return nil, s.internal(ctx, "prove inclusion", err)
+	}
+	return &evidentv1.Evidence{
+		LogIndex:       idx,
+		Entry:          b,
+		Summary:        summary(ent),
+		InclusionProof: &evidentv1.InclusionProof{LogIndex: idx, TreeSize: size, Hashes: p},
+	}, nil
+}
+
+func summary(e *evidence.Entry) *evidentv1.EntrySummary {
+	sum := &evidentv1.EntrySummary{
+		PredicateType:   e.PredicateType,
+		Kind:            string(e.Kind),
+		SignerKeyIds:    e.Signers,
+		LoggedAt:        timestamppb.New(e.Time),
+		EnvelopeSha256:  append([]byte(nil), e.EnvelopeDigest[:]...),
+		EnvelopeSize:    uint64(e.EnvelopeSize),
+		ArtifactDigests: e.Digests(),
+	}
+	for _, sub := range e.Subjects {
+		sum.Subjects = append(sum.Subjects, sub.Purl)
+	}
+	return sum
+}

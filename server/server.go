@@ -1,0 +1,224 @@
+// Package server is an Evident node: the EvidenceService and LogService over
+// Connect, gRPC and gRPC-Web on one listener, with protovalidate in front of
+// every handler, gRPC health and reflection, Prometheus metrics and the C2SP
+// tlog-tiles read API.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"connectrpc.com/validate"
+	"github.com/evident-dev/evident/evidence"
+	"github.com/evident-dev/evident/ledger"
+	"github.com/evident-dev/evident/proto/evident/v1/evidentv1connect"
+	"github.com/evident-dev/evident/server/blobstore"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// DefaultMaxEnvelopeSize is the default for Options.MaxEnvelopeSize: SBOMs
+// get large.
+const DefaultMaxEnvelopeSize = 32 << 20
+
+// Options configures a node.
+type Options struct {
+	// Ledger is the node's log, opened with LedgerOptions. Required.
+	Ledger *ledger.Ledger
+	// Blobs stores envelopes by digest. Required.
+	Blobs *blobstore.Store
+	// Trust says which keys may submit evidence for which purl namespaces.
+	// Nil trusts no one: every submission is refused.
+	Trust *evidence.TrustPolicy
+	// MaxEnvelopeSize bounds one envelope in bytes. Default
+	// DefaultMaxEnvelopeSize (32 MiB).
+	MaxEnvelopeSize int
+	// Logger receives the node's logs. Default: discard.
+	Logger *slog.Logger
+	// Registry receives the node's metrics and is served on /metrics.
+	// Default: a new registry.
+	Registry *prometheus.Registry
+	// Now is the clock that stamps entries. Default time.Now.
+	Now func() time.Time
+}
+
+// Server is a node's request handlers. Create it with New; serve Handler.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	ledger  *ledger.Ledger
+	blobs   *blobstore.Store
+	metrics *rpcMetrics
+
+	trustMu sync.RWMutex
+	trust   *evidence.TrustPolicy
+
+	// inflight counts submissions per envelope digest whose blob may still
+	// be needed, so a failed submission never deletes a blob that a
+	// concurrent one of the same envelope is about to log.
+	inflightMu sync.Mutex
+	inflight   map[[32]byte]*inflightBlob
+
+	mux *http.ServeMux
+}
+
+// New returns a node serving opts.Ledger.
+func New(opts Options) (*Server, error) {
+	if opts.Ledger == nil || opts.Blobs == nil {
+		return nil, errors.New("server: Options.Ledger and Options.Blobs are required")
+	}
+	if opts.MaxEnvelopeSize <= 0 {
+		opts.MaxEnvelopeSize = DefaultMaxEnvelopeSize
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{
+		opts:     opts,
+		log:      opts.Logger,
+		ledger:   opts.Ledger,
+		blobs:    opts.Blobs,
+		trust:    opts.Trust,
+		inflight: make(map[[32]byte]*inflightBlob),
+		mux:      http.NewServeMux(),
+	}
+	m, err := newRPCMetrics(opts.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+
+	interceptors := connect.WithInterceptors(
+		s.metrics.interceptor(),
+		// protovalidate runs before any handler sees a request (and on
+		// every message of a stream).
+		validate.NewInterceptor(),
+	)
+	// The read limit must admit a whole envelope plus its framing.
+	readMax := connect.WithReadMaxBytes(opts.MaxEnvelopeSize + 1<<20)
+	s.mux.Handle(evidentv1connect.NewEvidenceServiceHandler(&evidenceService{s}, interceptors, readMax))
+	s.mux.Handle(evidentv1connect.NewLogServiceHandler(&logService{s}, interceptors))
+
+	services := []string{evidentv1connect.EvidenceServiceName, evidentv1connect.LogServiceName}
+	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...)))
+	reflector := grpcreflect.NewStaticReflector(services...)
+	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	s.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
+	return s, nil
+}
+
+// Handle mounts another handler (tiles, witness, web pages) on the node's
+// listener.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Handler returns the node's HTTP handler: Connect, gRPC and gRPC-Web on the
+// same routes. Serve it over HTTP/2 (h2c or TLS) for gRPC clients.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// SetTrust replaces the trust policy, for a configuration reload.
+func (s *Server) SetTrust(t *evidence.TrustPolicy) {
+	s.trustMu.Lock()
+	defer s.trustMu.Unlock()
+	s.trust = t
+}
+
+func (s *Server) trustPolicy() *evidence.TrustPolicy {
+	s.trustMu.RLock()
+	defer s.trustMu.RUnlock()
+	return s.trust
+}
+
+// Envelopes serves the envelopes of logged entries only: a blob whose
+// submission is still in flight, or failed, is not evidence.
+func (s *Server) Envelopes() interface {
+	Open(ctx context.Context, digest [32]byte) (io.ReadCloser, int64, error)
+} {
+	return loggedEnvelopes{s}
+}
+
+type loggedEnvelopes struct{ s *Server }
+
+func (e loggedEnvelopes) Open(ctx context.Context, d [32]byte) (io.ReadCloser, int64, error) {
+	if _, err := e.s.ledger.IndexOfIdentity(ctx, d); err != nil {
+		if errors.Is(err, ledger.ErrNotFound) {
+			return nil, 0, blobstore.ErrNotFound
+		}
+		return nil, 0, err
+	}
+	return e.s.blobs.Open(ctx, d)
+}
+
+// LedgerOptions returns the ledger options a node needs: entries are
+// deduplicated by envelope digest (the same envelope submitted twice returns
+// the first entry), indexed by release, package, artifact digest and
+// predicate type, and the envelope store is flushed before each commit.
+func LedgerOptions(base ledger.Options, blobs *blobstore.Store) ledger.Options {
+	base.Identity = entryIdentity
+	base.Index = entryIndexKeys
+	base.BeforeCommit = blobs.Sync
+	return base
+}
+
+// Index names, and the keys they file entries under.
+const (
+	indexRelease   = "release"   // canonical purl with version
+	indexPackage   = "package"   // canonical purl without version
+	indexDigest    = "digest"    // alg:hex of a subject's artifact digest
+	indexPredicate = "predicate" // predicate type URI
+)
+
+// entryIdentity is the deduplication key of an entry: its envelope digest.
+// Entries reach the ledger only from this package, so a malformed one is a
+// bug; it gets a key of its own leaf rather than a shared zero key.
+func entryIdentity(b []byte) [32]byte {
+	e, err := evidence.ParseEntry(b)
+	if err != nil {
+		return sha256.Sum256(b)
+	}
+	return e.EnvelopeDigest
+}
+
+func entryIndexKeys(b []byte) ([]ledger.IndexKey, error) {
+	e, err := evidence.ParseEntry(b)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't index entry: %w", err)
+	}
+	var keys []ledger.IndexKey
+	seen := map[string]bool{}
+	add := func(name, key string) {
+		if seen[name+"\x00"+key] {
+			return
+		}
+		seen[name+"\x00"+key] = true
+		keys = append(keys, ledger.IndexKey{Name: name, Key: []byte(key)})
+	}
+	for _, r := range e.Releases() {
+		add(indexRelease, r)
+	}
+	for _, p := range e.Packages() {
+		add(indexPackage, p)
+	}
+	for _, d := range e.Digests() {
+		add(indexDigest, strings.ToLower(d))
+	}
+	add(indexPredicate, e.PredicateType)
+	return keys, nil
+}
