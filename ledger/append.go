@@ -449,7 +449,11 @@ func (l *Ledger) signCheckpoint(tx *bolt.Tx, st *seqState) error {
 			}
 			return nil
 		}
-		p, err := newHashReader(tx).consistency(st.cpSize, st.size)
+		// Tiles that were full at the last checkpoint are committed and
+		// immutable, so their cached interiors are safe to use here.
+		hr := newHashReader(tx)
+		hr.cache, hr.cached = l.tiles, st.cpSize
+		p, err := hr.consistency(st.cpSize, st.size)
 		if err != nil {
 			return err
 		}

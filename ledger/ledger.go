@@ -90,6 +90,10 @@ type Options struct {
 	// Default 65536.
 	DedupMergeSize int
 
+	// TileCacheSize is how many full tiles' interior hashes are cached for
+	// proofs (8 KiB each). Default 4096 (32 MiB).
+	TileCacheSize int
+
 	// MaxBatchSize bounds the entries committed in one transaction.
 	// Default 1024.
 	MaxBatchSize int
@@ -154,6 +158,7 @@ type Ledger struct {
 	closed   bool
 	seqState *seqState // owned by the sequencer goroutine
 	dedup    dedup
+	tiles    *tileCache
 
 	// published is what readers see: the latest committed size and signed
 	// checkpoint.
@@ -175,6 +180,9 @@ func Open(path string, opts Options) (*Ledger, error) {
 	}
 	if opts.MaxBatchSize <= 0 {
 		opts.MaxBatchSize = 1024
+	}
+	if opts.TileCacheSize <= 0 {
+		opts.TileCacheSize = 4096
 	}
 	if opts.DedupMergeSize <= 0 {
 		opts.DedupMergeSize = 65536
@@ -221,6 +229,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		factory: &compact.RangeFactory{Hash: hasher.HashChildren},
 		q:       queue{wake: make(chan struct{}, 1)},
 		closing: make(chan struct{}),
+		tiles:   newTileCache(opts.TileCacheSize),
 		done:    make(chan struct{}),
 	}
 	l.metrics = newMetrics(opts.Metrics, l)
@@ -251,7 +260,7 @@ func (l *Ledger) Size() uint64 {
 
 // Checkpoint returns the latest signed checkpoint (a C2SP signed note) and
 // the tree size it commits to. Before the first entry it is a checkpoint of
-// the empty tree.
+// the empty tree. The caller must not modify the returned bytes.
 func (l *Ledger) Checkpoint() (signed []byte, size uint64) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()

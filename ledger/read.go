@@ -119,13 +119,13 @@ func (l *Ledger) EntryBundle(ctx context.Context, n uint64, width int) ([]byte, 
 		}
 		if n < size/TileWidth {
 			b := tx.Bucket(bucketBundles).Get(u64(n))
-			if width == TileWidth {
-				out = append([]byte(nil), b...)
-				return nil
+			es, err := splitBundle(b)
+			if err != nil || len(es) != TileWidth {
+				return fmt.Errorf("%w: bundle %d: %d entries, %v", errCorrupt, n, len(es), err)
 			}
 			off := 0
-			for range width {
-				off += 2 + int(binary.BigEndian.Uint16(b[off:]))
+			for _, e := range es[:width] {
+				off += 2 + len(e)
 			}
 			out = append([]byte(nil), b[:off]...)
 			return nil
@@ -133,6 +133,9 @@ func (l *Ledger) EntryBundle(ctx context.Context, n uint64, width int) ([]byte, 
 		tail := tx.Bucket(bucketTail)
 		for i := n * TileWidth; i < n*TileWidth+uint64(width); i++ {
 			e := tail.Get(u64(i))
+			if len(e) == 0 {
+				return fmt.Errorf("%w: entry %d missing", errCorrupt, i)
+			}
 			out = binary.BigEndian.AppendUint16(out, uint16(len(e)))
 			out = append(out, e...)
 		}
@@ -153,7 +156,7 @@ func (l *Ledger) InclusionProof(ctx context.Context, index, size uint64) ([][]by
 			return fmt.Errorf("%w: index %d is not in a tree of size %d", ErrNotFound, index, size)
 		}
 		var err error
-		p, err = newHashReader(tx).inclusion(index, size)
+		p, err = l.hashReader(tx).inclusion(index, size)
 		return err
 	})
 	return p, err
@@ -171,7 +174,7 @@ func (l *Ledger) ConsistencyProof(ctx context.Context, size1, size2 uint64) ([][
 			return fmt.Errorf("%w: no consistency proof from size %d to the smaller size %d", ErrNotFound, size1, size2)
 		}
 		var err error
-		p, err = newHashReader(tx).consistency(size1, size2)
+		p, err = l.hashReader(tx).consistency(size1, size2)
 		return err
 	})
 	return p, err
@@ -185,7 +188,7 @@ func (l *Ledger) RootAt(ctx context.Context, size uint64) ([]byte, error) {
 			return fmt.Errorf("%w: tree size %d is beyond the current size %d", ErrNotFound, size, cur)
 		}
 		var err error
-		root, err = newHashReader(tx).rootAt(l.factory, size)
+		root, err = l.hashReader(tx).rootAt(l.factory, size)
 		return err
 	})
 	return root, err

@@ -1,7 +1,9 @@
 package ledger
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"math"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
@@ -22,10 +24,24 @@ const TileWidth = 1 << TileHeight
 // one tile lookup away.
 type hashReader struct {
 	tiles *bolt.Bucket
+	cache *tileCache // nil: no cache
+	// cached is the tree size whose full tiles were committed before this
+	// transaction; only those may come from the cache.
+	cached uint64
 	// last tile read, since proofs read neighbouring nodes of one tile.
 	lastKey  [9]byte
 	lastTile []byte
-	scratch  [][]byte
+	scratch  [TileWidth / 2][32]byte
+}
+
+// hashPair is RFC 6962's node hash, SHA-256(0x01 || left || right), without
+// the allocations of a hash.Hash: proofs hash hundreds of pairs.
+func hashPair(left, right []byte) [32]byte {
+	var b [65]byte
+	b[0] = 1
+	copy(b[1:33], left)
+	copy(b[33:], right)
+	return sha256.Sum256(b[:])
 }
 
 func newHashReader(tx *bolt.Tx) *hashReader {
@@ -60,20 +76,22 @@ func (r *hashReader) node(id compact.NodeID) ([]byte, error) {
 	if count == 1 {
 		return append([]byte(nil), t[pos*32:pos*32+32]...), nil
 	}
-	if cap(r.scratch) < count {
-		r.scratch = make([][]byte, count)
+	if r.cache != nil && len(t) == TileWidth*32 && (n+1)*TileWidth <= r.cached>>(tl*TileHeight) {
+		var key [9]byte
+		copy(key[:], tileKey(uint8(tl), n))
+		return append([]byte(nil), r.cache.node(key, t, sub, pos>>sub)...), nil
 	}
-	hs := r.scratch[:count]
+	hs := r.scratch[:count/2]
 	for i := range hs {
-		hs[i] = t[(pos+i)*32 : (pos+i)*32+32]
+		hs[i] = hashPair(t[(pos+2*i)*32:(pos+2*i+1)*32], t[(pos+2*i+1)*32:(pos+2*i+2)*32])
 	}
 	for len(hs) > 1 {
 		for i := 0; i < len(hs)/2; i++ {
-			hs[i] = hasher.HashChildren(hs[2*i], hs[2*i+1])
+			hs[i] = hashPair(hs[2*i][:], hs[2*i+1][:])
 		}
 		hs = hs[:len(hs)/2]
 	}
-	return hs[0], nil
+	return append([]byte(nil), hs[0][:]...), nil
 }
 
 func (r *hashReader) nodes(ids []compact.NodeID) ([][]byte, error) {
@@ -133,4 +151,14 @@ func (r *hashReader) consistency(size1, size2 uint64) ([][]byte, error) {
 		return nil, err
 	}
 	return pn.Rehash(hs, hasher.HashChildren)
+}
+
+// hashReader returns a reader over committed tiles, using the tile cache.
+// A write transaction may use the cache only for tiles committed before it
+// (see hashReader.cached): one that fails would otherwise leave interiors of
+// tiles that were never committed.
+func (l *Ledger) hashReader(tx *bolt.Tx) *hashReader {
+	r := newHashReader(tx)
+	r.cache, r.cached = l.tiles, math.MaxUint64
+	return r
 }
