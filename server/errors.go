@@ -38,8 +38,14 @@ func evidenceError(err error) error {
 	ce := connect.NewError(code, err)
 	var fe *evidence.FieldError
 	if errors.As(err, &fe) {
+		// The evidence package names the whole input "envelope", which is
+		// the request field itself.
+		field := "envelope"
+		if fe.Field != "envelope" {
+			field += "." + fe.Field
+		}
 		if d, derr := connect.NewErrorDetail(&errdetails.BadRequest{
-			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "envelope." + fe.Field, Description: fe.Reason}},
+			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: fe.Reason}},
 		}); derr == nil {
 			ce.AddDetail(d)
 		}

@@ -102,7 +102,7 @@ func (e *evidenceService) GetEvidence(ctx context.Context, req *connect.Request[
 		}
 		idx = i
 	}
-	cp, cpSize := s.ledger.Checkpoint()
+	cp, cpSize := s.checkpoint()
 	size, checkpointText := cpSize, string(cp)
 	if ts := req.Msg.GetTreeSize(); ts != 0 {
 		if ts > cpSize {
@@ -185,7 +185,7 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 		return nil, err
 	}
 	// Every proof in the page is against this one checkpoint.
-	cp, size := s.ledger.Checkpoint()
+	cp, size := s.checkpoint()
 	if before == 0 || before > size {
 		before = size
 	}

@@ -13,7 +13,7 @@ import (
 type logService struct{ s *Server }
 
 func (l *logService) GetCheckpoint(ctx context.Context, _ *connect.Request[evidentv1.GetCheckpointRequest]) (*connect.Response[evidentv1.GetCheckpointResponse], error) {
-	cp, size := l.s.ledger.Checkpoint()
+	cp, size := l.s.checkpoint()
 	return connect.NewResponse(&evidentv1.GetCheckpointResponse{
 		Checkpoint: string(cp),
 		TreeSize:   size,
@@ -24,7 +24,7 @@ func (l *logService) GetCheckpoint(ctx context.Context, _ *connect.Request[evide
 // treeSize resolves a requested tree size (0: the latest checkpoint's) and
 // returns the checkpoint text when it is the latest.
 func (l *logService) treeSize(requested uint64) (uint64, string, error) {
-	cp, size := l.s.ledger.Checkpoint()
+	cp, size := l.s.checkpoint()
 	if requested == 0 {
 		return size, string(cp), nil
 	}
@@ -85,7 +85,7 @@ func (l *logService) GetConsistencyProof(ctx context.Context, req *connect.Reque
 }
 
 func (l *logService) GetEntries(ctx context.Context, req *connect.Request[evidentv1.GetEntriesRequest]) (*connect.Response[evidentv1.GetEntriesResponse], error) {
-	_, size := l.s.ledger.Checkpoint()
+	_, size := l.s.checkpoint()
 	start, count := req.Msg.GetStart(), uint64(req.Msg.GetCount())
 	if start >= size {
 		return nil, connect.NewError(connect.CodeOutOfRange, fmt.Errorf("start %d is beyond the tree size %d", start, size))

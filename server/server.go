@@ -24,6 +24,7 @@ import (
 	"github.com/evident-dev/evident/ledger"
 	"github.com/evident-dev/evident/proto/evident/v1/evidentv1connect"
 	"github.com/evident-dev/evident/server/blobstore"
+	"github.com/evident-dev/evident/server/federation"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -51,6 +52,11 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Now is the clock that stamps entries. Default time.Now.
 	Now func() time.Time
+	// Federation, when set, is mounted (WitnessService, POST
+	// /add-checkpoint, GET /misbehaviour), and queries and proofs are served
+	// against its checkpoint, which carries the peers' cosignatures.
+	// Default: none; the ledger's own checkpoint is served.
+	Federation *federation.Federation
 }
 
 // Server is a node's request handlers. Create it with New; serve Handler.
@@ -90,6 +96,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+
 	s := &Server{
 		opts:     opts,
 		log:      opts.Logger,
@@ -105,24 +112,41 @@ func New(opts Options) (*Server, error) {
 	}
 	s.metrics = m
 
-	interceptors := connect.WithInterceptors(
-		s.metrics.interceptor(),
-		// protovalidate runs before any handler sees a request (and on
-		// every message of a stream).
-		validate.NewInterceptor(),
-	)
+	interceptors := s.HandlerOptions()[0]
 	// The read limit must admit a whole envelope plus its framing.
 	readMax := connect.WithReadMaxBytes(opts.MaxEnvelopeSize + 1<<20)
 	s.mux.Handle(evidentv1connect.NewEvidenceServiceHandler(&evidenceService{s}, interceptors, readMax))
 	s.mux.Handle(evidentv1connect.NewLogServiceHandler(&logService{s}, interceptors))
 
 	services := []string{evidentv1connect.EvidenceServiceName, evidentv1connect.LogServiceName}
+	if opts.Federation != nil {
+		opts.Federation.Mount(s.mux, s.HandlerOptions()...)
+		services = append(services, evidentv1connect.WitnessServiceName)
+	}
 	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...)))
 	reflector := grpcreflect.NewStaticReflector(services...)
 	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	s.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
 	return s, nil
+}
+
+// HandlerOptions are the options every Connect handler of the node is built
+// with: metrics, then protovalidate before any handler sees a request (and
+// on every message of a stream).
+func (s *Server) HandlerOptions() []connect.HandlerOption {
+	return []connect.HandlerOption{connect.WithInterceptors(
+		s.metrics.interceptor(),
+		validate.NewInterceptor(),
+	)}
+}
+
+// checkpoint is the checkpoint reads are served against.
+func (s *Server) checkpoint() ([]byte, uint64) {
+	if s.opts.Federation != nil {
+		return s.opts.Federation.Checkpoint()
+	}
+	return s.ledger.Checkpoint()
 }
 
 // Handle mounts another handler (tiles, witness, web pages) on the node's
@@ -169,11 +193,15 @@ func (e loggedEnvelopes) Open(ctx context.Context, d [32]byte) (io.ReadCloser, i
 // LedgerOptions returns the ledger options a node needs: entries are
 // deduplicated by envelope digest (the same envelope submitted twice returns
 // the first entry), indexed by release, package, artifact digest and
-// predicate type, and the envelope store is flushed before each commit.
+// predicate type, and the envelope store is flushed before each commit
+// (unless base.NoSync: a ledger that skips fsync gains nothing from a durable
+// envelope store, and syncfs(2) flushes the whole file system).
 func LedgerOptions(base ledger.Options, blobs *blobstore.Store) ledger.Options {
 	base.Identity = entryIdentity
 	base.Index = entryIndexKeys
-	base.BeforeCommit = blobs.Sync
+	if !base.NoSync {
+		base.BeforeCommit = blobs.Sync
+	}
 	return base
 }
 

@@ -11,8 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/evident-dev/evident/evidence"
+	"github.com/evident-dev/evident/server/federation"
+	"github.com/evident-dev/evident/witness"
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -38,8 +41,22 @@ type config struct {
 	// Submitters are the keys trusted to submit evidence, each for some purl
 	// namespaces.
 	Submitters []submitter `yaml:"submitters"`
+	// WitnessKey is the file holding the node's witness (cosigner) key.
+	WitnessKey string `yaml:"witness_key"`
+	// GossipInterval is how often each peer is pulled, e.g. "5s".
+	GossipInterval string `yaml:"gossip_interval"`
+	// Peers are the other foundations' nodes: this node witnesses their
+	// logs, and they witness this one.
+	Peers []peer `yaml:"peers"`
 
 	dir string // the config file's directory
+}
+
+type peer struct {
+	Name       string `yaml:"name"`
+	URL        string `yaml:"url"`
+	LogKey     string `yaml:"log_key"`
+	WitnessKey string `yaml:"witness_key"`
 }
 
 type submitter struct {
@@ -79,7 +96,59 @@ func loadConfig(path string) (*config, error) {
 	if _, err := c.trust(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	if _, err := c.peers(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if _, err := c.gossipInterval(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	return c, nil
+}
+
+func (c *config) gossipInterval() (time.Duration, error) {
+	if c.GossipInterval == "" {
+		return 5 * time.Second, nil
+	}
+	d, err := time.ParseDuration(c.GossipInterval)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("gossip_interval %q: want a positive duration such as 5s", c.GossipInterval)
+	}
+	return d, nil
+}
+
+// peers parses the peers' keys.
+func (c *config) peers() ([]federation.Peer, error) {
+	var out []federation.Peer
+	for i, p := range c.Peers {
+		lk, err := note.NewVerifier(p.LogKey)
+		if err != nil {
+			return nil, fmt.Errorf("peers[%d] (%s): log_key: %w (want origin+hash+key, as evidentd prints it)", i, p.Name, err)
+		}
+		wk, err := witness.NewCosignatureVerifier(p.WitnessKey)
+		if err != nil {
+			return nil, fmt.Errorf("peers[%d] (%s): witness_key: %w", i, p.Name, err)
+		}
+		if p.URL == "" {
+			return nil, fmt.Errorf("peers[%d] (%s): url is empty", i, p.Name)
+		}
+		name := p.Name
+		if name == "" {
+			name = lk.Name()
+		}
+		out = append(out, federation.Peer{Name: name, URL: p.URL, Origin: lk.Name(), LogKey: lk, WitnessKey: wk})
+	}
+	return out, nil
+}
+
+func (c *config) cosigner() (*witness.Cosigner, error) {
+	if c.WitnessKey == "" {
+		return nil, errors.New("witness_key is not set: run evidentd init, or add a key made with witness.GenerateKey")
+	}
+	b, err := os.ReadFile(c.path(c.WitnessKey))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the witness key: %w", err)
+	}
+	return witness.ParseCosignerKey(strings.TrimSpace(string(b)), nil)
 }
 
 // trust builds the submitters' trust policy.
@@ -130,8 +199,23 @@ origin: %q
 # backed up: it is the log's identity.
 note_key: node.key
 
-# The ledger (bbolt) and the envelope store.
+# The ledger (bbolt), the envelope store and the witness state.
 data: data
+
+# This node's witness key (c2sp.org/tlog-cosignature): it cosigns its peers'
+# checkpoints with it.
+witness_key: witness.key
+
+# Peers: other foundations' nodes. This node witnesses their logs and pushes
+# its checkpoints to them to be cosigned; every gossip_interval it pulls what
+# they have seen of every log, to catch a log that shows two histories.
+# Each peer prints its log_key and witness_key when it starts.
+gossip_interval: 5s
+peers: []
+#  - name: apache
+#    url: http://127.0.0.1:7421
+#    log_key: apache.example/log+1234abcd+AQ...
+#    witness_key: apache.example/witness+5678ef01+BA...
 
 # Largest envelope accepted, in bytes (SBOMs get large).
 max_envelope_size: %d
@@ -183,6 +267,13 @@ func initDir(dir, origin, listen string, maxEnvelope int) (string, error) {
 	if err := writeNew(filepath.Join(dir, "submitter.key"), pem); err != nil {
 		return "", err
 	}
+	wskey, _, err := witness.GenerateKey(rand.Reader, witnessName(origin))
+	if err != nil {
+		return "", err
+	}
+	if err := writeNew(filepath.Join(dir, "witness.key"), []byte(wskey+"\n")); err != nil {
+		return "", err
+	}
 	cfg := fmt.Sprintf(configTemplate, listen, origin, maxEnvelope, evidence.FormatPublicKey(pub))
 	if err := writeNew(cfgPath, []byte(cfg)); err != nil {
 		return "", err
@@ -229,3 +320,7 @@ func (c *config) verifierKey() (string, error) {
 	}
 	return noteVerifierKey(string(b))
 }
+
+// witnessName is the name of a node's witness key: distinct from the log's,
+// since c2sp.org/tlog-cosignature keys sign a different message.
+func witnessName(origin string) string { return origin + "/witness" }

@@ -17,8 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -28,9 +26,7 @@ import (
 	"github.com/evident-dev/evident/ledger"
 	"github.com/evident-dev/evident/server"
 	"github.com/evident-dev/evident/server/blobstore"
-	"github.com/evident-dev/evident/server/tiles"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/evident-dev/evident/server/node"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -116,64 +112,63 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// node is an opened ledger and envelope store.
-type node struct {
-	ledger *ledger.Ledger
-	blobs  *blobstore.Store
-	signer note.Signer
-}
-
-func openNode(cfg *config, log *slog.Logger, reg prometheus.Registerer) (*node, error) {
+// nodeConfig turns the configuration file into a node.Config.
+func nodeConfig(cfg *config, log *slog.Logger) (node.Config, error) {
 	signer, err := cfg.signer()
 	if err != nil {
-		return nil, err
+		return node.Config{}, err
 	}
-	data := cfg.path(cfg.Data)
-	blobs, err := blobstore.Open(filepath.Join(data, "envelopes"))
+	vkey, err := cfg.verifierKey()
 	if err != nil {
-		return nil, err
+		return node.Config{}, err
 	}
-	l, err := ledger.Open(filepath.Join(data, "ledger.db"), server.LedgerOptions(ledger.Options{
-		Signer:  signer,
-		Logger:  log.With("part", "ledger"),
-		Metrics: reg,
-	}, blobs))
+	lk, err := note.NewVerifier(vkey)
 	if err != nil {
-		return nil, err
+		return node.Config{}, err
 	}
-	return &node{ledger: l, blobs: blobs, signer: signer}, nil
+	cs, err := cfg.cosigner()
+	if err != nil {
+		return node.Config{}, err
+	}
+	trust, err := cfg.trust()
+	if err != nil {
+		return node.Config{}, err
+	}
+	peers, err := cfg.peers()
+	if err != nil {
+		return node.Config{}, err
+	}
+	interval, err := cfg.gossipInterval()
+	if err != nil {
+		return node.Config{}, err
+	}
+	return node.Config{
+		Data:            cfg.path(cfg.Data),
+		Listen:          cfg.Listen,
+		TLSCert:         cfg.path(cfg.TLSCert),
+		TLSKey:          cfg.path(cfg.TLSKey),
+		Signer:          signer,
+		LogKey:          lk,
+		Cosigner:        cs,
+		Trust:           trust,
+		MaxEnvelopeSize: cfg.MaxEnvelopeSize,
+		Peers:           peers,
+		GossipInterval:  interval,
+		Logger:          log,
+	}, nil
 }
 
 func serve(ctx context.Context, cfg *config, cfgPath string, log *slog.Logger, stdout io.Writer) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	n, err := openNode(cfg, log, reg)
+	nc, err := nodeConfig(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := n.ledger.Close(); err != nil {
-			log.Error("couldn't close the ledger", "err", err)
-		}
-	}()
-	trust, err := cfg.trust()
+	n, err := node.Start(nc)
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Options{
-		Ledger:          n.ledger,
-		Blobs:           n.blobs,
-		Trust:           trust,
-		MaxEnvelopeSize: cfg.MaxEnvelopeSize,
-		Logger:          log.With("part", "server"),
-		Registry:        reg,
-	})
-	if err != nil {
-		return err
-	}
-	srv.Handle("/", tiles.New(n.ledger, tiles.Options{Envelopes: srv.Envelopes()}))
 
-	// SIGHUP reloads the trusted submitters without a restart.
+	// SIGHUP reloads the trusted submitters and the peers without a restart.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -189,92 +184,74 @@ func serve(ctx context.Context, cfg *config, cfgPath string, log *slog.Logger, s
 				log.Error("reload failed; keeping the running configuration", "err", err)
 				continue
 			}
-			srv.SetTrust(t)
-			log.Info("reloaded configuration", "submitters", len(c.Submitters))
+			peers, err := c.peers()
+			if err != nil {
+				log.Error("reload failed; keeping the running configuration", "err", err)
+				continue
+			}
+			if err := n.Federation.SetPeers(peers); err != nil {
+				log.Error("reload failed; keeping the running configuration", "err", err)
+				continue
+			}
+			n.Server.SetTrust(t)
+			log.Info("reloaded configuration", "submitters", len(c.Submitters), "peers", len(peers))
 		}
 	}()
 
-	lis, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("couldn't listen: %w", err)
-	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	var protocols http.Protocols
-	protocols.SetHTTP1(true)
-	protocols.SetHTTP2(true)
-	tls := cfg.TLSCert != ""
-	if !tls {
-		// gRPC needs HTTP/2; without TLS that is h2c.
-		protocols.SetUnencryptedHTTP2(true)
-	}
-	hs.Protocols = &protocols
-
-	_, size := n.ledger.Checkpoint()
+	_, size := n.Ledger.Checkpoint()
 	scheme := "http"
-	if tls {
+	if nc.TLSCert != "" {
 		scheme = "https"
 	}
 	vkey, err := cfg.verifierKey()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "evidentd: serving log %q (%d entries) at %s://%s\nevidentd: log public key %s\n", n.ledger.Origin(), size, scheme, lis.Addr(), vkey)
-	log.Info("serving", "origin", n.ledger.Origin(), "addr", lis.Addr().String(), "tls", tls, "tree_size", size)
+	fmt.Fprintf(stdout, "evidentd: serving log %q (%d entries) at %s://%s\nevidentd: log_key: %s\nevidentd: witness_key: %s\n",
+		n.Ledger.Origin(), size, scheme, n.Addr(), vkey, nc.Cosigner.Verifier().VerifierKey())
+	log.Info("serving", "origin", n.Ledger.Origin(), "addr", n.Addr().String(), "tree_size", size, "peers", len(nc.Peers))
 
-	errc := make(chan error, 1)
-	go func() {
-		if tls {
-			errc <- hs.ServeTLS(lis, cfg.path(cfg.TLSCert), cfg.path(cfg.TLSKey))
-		} else {
-			errc <- hs.Serve(lis)
-		}
-	}()
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-n.Served():
 	case <-ctx.Done():
+		log.Info("shutting down: finishing in-flight requests")
 	}
-	log.Info("shutting down: finishing in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		log.Warn("in-flight requests did not finish in time", "err", err)
+	if err := n.Close(sctx); err != nil {
+		log.Error("couldn't shut down cleanly", "err", err)
 	}
-	return nil
+	return serveErr
 }
 
 func verifyCmd(cfgPath string, stdout, stderr io.Writer) int {
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "evidentd verify: %v\n", err)
+		return 1
+	}
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
-		fmt.Fprintf(stderr, "evidentd verify: %v\n", err)
-		return 1
+		return fail(err)
 	}
-	n, err := openNode(cfg, slog.New(slog.DiscardHandler), nil)
+	nc, err := nodeConfig(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
-		fmt.Fprintf(stderr, "evidentd verify: %v\n", err)
-		return 1
+		return fail(err)
 	}
-	defer n.ledger.Close()
-	vkey, err := cfg.verifierKey()
+	blobs, err := blobstore.Open(filepath.Join(nc.Data, "envelopes"))
 	if err != nil {
-		fmt.Fprintf(stderr, "evidentd verify: %v\n", err)
-		return 1
+		return fail(err)
 	}
-	v, err := note.NewVerifier(vkey)
+	l, err := ledger.Open(filepath.Join(nc.Data, "ledger.db"), server.LedgerOptions(ledger.Options{Signer: nc.Signer}, blobs))
 	if err != nil {
-		fmt.Fprintf(stderr, "evidentd verify: %v\n", err)
-		return 1
+		return fail(err)
 	}
+	defer l.Close()
 	start := time.Now()
-	if err := n.ledger.Verify(context.Background(), v); err != nil {
-		fmt.Fprintf(stderr, "evidentd verify: %v\n", err)
-		return 1
+	if err := l.Verify(context.Background(), nc.LogKey); err != nil {
+		return fail(err)
 	}
-	_, size := n.ledger.Checkpoint()
+	_, size := l.Checkpoint()
 	fmt.Fprintf(stdout, "ledger OK: %d entries, every tile, index and checkpoint checked in %v\n", size, time.Since(start).Round(time.Millisecond))
 	return 0
 }

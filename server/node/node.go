@@ -1,0 +1,217 @@
+// Package node assembles a whole Evident node from its parts: the ledger,
+// the envelope store, the RPC server, the tlog-tiles read API and the
+// federation (witness, push, gossip), served on one listener. evidentd, the
+// demo federation and whole-node tests all start nodes through it.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/evident-dev/evident/evidence"
+	"github.com/evident-dev/evident/ledger"
+	"github.com/evident-dev/evident/server"
+	"github.com/evident-dev/evident/server/blobstore"
+	"github.com/evident-dev/evident/server/federation"
+	"github.com/evident-dev/evident/server/tiles"
+	"github.com/evident-dev/evident/witness"
+	"github.com/evident-dev/evident/witness/boltstore"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Config is everything a node needs. Zero values are defaults where noted.
+type Config struct {
+	// Data is the directory of the ledger, envelopes and witness state.
+	// Required.
+	Data string
+	// Listen is the listener address. Default 127.0.0.1:0 (a free port).
+	Listen string
+	// Listener, when set, is used instead of listening on Listen.
+	Listener net.Listener
+	// TLSCert and TLSKey, when both set, serve TLS; otherwise h2c.
+	TLSCert, TLSKey string
+	// Signer signs the log's checkpoints; LogKey verifies them. Required.
+	Signer note.Signer
+	LogKey note.Verifier
+	// Cosigner is the node's witness key. Required.
+	Cosigner *witness.Cosigner
+	// Trust says who may submit what. Nil trusts no one.
+	Trust *evidence.TrustPolicy
+	// MaxEnvelopeSize bounds an envelope. Default server.DefaultMaxEnvelopeSize.
+	MaxEnvelopeSize int
+	// Peers are the other nodes. Default none.
+	Peers []federation.Peer
+	// GossipInterval is how often peers are pulled. Default 5s.
+	GossipInterval time.Duration
+	// Logger receives the node's logs. Default: discard.
+	Logger *slog.Logger
+	// NoSync skips fsync: for tests only. Default false.
+	NoSync bool
+	// Ledger overrides ledger options (batching, checkpoint interval).
+	// Signer, Identity, Index, BeforeCommit, Logger and Metrics are set by
+	// the node.
+	Ledger ledger.Options
+}
+
+// Node is a running node.
+type Node struct {
+	Ledger     *ledger.Ledger
+	Server     *server.Server
+	Federation *federation.Federation
+	Registry   *prometheus.Registry
+
+	lis    net.Listener
+	http   *http.Server
+	store  *boltstore.Store
+	stop   context.CancelFunc
+	done   chan struct{}
+	served chan error
+	log    *slog.Logger
+}
+
+// Start opens the node's storage and serves it until Close.
+func Start(cfg Config) (n *Node, err error) {
+	if cfg.Data == "" || cfg.Signer == nil || cfg.LogKey == nil || cfg.Cosigner == nil {
+		return nil, errors.New("node: Data, Signer, LogKey and Cosigner are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := cfg.Logger
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n = &Node{Registry: reg, log: log, done: make(chan struct{}), served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			n.closeStorage()
+		}
+	}()
+
+	blobs, err := blobstore.Open(filepath.Join(cfg.Data, "envelopes"))
+	if err != nil {
+		return nil, err
+	}
+	lopts := cfg.Ledger
+	lopts.Signer, lopts.Logger, lopts.Metrics, lopts.NoSync = cfg.Signer, log.With("part", "ledger"), reg, cfg.NoSync || lopts.NoSync
+	if n.Ledger, err = ledger.Open(filepath.Join(cfg.Data, "ledger.db"), server.LedgerOptions(lopts, blobs)); err != nil {
+		return nil, err
+	}
+	if n.store, err = boltstore.Open(filepath.Join(cfg.Data, "witness.db"), boltstore.Options{GroupCommit: true}); err != nil {
+		return nil, err
+	}
+	if n.Federation, err = federation.New(federation.Options{
+		Log:            n.Ledger,
+		LogKey:         cfg.LogKey,
+		Cosigner:       cfg.Cosigner,
+		Store:          n.store,
+		Peers:          cfg.Peers,
+		GossipInterval: cfg.GossipInterval,
+		Logger:         log.With("part", "federation"),
+		Metrics:        reg,
+	}); err != nil {
+		return nil, err
+	}
+	if n.Server, err = server.New(server.Options{
+		Ledger:          n.Ledger,
+		Blobs:           blobs,
+		Trust:           cfg.Trust,
+		MaxEnvelopeSize: cfg.MaxEnvelopeSize,
+		Logger:          log.With("part", "server"),
+		Registry:        reg,
+		Federation:      n.Federation,
+	}); err != nil {
+		return nil, err
+	}
+	// The tiles' /checkpoint is the federation's: cosigned by the peers.
+	n.Server.Handle("/", tiles.New(cosignedLog{n.Ledger, n.Federation}, tiles.Options{Envelopes: n.Server.Envelopes(), Metrics: reg}))
+
+	n.lis = cfg.Listener
+	if n.lis == nil {
+		addr := cfg.Listen
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		if n.lis, err = net.Listen("tcp", addr); err != nil {
+			return nil, fmt.Errorf("couldn't listen: %w", err)
+		}
+	}
+	n.http = &http.Server{
+		Handler:           n.Server.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	tls := cfg.TLSCert != "" && cfg.TLSKey != ""
+	if !tls {
+		// gRPC needs HTTP/2; without TLS that is h2c.
+		protocols.SetUnencryptedHTTP2(true)
+	}
+	n.http.Protocols = &protocols
+	go func() {
+		if tls {
+			n.served <- n.http.ServeTLS(n.lis, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			n.served <- n.http.Serve(n.lis)
+		}
+	}()
+	ctx, stop := context.WithCancel(context.Background())
+	n.stop = stop
+	go func() { defer close(n.done); n.Federation.Run(ctx) }()
+	return n, nil
+}
+
+// Addr is the listener's address.
+func (n *Node) Addr() net.Addr { return n.lis.Addr() }
+
+// URL is the node's base URL.
+func (n *Node) URL() string { return "http://" + n.lis.Addr().String() }
+
+// Served returns a channel that yields the HTTP server's error if it stops
+// by itself.
+func (n *Node) Served() <-chan error { return n.served }
+
+// Close finishes in-flight requests (up to ctx's deadline), stops the
+// federation and closes the storage cleanly.
+func (n *Node) Close(ctx context.Context) error {
+	err := n.http.Shutdown(ctx)
+	if err != nil {
+		n.log.Warn("in-flight requests did not finish in time", "err", err)
+	}
+	n.stop()
+	<-n.done
+	if cerr := n.closeStorage(); cerr != nil {
+		err = cerr
+	}
+	return err
+}
+
+func (n *Node) closeStorage() error {
+	var err error
+	if n.Ledger != nil {
+		err = n.Ledger.Close()
+	}
+	if n.store != nil {
+		if cerr := n.store.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// cosignedLog serves the ledger's tiles with the federation's checkpoint.
+type cosignedLog struct {
+	*ledger.Ledger
+	fed *federation.Federation
+}
+
+func (c cosignedLog) Checkpoint() ([]byte, uint64) { return c.fed.Checkpoint() }
