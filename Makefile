@@ -13,6 +13,7 @@ GO ?= go
 
 # The two commands of the README:
 #   make run    start a node on embedded defaults (data in ./evident-data)
+#   make demo   a local federation of three foundations with sample evidence
 #   make test   everything CI checks: generated code, lints, all tests
 #
 # Other targets:
@@ -25,13 +26,16 @@ GO ?= go
 STATICCHECK_VERSION := v0.8.2
 BIN := $(CURDIR)/bin
 
-.PHONY: build run test test-go test-race lint vet staticcheck bench bench-quick
+.PHONY: build run demo test test-go test-race lint vet staticcheck bench bench-quick
 build:
 	$(GO) build ./...
 	GOBIN=$(CURDIR)/bin $(GO) install ./cmd/...
 
 run:
 	$(GO) run ./cmd/evidentd
+
+demo:
+	$(GO) run ./cmd/evidentdemo
 
 # test is what CI runs (.ci/run): it installs the tools it needs first.
 test: check-generated lint test-go test-race
