@@ -47,7 +47,8 @@ func (m *member) peer() federation.Peer {
 }
 
 type fedHarness struct {
-	t        *testing.T
+	t        testing.TB
+	durable  bool
 	members  []*member
 	trust    *evidence.TrustPolicy
 	subKey   ed25519.PrivateKey
@@ -55,7 +56,7 @@ type fedHarness struct {
 	interval time.Duration
 }
 
-func newMember(t *testing.T, name string) *member {
+func newMember(t testing.TB, name string) *member {
 	t.Helper()
 	origin := name + ".example/log"
 	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
@@ -81,7 +82,13 @@ func newMember(t *testing.T, name string) *member {
 	return &member{name: name, dir: t.TempDir(), addr: addr, signer: s, logKey: v, cosigner: cs}
 }
 
-func newFederation(t *testing.T, n int, interval time.Duration, extra ...federation.Peer) *fedHarness {
+func newFederation(t testing.TB, n int, interval time.Duration, extra ...federation.Peer) *fedHarness {
+	return startFederation(t, n, interval, false, extra...)
+}
+
+// startFederation starts n nodes that all peer with each other; durable
+// turns fsync on.
+func startFederation(t testing.TB, n int, interval time.Duration, durable bool, extra ...federation.Peer) *fedHarness {
 	t.Helper()
 	pub, priv, err := evidence.GenerateKey(rand.Reader)
 	if err != nil {
@@ -91,7 +98,7 @@ func newFederation(t *testing.T, n int, interval time.Duration, extra ...federat
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &fedHarness{t: t, trust: trust, subKey: priv, extra: extra, interval: interval}
+	h := &fedHarness{t: t, trust: trust, subKey: priv, extra: extra, interval: interval, durable: durable}
 	for i := range n {
 		h.members = append(h.members, newMember(t, fmt.Sprintf("node%d", i)))
 	}
@@ -133,7 +140,7 @@ func (h *fedHarness) start(i int) {
 	}
 	n, err := Start(Config{
 		Data: m.dir, Listener: lis, Signer: m.signer, LogKey: m.logKey, Cosigner: m.cosigner,
-		Trust: h.trust, Peers: h.peersOf(i), GossipInterval: h.interval, NoSync: true,
+		Trust: h.trust, Peers: h.peersOf(i), GossipInterval: h.interval, NoSync: !h.durable,
 	})
 	if err != nil {
 		h.t.Fatal(err)
