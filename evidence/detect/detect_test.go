@@ -1,0 +1,338 @@
+package detect
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/evident-dev/evident/evidence"
+)
+
+func isJSONObject(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	var m map[string]json.RawMessage
+	return len(b) > 0 && b[0] == '{' && json.Valid(b) && json.Unmarshal(b, &m) == nil
+}
+
+// wrapped is the generic predicate of Wrap.
+type wrapped struct {
+	MediaType     string `json:"mediaType"`
+	Filename      string `json:"filename"`
+	SHA256        string `json:"sha256"`
+	Content       string `json:"content"`
+	ContentBase64 string `json:"contentBase64"`
+}
+
+func TestTestdata(t *testing.T) {
+	tests := []struct {
+		file          string
+		format        string
+		predicateType string
+		mediaType     string // if the document is wrapped
+	}{
+		{"sbom.spdx", "SPDX 2.3 tag-value", evidence.PredicateSPDX23, "text/spdx"},
+		{"bom.cdx.xml", "CycloneDX 1.5 XML SBOM", evidence.PredicateCycloneDX, "application/vnd.cyclonedx+xml"},
+		{"vex.cdx.xml", "CycloneDX 1.6 XML VDR/VEX", evidence.PredicateCycloneDX, "application/vnd.cyclonedx+xml"},
+		{"example.openvex.json", "OpenVEX 0.2.0", evidence.PredicateOpenVEX, ""},
+		{"example-vex.csaf.json", "CSAF 2.0 VEX", evidence.PredicateCSAF, ""},
+		{"security.txt", "security.txt (RFC 9116)", evidence.PredicateCVDPolicy, "text/plain"},
+		{"SECURITY.md", "security policy (Markdown)", evidence.PredicateSecurityPolicy, "text/markdown"},
+		{"cvd-policy.rst", "coordinated vulnerability disclosure policy (reStructuredText)", evidence.PredicateCVDPolicy, "text/x-rst"},
+		{"security-insights.yml", "OpenSSF Security Insights 2.0 YAML", evidence.PredicateSecurityInsights, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("testdata", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Detect(filepath.Join("some", "dir", tt.file), b)
+			if err != nil {
+				t.Fatalf("Detect: %v", err)
+			}
+			if r.Format != tt.format || r.PredicateType != tt.predicateType {
+				t.Errorf("Detect = %q, %s; want %q, %s", r.Format, r.PredicateType, tt.format, tt.predicateType)
+			}
+			checkResult(t, r)
+			if tt.mediaType == "" {
+				return
+			}
+			var w wrapped
+			if err := json.Unmarshal(r.Predicate, &w); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(b)
+			want := wrapped{MediaType: tt.mediaType, Filename: tt.file, SHA256: hex.EncodeToString(sum[:]), Content: string(b)}
+			if diff := cmp.Diff(want, w); diff != "" {
+				t.Errorf("predicate (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestJSONPredicateIsDocument checks that a JSON document is the predicate
+// byte for byte, without its byte order mark and surrounding white space.
+func TestJSONPredicateIsDocument(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "example.openvex.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Detect("vex.json", append([]byte("\xef\xbb\xbf \n"), b...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(r.Predicate, bytes.TrimSpace(b)) {
+		t.Errorf("predicate is not the document")
+	}
+}
+
+// TestYAMLConversion checks the JSON a Security Insights file becomes: keys in
+// order, aliases expanded, scalars typed as YAML 1.2 resolves them.
+func TestYAMLConversion(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "security-insights.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Detect("security-insights.yml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"header":{"schema-version":"2.0.0","last-updated":"2026-01-01","last-reviewed":"2026-01-01","url":"https://github.com/example/example"},` +
+		`"project":{"name":"Example","administrators":[{"name":"Jane Doe","primary":true}],"vulnerability-reporting":{"reports-accepted":true,"bug-bounty-available":false,"contact":{"email":"security@example.com"}}},` +
+		`"repository":{"url":"https://github.com/example/example","status":"active","accepts-change-request":true,"accepts-automated-change-request":false,"core-team":[{"name":"Jane Doe","primary":true}],` +
+		`"release":{"automated-pipeline":"yes","attestations-count":3,"ratio":0.5}}}`
+	if diff := cmp.Diff(want, string(r.Predicate)); diff != "" {
+		t.Errorf("predicate (-want +got):\n%s", diff)
+	}
+}
+
+func TestYAMLScalars(t *testing.T) {
+	tests := []struct{ yaml, json string }{
+		{"a: 0x1F", `{"a":31}`},
+		{"a: 0o17", `{"a":15}`},
+		{"a: 1_000", `{"a":1000}`},
+		{"a: -12", `{"a":-12}`},
+		{"a: 99999999999999999999", `{"a":99999999999999999999}`}, // JSON numbers have no range
+		{"a: 1.5e3", `{"a":1.5e3}`},
+		{"a: .5", `{"a":0.5}`},
+		{"a: .inf", `{"a":".inf"}`},
+		{"a: .nan", `{"a":".nan"}`},
+		{"a: ~", `{"a":null}`},
+		{"a:", `{"a":null}`},
+		{"a: True", `{"a":true}`},
+		{"a: '1'", `{"a":"1"}`},
+		{"a: 2001-12-14t21:59:43.10-05:00", `{"a":"2001-12-14t21:59:43.10-05:00"}`},
+		{"a: !!binary aGk=", `{"a":"aGk="}`},
+		{"a: <b>&", `{"a":"<b>&"}`},
+		{"1: x", `{"1":"x"}`},
+		{"b: &m {x: 1, y: 2}\nc:\n  <<: *m\n  y: 3", `{"b":{"x":1,"y":2},"c":{"x":1,"y":3}}`},
+	}
+	for _, tt := range tests {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(tt.yaml), &n); err != nil {
+			t.Errorf("%q: %v", tt.yaml, err)
+			continue
+		}
+		got, err := yamlToJSON(&n, len(tt.yaml))
+		if err != nil {
+			t.Errorf("%q: %v", tt.yaml, err)
+			continue
+		}
+		if string(got) != tt.json {
+			t.Errorf("%q converts to %s, want %s", tt.yaml, got, tt.json)
+		}
+	}
+}
+
+func TestYAMLRefused(t *testing.T) {
+	tests := map[string]string{
+		"duplicate key": "a: 1\na: 2",
+		"complex key":   "? [a, b]\n: 1",
+		// Each level doubles the work: 2^40 without a limit.
+		"merge bomb": "a0: &a0 {x: 1}\n" + func() string {
+			var b strings.Builder
+			for i := 1; i <= 40; i++ {
+				b.WriteString("a" + itoa(i) + ": &a" + itoa(i) + " {<<: [*a" + itoa(i-1) + ", *a" + itoa(i-1) + "]}\n")
+			}
+			return b.String()
+		}(),
+		"alias bomb": "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + func() string {
+			var b strings.Builder
+			for i := 1; i <= 10; i++ {
+				p := "*" + string(rune('a'+i-1))
+				b.WriteString(string(rune('a'+i)) + ": &" + string(rune('a'+i)) + " [" + strings.Repeat(p+", ", 9) + p + "]\n")
+			}
+			return b.String()
+		}(),
+	}
+	for name, y := range tests {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(y), &n); err != nil {
+			continue // refused by the parser: fine too
+		}
+		if got, err := yamlToJSON(&n, len(y)); err == nil {
+			t.Errorf("%s: converted to %.100s..., want an error", name, got)
+		}
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestDetectDocuments(t *testing.T) {
+	tests := []struct {
+		name, doc     string
+		format        string
+		predicateType string
+	}{
+		{"spdx.json", `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT"}`, "SPDX 2.3 JSON", evidence.PredicateSPDX23},
+		{"spdx.json", `{"spdxVersion":"SPDX-2.2","SPDXID":"SPDXRef-DOCUMENT"}`, "SPDX 2.2 JSON", evidence.PredicateSPDX},
+		{"spdx.yaml", "spdxVersion: SPDX-2.3\nSPDXID: SPDXRef-DOCUMENT\n", "SPDX 2.3 YAML", evidence.PredicateSPDX23},
+		{"si.yml", "header:\n  schema-version: 2.0\nproject:\n  name: x\n", "OpenSSF Security Insights 2.0 YAML", evidence.PredicateSecurityInsights},
+		{"si.json", `{"header":{"schema-version":"2.1.0"},"repository":{}}`, "OpenSSF Security Insights 2.1 JSON", evidence.PredicateSecurityInsights},
+		{"x.json", `{"@context":"https://spdx.org/rdf/3.0.1/spdx-context.jsonld","@graph":[]}`, "SPDX 3.0.1 JSON-LD", evidence.PredicateSPDX3},
+		{"x.json", `{"@context":["https://spdx.org/rdf/3.0.1/spdx-context.jsonld"],"@graph":[]}`, "SPDX 3.0.1 JSON-LD", evidence.PredicateSPDX3},
+		{"bom.json", `{"bomFormat":"CycloneDX","specVersion":"1.5","components":[]}`, "CycloneDX 1.5 JSON SBOM", evidence.PredicateCycloneDX},
+		{"bom.json", `{"bomFormat":"CycloneDX","specVersion":"1.6","vulnerabilities":[{"id":"CVE-2024-0001"}]}`, "CycloneDX 1.6 JSON VDR/VEX", evidence.PredicateCycloneDX},
+		{"bom.json", `{"bomFormat":"CycloneDX","specVersion":"1.6","vulnerabilities":[]}`, "CycloneDX 1.6 JSON SBOM", evidence.PredicateCycloneDX},
+		{"vex.json", `{"@context":"https://openvex.dev/ns","statements":[]}`, "OpenVEX (unversioned context)", "https://openvex.dev/ns"},
+		{"csaf.json", `{"document":{"csaf_version":"2.0","category":"csaf_security_advisory"}}`, "CSAF 2.0 security advisory", evidence.PredicateCSAF},
+		{"csaf.json", `{"document":{"csaf_version":"2.1","category":"my_own"}}`, "CSAF 2.1 document", "https://docs.oasis-open.org/csaf/csaf/v2.1"},
+		{"prov.json", `{"buildDefinition":{"buildType":"x"},"runDetails":{"builder":{"id":"y"}}}`, "SLSA provenance v1", evidence.PredicateSLSAProvenance},
+		{"prov.json", `{"builder":{"id":"y"},"buildType":"x","invocation":{}}`, "SLSA provenance v0.2", evidence.PredicateSLSAProvenance02},
+		{"sc.json", `{"date":"2026-01-01","repo":{"name":"github.com/a/b"},"scorecard":{"version":"v5.0.0"},"score":7,"checks":[]}`, "OpenSSF Scorecard result", evidence.PredicateScorecard},
+		{"cve.json", `{"dataType":"CVE_RECORD","dataVersion":"5.1","cveMetadata":{},"containers":{}}`, "CVE JSON 5.1 record", evidence.PredicateVulnerabilityRecord},
+		{"cve4.json", `{"data_type":"CVE","data_version":"4.0","CVE_data_meta":{"ID":"CVE-2014-0160"}}`, "CVE JSON 4.0 record", evidence.PredicateVulnerabilityRecord},
+		{"osv.json", `{"id":"GHSA-xxxx","modified":"2026-01-01T00:00:00Z","affected":[]}`, "OSV record", evidence.PredicateVulnerabilityRecord},
+		{"eol.json", `{"$schema":"x","v20":{"start":"2023-04-18","lts":"2023-10-24","end":"2026-04-30"},"v22":{"start":"2024-04-24","end":"2027-04-30"}}`, "support-period data (JSON)", evidence.PredicateSupportPeriod},
+		{"eol.json", `{"schema_version":"1.0.0","result":{"name":"x","releases":[{"name":"1.0","eolFrom":"2027-01-01","isEol":false}]}}`, "support-period data (JSON)", evidence.PredicateSupportPeriod},
+		{"eol.json", `[{"cycle":"1.0","releaseDate":"2025-01-01","eol":"2027-01-01"}]`, "support-period data (JSON array)", evidence.PredicateSupportPeriod},
+		{"sbom.rdf", `<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:spdx="http://spdx.org/rdf/terms#"><spdx:SpdxDocument rdf:about="x"><spdx:specVersion>SPDX-2.3</spdx:specVersion></spdx:SpdxDocument></rdf:RDF>`, "SPDX 2.3 RDF/XML", evidence.PredicateSPDX23},
+		{"security.txt", "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nContact: mailto:a@example.com\n- Expires: 2027-01-01T00:00:00Z\n-----BEGIN PGP SIGNATURE-----\n\nAAAA\n-----END PGP SIGNATURE-----\n", "security.txt (RFC 9116, OpenPGP clear-signed)", evidence.PredicateCVDPolicy},
+		{"SECURITY.md", "To report a security issue, please use https://example.com/vulnz. We coordinate disclosure on GitHub.\n", "security policy (Markdown)", evidence.PredicateSecurityPolicy},
+		{"policy", "<!-- comment -->\nVulnerability Disclosure Policy\n===\n\nReport vulnerabilities to security@example.com.\n", "coordinated vulnerability disclosure policy (Markdown)", evidence.PredicateCVDPolicy},
+		{"policy.txt", "Security policy\n\nReport vulnerabilities to security@example.com.\n", "security policy (plain text)", evidence.PredicateSecurityPolicy},
+		{"p.adoc", "= Example CVD Policy\n\nReport vulnerabilities to security@example.com.\n", "coordinated vulnerability disclosure policy (AsciiDoc)", evidence.PredicateCVDPolicy},
+		{"", "---\ntitle: Reporting security issues\n---\n\nReport vulnerabilities to security@example.com.\n", "security policy (plain text)", evidence.PredicateSecurityPolicy},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			r, err := Detect(tt.name, []byte(tt.doc))
+			if err != nil {
+				t.Fatalf("Detect: %v", err)
+			}
+			if r.Format != tt.format || r.PredicateType != tt.predicateType {
+				t.Errorf("Detect = %q, %s; want %q, %s", r.Format, r.PredicateType, tt.format, tt.predicateType)
+			}
+			checkResult(t, r)
+		})
+	}
+}
+
+func TestDetectRefuses(t *testing.T) {
+	tests := []struct {
+		what, doc string
+		want      error
+		says      string // in the error message
+	}{
+		{"empty file", "", ErrUnrecognized, "is empty"},
+		{"white space", " \n\t\r\n", ErrUnrecognized, "is empty"},
+		{"random JSON object", `{"hello":"world","n":[1,2,3]}`, ErrUnrecognized, "no known kind"},
+		{"JSON array", `[1,2,3]`, ErrUnrecognized, "JSON array"},
+		{"JSON string", `"spdxVersion"`, ErrUnrecognized, "no known kind"},
+		{"broken JSON", `{"spdxVersion":"SPDX-2.3",`, ErrUnrecognized, "not a valid JSON object"},
+		{"duplicate member", `{"bomFormat":"CycloneDX","bomFormat":"x"}`, ErrUnrecognized, "twice"},
+		{"binary", "\x7fELF\x02\x01\x01\x00\x00\x00", ErrUnrecognized, "binary"},
+		{"invalid UTF-8", "Contact: mailto:a@example.com\n\xff\xfe", ErrUnrecognized, "not UTF-8"},
+		{"prose", "Hello, world.\nThis is a README.\n", ErrUnrecognized, "no known kind"},
+		{"README of a scanner", "# Scanner\n\n## Vulnerability scanning\n\nIt finds vulnerabilities and writes a report.\n", ErrUnrecognized, "no known kind"},
+		{"unknown XML", `<?xml version="1.0"?><project><name>x</name></project>`, ErrUnrecognized, "no known kind"},
+		{"broken CycloneDX XML", `<bom xmlns="http://cyclonedx.org/schema/bom/1.5"><components></bom>`, ErrUnrecognized, "not well-formed"},
+		{"SPDX 1", `{"spdxVersion":"SPDX-1.2"}`, ErrUnrecognized, "SPDX 2.x"},
+		{"CSAF 1", `{"document":{"csaf_version":"1.0"}}`, ErrUnrecognized, "CSAF 2.0 and 2.1"},
+		{"YAML with a duplicate key", "header:\n  schema-version: 2.0.0\nproject: {}\nproject: {}\n", ErrUnrecognized, "key \"project\" twice"},
+		{"YAML stream", "spdxVersion: SPDX-2.3\nSPDXID: x\n---\nspdxVersion: SPDX-2.2\n", ErrUnrecognized, "several documents"},
+		{"in-toto statement", `{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"x","predicate":{}}`, ErrAttestation, "in-toto statement"},
+		{"DSSE envelope", `{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}`, ErrAttestation, "DSSE envelope"},
+		{"Sigstore bundle", `{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"dsseEnvelope":{}}`, ErrAttestation, "Sigstore bundle"},
+		{"Sigstore message signature", `{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"messageSignature":{}}`, ErrUnrecognized, "signs an artifact"},
+		{"PEP 740", `{"version":1,"verification_material":{},"envelope":{"statement":"e30=","signature":"AA=="}}`, ErrAttestation, "PEP 740"},
+		{"JSON Lines", `{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}` + "\n" + `{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}`, ErrAttestation, "JSON Lines"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.what, func(t *testing.T) {
+			r, err := Detect("doc", []byte(tt.doc))
+			if err == nil {
+				t.Fatalf("Detect = %q (%s), want an error", r.Format, r.PredicateType)
+			}
+			if !errors.Is(err, tt.want) {
+				t.Errorf("error %v does not wrap %v", err, tt.want)
+			}
+			if errors.Is(err, ErrAttestation) && errors.Is(err, ErrUnrecognized) {
+				t.Errorf("error %v wraps both sentinels", err)
+			}
+			if !strings.Contains(err.Error(), tt.says) || !strings.HasPrefix(err.Error(), "doc ") {
+				t.Errorf("error %q does not start with the file name and say %q", err, tt.says)
+			}
+		})
+	}
+}
+
+func TestUnrecognizedListsExpected(t *testing.T) {
+	_, err := Detect("x.json", []byte(`{}`))
+	for _, s := range []string{"SPDX", "CycloneDX", "OpenVEX", "CSAF", "SLSA provenance", "Security Insights", "Scorecard", "security.txt", "policy", "--predicate-type"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not mention %s", err, s)
+		}
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	_, err := Detect("big", make([]byte, MaxSize+1))
+	if err == nil || errors.Is(err, ErrUnrecognized) {
+		t.Errorf("Detect of %d bytes: error %v, want a size error that is not ErrUnrecognized", MaxSize+1, err)
+	}
+}
+
+func TestWrap(t *testing.T) {
+	bin := []byte{0x00, 0xff, 'x'}
+	sum := sha256.Sum256(bin)
+	tests := []struct {
+		name, mediaType string
+		content         []byte
+		want            string
+	}{
+		{"/home/me/sbom.spdx", "text/spdx", []byte("SPDXVersion: SPDX-2.3\n<&>"),
+			`{"mediaType":"text/spdx","filename":"sbom.spdx","sha256":"` + hexSum("SPDXVersion: SPDX-2.3\n<&>") + `","content":"SPDXVersion: SPDX-2.3\n<&>"}`},
+		{`C:\docs\policy.md`, "text/markdown", []byte("# x"),
+			`{"mediaType":"text/markdown","filename":"policy.md","sha256":"` + hexSum("# x") + `","content":"# x"}`},
+		{"-", "text/plain", nil,
+			`{"mediaType":"text/plain","sha256":"` + hexSum("") + `","content":""}`},
+		{"", "application/pdf", bin,
+			`{"mediaType":"application/pdf","sha256":"` + hex.EncodeToString(sum[:]) + `","contentBase64":"` + base64.StdEncoding.EncodeToString(bin) + `"}`},
+	}
+	for _, tt := range tests {
+		got := Wrap(tt.name, tt.mediaType, tt.content)
+		if diff := cmp.Diff(tt.want, string(got)); diff != "" {
+			t.Errorf("Wrap(%q) (-want +got):\n%s", tt.name, diff)
+		}
+		if !isJSONObject(got) {
+			t.Errorf("Wrap(%q) is not a JSON object", tt.name)
+		}
+	}
+}
+
+func hexSum(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,431 @@
+package detect
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/evident-dev/evident/evidence"
+)
+
+// object is the top level of a JSON object: its members' raw values.
+type object map[string]json.RawMessage
+
+// decodeObject decodes b, which must be exactly one JSON object. A member
+// that appears twice is refused: encoding/json would keep the last, another
+// reader of the predicate might keep the first, and the two would disagree on
+// what the document is.
+func decodeObject(b []byte) (object, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	o := make(object)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k, ok := tok.(string)
+		if !ok {
+			return nil, fmt.Errorf("not a JSON object")
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		if _, dup := o[k]; dup {
+			return nil, fmt.Errorf("member %s appears twice", quote(k))
+		}
+		o[k] = v
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, err
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, fmt.Errorf("data after the JSON object")
+	}
+	return o, nil
+}
+
+// str returns member k if it is a string.
+func (o object) str(k string) (string, bool) {
+	var s string
+	if err := json.Unmarshal(o[k], &s); err != nil || o[k] == nil || string(o[k]) == "null" {
+		return "", false
+	}
+	return s, true
+}
+
+// obj returns member k if it is an object. Duplicate members below the top
+// level are tolerated: the result only labels the document.
+func (o object) obj(k string) (object, bool) {
+	raw := bytes.TrimSpace(o[k])
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, false
+	}
+	var m object
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// arr returns member k if it is an array.
+func (o object) arr(k string) ([]json.RawMessage, bool) {
+	raw := bytes.TrimSpace(o[k])
+	if len(raw) == 0 || raw[0] != '[' {
+		return nil, false
+	}
+	var a []json.RawMessage
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, false
+	}
+	return a, true
+}
+
+// version returns member k if it is a string or a number: a version such as
+// 2.0 may be written unquoted in YAML.
+func (o object) version(k string) (string, bool) {
+	if s, ok := o.str(k); ok {
+		return s, true
+	}
+	var n json.Number
+	if err := json.Unmarshal(o[k], &n); err == nil && n != "" {
+		return n.String(), true
+	}
+	return "", false
+}
+
+func (o object) has(k string) bool {
+	v, ok := o[k]
+	return ok && string(v) != "null"
+}
+
+// detectJSON recognises content, whose trimmed form starts with '{' or '['.
+func detectJSON(name string, content, trimmed []byte) (*Result, error) {
+	if trimmed[0] == '[' {
+		return detectJSONArray(name, content, trimmed)
+	}
+	o, err := decodeObject(trimmed)
+	if err != nil {
+		// JSON Lines of attestations (an .intoto.jsonl file) hold one
+		// envelope or bundle per line.
+		if line, _, ok := bytes.Cut(trimmed, []byte("\n")); ok {
+			if first, err := decodeObject(bytes.TrimSpace(line)); err == nil {
+				if what := attestationKind(first); what != "" {
+					return nil, attestation(name, "JSON Lines of attestations; the first line is "+what)
+				}
+			}
+		}
+		return nil, unrecognized(name, "is not a valid JSON object (%v)", err)
+	}
+	if what := attestationKind(o); what != "" {
+		return nil, attestation(name, what)
+	}
+	if o.has("mediaType") && o.has("messageSignature") {
+		return nil, unrecognized(name, "is a Sigstore bundle with a message signature: it signs an artifact, it is not evidence about one")
+	}
+	r, err := classifyObject(o, "JSON")
+	if err != nil {
+		return nil, unrecognized(name, "%v", err)
+	}
+	if r == nil {
+		return nil, unrecognized(name, "is a JSON object of no known kind")
+	}
+	r.Predicate = trimmed
+	return r, nil
+}
+
+// attestationKind says which kind of attestation o is, or "" if it is none.
+func attestationKind(o object) string {
+	if t, _ := o.str("_type"); strings.HasPrefix(t, "https://in-toto.io/Statement/") || o.has("predicateType") && o.has("subject") {
+		return "an in-toto statement"
+	}
+	if o.has("payloadType") && o.has("payload") && o.has("signatures") {
+		return "a DSSE envelope"
+	}
+	if o.has("dsseEnvelope") {
+		return "a Sigstore bundle carrying a DSSE envelope"
+	}
+	// PEP 740: an attestation object, and the provenance object that lists
+	// attestation bundles.
+	if env, ok := o.obj("envelope"); ok && env.has("statement") && env.has("signature") {
+		return "a PEP 740 attestation"
+	}
+	if o.has("attestation_bundles") {
+		return "a PEP 740 provenance object"
+	}
+	// The npm registry's attestations response.
+	if as, ok := o.arr("attestations"); ok && len(as) > 0 {
+		var first object
+		if json.Unmarshal(as[0], &first) == nil && (first.has("bundle") || first.has("predicateType")) {
+			return "a list of attestations"
+		}
+	}
+	return ""
+}
+
+var (
+	spdx2Version  = regexp.MustCompile(`^SPDX-(2\.[0-9]+)$`)
+	spdx3Context  = regexp.MustCompile(`^https?://spdx\.org/rdf/(3(?:\.[0-9]+)*)/`)
+	openVEXCtx    = regexp.MustCompile(`^https://openvex\.dev/ns(?:/v([0-9]+\.[0-9]+\.[0-9]+))?$`)
+	cdxVersion    = regexp.MustCompile(`^1\.[0-9]+$`)
+	schemaVersion = regexp.MustCompile(`^v?([0-9]+)\.([0-9]+)`)
+)
+
+// classifyObject recognises a JSON object; syntax ("JSON" or "YAML") names
+// the serialisation in the result's Format. It returns nil, nil if o is of
+// no known kind, and an error if it is a known kind in a version Evident
+// does not know.
+func classifyObject(o object, syntax string) (*Result, error) {
+	// SPDX 2: spdxVersion (SPDX 2.3 spec, clause 6.1).
+	if v, ok := o.str("spdxVersion"); ok {
+		m := spdx2Version.FindStringSubmatch(v)
+		if m == nil {
+			return nil, fmt.Errorf("has spdxVersion %s; Evident knows SPDX 2.x documents (SPDX 3 is JSON-LD)", quote(v))
+		}
+		return result("SPDX "+m[1]+" "+syntax, spdxPredicateType(m[1]), nil), nil
+	}
+	// SPDX 3 and OpenVEX: JSON-LD @context.
+	for _, c := range contexts(o) {
+		if m := spdx3Context.FindStringSubmatch(c); m != nil {
+			return result("SPDX "+m[1]+" JSON-LD", evidence.PredicateSPDX3, nil), nil
+		}
+		if m := openVEXCtx.FindStringSubmatch(c); m != nil {
+			// OpenVEX spec: an attestation's predicateType is the
+			// document's @context, so an early unversioned document keeps
+			// https://openvex.dev/ns.
+			if m[1] == "" {
+				return result("OpenVEX (unversioned context)", c, nil), nil
+			}
+			return result("OpenVEX "+m[1], c, nil), nil
+		}
+		if strings.HasPrefix(c, "https://openvex.dev/") {
+			return nil, fmt.Errorf("has OpenVEX @context %s; Evident knows https://openvex.dev/ns/vX.Y.Z", quote(c))
+		}
+	}
+	// CycloneDX: bomFormat is required in JSON (CycloneDX 1.2 and later).
+	if f, _ := o.str("bomFormat"); f == "CycloneDX" {
+		format := "CycloneDX " + syntax
+		if v, ok := o.str("specVersion"); ok && cdxVersion.MatchString(v) {
+			format = "CycloneDX " + v + " " + syntax
+		}
+		if vs, ok := o.arr("vulnerabilities"); ok && len(vs) > 0 {
+			format += " VDR/VEX"
+		} else {
+			format += " SBOM"
+		}
+		return result(format, evidence.PredicateCycloneDX, nil), nil
+	}
+	// CSAF: document.csaf_version (CSAF 2.0, 4.2 and 3.2.1.6).
+	if doc, ok := o.obj("document"); ok {
+		if v, ok := doc.str("csaf_version"); ok {
+			var t string
+			switch v {
+			case "2.0":
+				t = evidence.PredicateCSAF
+			case "2.1":
+				t = "https://docs.oasis-open.org/csaf/csaf/v2.1"
+			default:
+				return nil, fmt.Errorf("has csaf_version %s; Evident knows CSAF 2.0 and 2.1", quote(v))
+			}
+			cat, _ := doc.str("category")
+			return result("CSAF "+v+" "+csafCategory(cat), t, nil), nil
+		}
+	}
+	// SLSA provenance predicates (slsa.dev/provenance v1, v0.2, v0.1).
+	if isObj(o, "buildDefinition") && isObj(o, "runDetails") {
+		return result("SLSA provenance v1", evidence.PredicateSLSAProvenance, nil), nil
+	}
+	if isObj(o, "builder") {
+		if o.has("buildType") {
+			return result("SLSA provenance v0.2", evidence.PredicateSLSAProvenance02, nil), nil
+		}
+		if o.has("recipe") {
+			return result("SLSA provenance v0.1", "https://slsa.dev/provenance/v0.1", nil), nil
+		}
+	}
+	// OpenSSF Scorecard's JSON result (scorecard --format json): the checks,
+	// and the scorecard tool version or the repository and its score.
+	if _, ok := o.arr("checks"); ok {
+		if sc, ok := o.obj("scorecard"); ok && sc.has("version") || isObj(o, "repo") && o.has("score") {
+			return result("OpenSSF Scorecard result", evidence.PredicateScorecard, nil), nil
+		}
+	}
+	// OpenSSF Security Insights: header.schema-version and the sections of
+	// v1 (project-lifecycle, ...) or v2 (project, repository).
+	if hdr, ok := o.obj("header"); ok {
+		if v, ok := hdr.version("schema-version"); ok && hasAny(o, "project", "repository", "project-lifecycle", "contribution-policy", "security-contacts", "vulnerability-reporting", "security-artifacts", "security-testing", "distribution-points") {
+			format := "OpenSSF Security Insights " + syntax
+			if m := schemaVersion.FindStringSubmatch(v); m != nil {
+				format = "OpenSSF Security Insights " + m[1] + "." + m[2] + " " + syntax
+			}
+			return result(format, evidence.PredicateSecurityInsights, nil), nil
+		}
+	}
+	// Vulnerability records. CVE JSON 5 (CVE Record Format, dataType
+	// CVE_RECORD); CVE JSON 4 (data_type CVE); OSV (id plus modified or
+	// schema_version, and some content).
+	if dt, _ := o.str("dataType"); dt == "CVE_RECORD" || isObj(o, "cveMetadata") && isObj(o, "containers") {
+		format := "CVE JSON record"
+		if v, ok := o.version("dataVersion"); ok && schemaVersion.MatchString(v) {
+			format = "CVE JSON " + v + " record"
+		}
+		return result(format, evidence.PredicateVulnerabilityRecord, nil), nil
+	}
+	if dt, _ := o.str("data_type"); dt == "CVE" && isObj(o, "CVE_data_meta") {
+		format := "CVE JSON record"
+		if v, ok := o.version("data_version"); ok && schemaVersion.MatchString(v) {
+			format = "CVE JSON " + v + " record"
+		}
+		return result(format, evidence.PredicateVulnerabilityRecord, nil), nil
+	}
+	if _, ok := o.str("id"); ok && (o.has("modified") || o.has("schema_version")) && hasAny(o, "affected", "summary", "details", "aliases") {
+		format := "OSV record"
+		if v, ok := o.str("schema_version"); ok && schemaVersion.MatchString(v) {
+			format = "OSV " + v + " record"
+		}
+		return result(format, evidence.PredicateVulnerabilityRecord, nil), nil
+	}
+	if isSupportPeriod(o) {
+		return result("support-period data ("+syntax+")", evidence.PredicateSupportPeriod, nil), nil
+	}
+	return nil, nil
+}
+
+// spdxPredicateType follows the in-toto SPDX predicate spec: 2.3 has its own
+// type, earlier 2.x documents use the unversioned one.
+func spdxPredicateType(v string) string {
+	if v == "2.3" {
+		return evidence.PredicateSPDX23
+	}
+	return evidence.PredicateSPDX
+}
+
+// contexts returns the strings in o's JSON-LD @context, a string or an array.
+func contexts(o object) []string {
+	if c, ok := o.str("@context"); ok {
+		return []string{c}
+	}
+	a, _ := o.arr("@context")
+	var cs []string
+	for _, raw := range a {
+		var c string
+		if json.Unmarshal(raw, &c) == nil {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+// csafCategory describes a CSAF document category (CSAF 2.0 4.1-4.5, CSAF
+// 2.1 adds the last three).
+func csafCategory(c string) string {
+	switch c {
+	case "csaf_vex":
+		return "VEX"
+	case "csaf_security_advisory":
+		return "security advisory"
+	case "csaf_informational_advisory":
+		return "informational advisory"
+	case "csaf_security_incident_response":
+		return "security incident response"
+	case "csaf_base":
+		return "base document"
+	case "csaf_withdrawn":
+		return "withdrawn advisory"
+	case "csaf_superseded":
+		return "superseded advisory"
+	case "csaf_deprecated_security_advisory":
+		return "deprecated security advisory"
+	}
+	return "document"
+}
+
+func isObj(o object, k string) bool {
+	_, ok := o.obj(k)
+	return ok
+}
+
+func hasAny(o object, keys ...string) bool {
+	for _, k := range keys {
+		if o.has(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// eolKeys are the names support-period data gives the end of support of a
+// release series: OpenSSL release-metadata data.json ("eol"), Node.js
+// Release schedule.json ("end"), Python's devguide release-cycle.json
+// ("end_of_life"), endoflife.date ("eol", "eolFrom", "isEol").
+var eolKeys = []string{"eol", "end", "end_of_life", "endOfLife", "end-of-life", "eolFrom", "isEol", "end_of_support", "endOfSupport", "support_end", "supportEnd"}
+
+// isSupportPeriod reports whether o is a table of release series and their
+// end of support. There is no standard format, so it accepts two shapes:
+// an object mapping series names (which contain a digit) to objects with an
+// end-of-support member, like OpenSSL's
+//
+//	{"3.0": {"release": "07 Sep 2021", "eol": "07 Sep 2026", "lts": true}, ...}
+//
+// and an object whose "releases" (or result.releases, as the endoflife.date
+// API v1 returns) is an array of such objects. Members named "$schema" and
+// the like are ignored.
+func isSupportPeriod(o object) bool {
+	if r, ok := o.obj("result"); ok {
+		o = r
+	}
+	if rs, ok := o.arr("releases"); ok {
+		return allReleases(rs)
+	}
+	n := 0
+	for k, raw := range o {
+		if strings.HasPrefix(k, "$") {
+			continue
+		}
+		var series object
+		if !strings.ContainsAny(k, "0123456789") || json.Unmarshal(raw, &series) != nil || !hasAny(series, eolKeys...) {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// allReleases reports whether rs is a non-empty array of objects with an
+// end-of-support member.
+func allReleases(rs []json.RawMessage) bool {
+	for _, raw := range rs {
+		var r object
+		if bytes.TrimSpace(raw)[0] != '{' || json.Unmarshal(raw, &r) != nil || !hasAny(r, eolKeys...) {
+			return false
+		}
+	}
+	return len(rs) > 0
+}
+
+// detectJSONArray recognises a top-level JSON array. The only kind that is
+// one is the endoflife.date API's list of release cycles; it is wrapped,
+// since a predicate must be an object.
+func detectJSONArray(name string, content, trimmed []byte) (*Result, error) {
+	var a []json.RawMessage
+	if err := json.Unmarshal(trimmed, &a); err != nil {
+		return nil, unrecognized(name, "is not valid JSON (%v)", err)
+	}
+	if allReleases(a) {
+		var first object
+		_ = json.Unmarshal(a[0], &first)
+		if hasAny(first, "cycle", "releaseCycle", "name", "version") {
+			return result("support-period data (JSON array)", evidence.PredicateSupportPeriod, Wrap(name, "application/json", content)), nil
+		}
+	}
+	return nil, unrecognized(name, "is a JSON array; evidence documents are JSON objects")
+}

@@ -1,0 +1,129 @@
+package detect
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/evident-dev/evident/evidence"
+)
+
+// sharedTestdata returns the shared corpus of real evidence documents
+// (/work/shared/testdata/evidence, see its SOURCES.md), or the directory
+// EVIDENT_TESTDATA names, and skips the test if it is absent.
+func sharedTestdata(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join("..", "..", "..", "shared", "testdata", "evidence")
+	if d := os.Getenv("EVIDENT_TESTDATA"); d != "" {
+		dir = d
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("shared test data not available: %v", err)
+	}
+	return dir
+}
+
+// TestRealDocuments detects every document of the shared corpus, and checks
+// its kind against the directory it is filed in.
+func TestRealDocuments(t *testing.T) {
+	root := sharedTestdata(t)
+	// Per directory: the kinds a document may be detected as, or nil if it
+	// must be refused.
+	want := map[string][]evidence.Kind{
+		"spdx":              {evidence.KindSPDX},
+		"spdx3":             {evidence.KindSPDX},
+		"cyclonedx":         {evidence.KindCycloneDX},
+		"cyclonedx-vex":     {evidence.KindCycloneDX},
+		"openvex":           {evidence.KindOpenVEX},
+		"csaf":              {evidence.KindCSAF},
+		"scorecard":         {evidence.KindScorecard},
+		"security-insights": {evidence.KindSecurityInsights},
+		"security-txt":      {evidence.KindCVDPolicy},
+		"security-policy":   {evidence.KindSecurityPolicy, evidence.KindCVDPolicy},
+		"vuln-records":      {evidence.KindVulnerabilityRecord},
+		"support-period":    {evidence.KindSupportPeriod},
+		"intoto":            nil,
+		"sigstore":          nil,
+	}
+	dirs, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		kinds, known := want[d.Name()]
+		if !known {
+			t.Errorf("no expectation for directory %s", d.Name())
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(root, d.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if f.IsDir() {
+				continue
+			}
+			n++
+			path := filepath.Join(root, d.Name(), f.Name())
+			t.Run(d.Name()+"/"+f.Name(), func(t *testing.T) {
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := Detect(f.Name(), b)
+				if kinds == nil {
+					if err == nil {
+						t.Fatalf("Detect = %q (%s), want it refused", r.Format, r.PredicateType)
+					}
+					if !errors.Is(err, ErrAttestation) && !errors.Is(err, ErrUnrecognized) {
+						t.Fatalf("Detect error %v wraps neither ErrAttestation nor ErrUnrecognized", err)
+					}
+					t.Logf("refused: %v", err)
+					return
+				}
+				if err != nil {
+					t.Fatalf("Detect: %v", err)
+				}
+				if !slices.Contains(kinds, r.Kind) {
+					t.Errorf("Kind = %s, want one of %v", r.Kind, kinds)
+				}
+				checkResult(t, r)
+				t.Logf("%s: %s", r.Format, r.PredicateType)
+			})
+		}
+	}
+	if n == 0 {
+		t.Errorf("no documents in %s", root)
+	}
+}
+
+// checkResult checks the invariants of every result.
+func checkResult(t *testing.T, r *Result) {
+	t.Helper()
+	if r.Kind != evidence.Classify(r.PredicateType) {
+		t.Errorf("Kind = %s, but predicate type %s classifies as %s", r.Kind, r.PredicateType, evidence.Classify(r.PredicateType))
+	}
+	if r.Kind == evidence.KindOther || r.Format == "" {
+		t.Errorf("result %+v lacks a kind or format", r)
+	}
+	if !isJSONObject(r.Predicate) {
+		t.Errorf("predicate is not a JSON object: %.100q", r.Predicate)
+	}
+	// The result must make a valid statement.
+	st := &evidence.Statement{
+		Type:          evidence.StatementTypeV1,
+		Subject:       []evidence.Subject{{Name: "pkg:generic/example@1.0.0", Digest: map[string]string{"sha256": strings.Repeat("ab", 32)}}},
+		PredicateType: r.PredicateType,
+		Predicate:     r.Predicate,
+	}
+	if _, err := st.Marshal(); err != nil {
+		t.Errorf("statement: %v", err)
+	}
+}
