@@ -1,0 +1,513 @@
+// Command evidentbench measures how fast a node logs evidence over gRPC, and
+// prints the numbers a node is judged by:
+//
+//   - single Submit calls from -c concurrent clients: submissions/s and
+//     p50/p99 latency per call;
+//   - SubmitBatch calls of -b envelopes from -c concurrent clients:
+//     submissions/s and p50/p99 latency per call;
+//   - the machine's Ed25519 verification bound (ed25519.Verify of messages
+//     the size of the benchmark's signed payloads, on every core), and the
+//     fraction of it each submission mode achieves (targets: batch >= 50%,
+//     single >= 25%);
+//   - single Submit calls again, open-loop at half the measured single peak
+//     rate, and the p99 latency at that rate (target < 50 ms), measured from
+//     when each call was due so that queueing counts.
+//
+// Every envelope is distinct (nothing is a duplicate), carries an in-toto
+// statement with a ~1 KiB predicate, and is signed before anything is
+// measured. By default the node runs in this process on a loopback port with
+// its data in a temporary directory and fsync on (every acknowledged index
+// durable), wired as evidentd wires it: h2c, the ledger opened with
+// server.LedgerOptions. Client and node then share the CPUs; to measure a
+// node alone, run evidentd and point -addr at it with a key it trusts.
+//
+//	go run ./cmd/evidentbench                              # defaults for a 2-core machine, about a minute
+//	go run ./cmd/evidentbench -n 5000 -paced-time 3s       # quicker
+//	go run ./cmd/evidentbench -cpuprofile cpu.out          # profile the Submit and SubmitBatch phases
+//	go tool pprof -top -cum cpu.out
+//	go run ./cmd/evidentbench -addr 127.0.0.1:7420 -key evident-data/submitter.key -purl pkg:generic/bench
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/evident-dev/evident/evidence"
+	"github.com/evident-dev/evident/ledger"
+	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
+	"github.com/evident-dev/evident/server/servertest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.addr, "addr", "", "host:port of a running node (h2c); default: start one in this process")
+	flag.StringVar(&cfg.keyFile, "key", "", "PEM PKCS #8 Ed25519 submitter key the node trusts for -purl (with -addr); default: servertest's test key")
+	flag.StringVar(&cfg.purl, "purl", "pkg:pypi/evidentbench", "package purl (no version) the envelopes are about")
+	flag.IntVar(&cfg.n, "n", 20000, "envelopes per phase (single, batch, paced)")
+	flag.IntVar(&cfg.c, "c", 64, "concurrent clients (goroutines)")
+	flag.IntVar(&cfg.b, "b", 100, "envelopes per SubmitBatch call")
+	flag.IntVar(&cfg.conns, "conns", 4, "gRPC connections the clients share")
+	flag.IntVar(&cfg.predicate, "predicate-size", 1024, "bytes of predicate per statement")
+	flag.DurationVar(&cfg.verifyTime, "verify-time", 3*time.Second, "how long to measure ed25519.Verify")
+	flag.DurationVar(&cfg.pacedTime, "paced-time", 5*time.Second, "how long to run the paced phase (bounded by -n)")
+	flag.DurationVar(&cfg.phaseTimeout, "timeout", 90*time.Second, "deadline of each submission phase")
+	flag.StringVar(&cfg.dir, "dir", "", "data directory of the in-process node (default: temporary, removed)")
+	flag.BoolVar(&cfg.nosync, "nosync", false, "in-process node without fsync (not durable; to see what fsync costs)")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the Submit and SubmitBatch phases to this file")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("evidentbench: ")
+	if err := run(context.Background(), cfg, os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+type config struct {
+	addr, keyFile, purl   string
+	n, c, b, conns        int
+	predicate             int
+	verifyTime, pacedTime time.Duration
+	phaseTimeout          time.Duration
+	dir                   string
+	nosync                bool
+	cpuprofile            string
+}
+
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	if cfg.n < 1 || cfg.c < 1 || cfg.b < 1 || cfg.conns < 1 {
+		return errors.New("-n, -c, -b and -conns must be positive")
+	}
+	key := servertest.KeyPyPIMaven
+	if cfg.keyFile != "" {
+		b, err := os.ReadFile(cfg.keyFile)
+		if err != nil {
+			return err
+		}
+		if key, err = evidence.ParsePrivateKey(b); err != nil {
+			return err
+		}
+	}
+
+	addr, baseURL := cfg.addr, "http://"+cfg.addr
+	where := "node at " + addr
+	if addr == "" {
+		n, err := servertest.Start(servertest.Options{Dir: cfg.dir, Sync: !cfg.nosync, Ledger: func(o *ledger.Options) {
+			// Time the envelope store's flush, which runs before each
+			// commit, to tell it apart from the ledger's own fsync.
+			if sync := o.BeforeCommit; sync != nil {
+				o.BeforeCommit = func() error {
+					t := time.Now()
+					err := sync()
+					blobSyncNanos.Add(int64(time.Since(t)))
+					return err
+				}
+			}
+		}})
+		if err != nil {
+			return fmt.Errorf("couldn't start a node: %w", err)
+		}
+		defer n.Close()
+		addr, baseURL = n.Addr, n.URL
+		where = fmt.Sprintf("node in this process at %s, fsync on", addr)
+		if cfg.nosync {
+			where = fmt.Sprintf("node in this process at %s, fsync OFF (not durable)", addr)
+		}
+	}
+	fmt.Fprintf(out, "evidentbench: %d CPUs, %s/%s, %s, load average %s; %s\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), loadAverage(), where)
+
+	// A few connections, shared by the clients, as a real fleet of
+	// submitters would spread over HTTP/2 connections.
+	clients := make([]evidentv1.EvidenceServiceClient, cfg.conns)
+	for i := range clients {
+		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return err
+		}
+		defer cc.Close()
+		clients[i] = evidentv1.NewEvidenceServiceClient(cc)
+	}
+
+	// Sign everything before measuring anything.
+	start := time.Now()
+	runID := make([]byte, 6)
+	rand.Read(runID)
+	sets, err := signEnvelopes(key, cfg.purl, hex.EncodeToString(runID), 3, cfg.n, cfg.predicate)
+	if err != nil {
+		return err
+	}
+	single, batch, paced := sets[0], sets[1], sets[2]
+	fmt.Fprintf(out, "signed %d distinct envelopes of %d bytes (%d-byte predicate) in %v, before measuring\n",
+		3*cfg.n, len(single[0]), cfg.predicate, time.Since(start).Round(time.Millisecond))
+
+	stopProfile := func() {}
+	if cfg.cpuprofile != "" {
+		f, err := os.Create(cfg.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		stopProfile = sync.OnceFunc(pprof.StopCPUProfile)
+		defer stopProfile()
+	}
+
+	m0 := scrapeLedger(baseURL)
+	s := submitLoad(ctx, cfg, clients, single, 1, nil)
+	m1 := scrapeLedger(baseURL)
+	s.print(out, fmt.Sprintf("Submit, %d clients", cfg.c), m1.sub(m0))
+	if s.ok == 0 {
+		return errors.New("no submission succeeded")
+	}
+
+	b := submitLoad(ctx, cfg, clients, batch, cfg.b, nil)
+	m2 := scrapeLedger(baseURL)
+	b.print(out, fmt.Sprintf("SubmitBatch of %d, %d clients", cfg.b, cfg.c), m2.sub(m1))
+	stopProfile()
+
+	msg, err := signedMessage(single[0])
+	if err != nil {
+		return err
+	}
+	bound := verifyBound(msg, cfg.verifyTime)
+	fmt.Fprintf(out, "ed25519.Verify of %d-byte messages, %d goroutines, best 0.5s window of %v: %.0f verifications/s\n",
+		len(msg), runtime.GOMAXPROCS(0), cfg.verifyTime, bound)
+	fmt.Fprintf(out, "fraction of the verification bound: single %.1f%% (target >= 25%%), batch %.1f%% (target >= 50%%)\n",
+		100*s.rate()/bound, 100*b.rate()/bound)
+
+	rate := s.rate() / 2
+	count := min(len(paced), int(rate*cfg.pacedTime.Seconds()))
+	p := submitLoad(ctx, cfg, clients, paced[:max(count, 1)], 1, &rate)
+	m3 := scrapeLedger(baseURL)
+	p.print(out, fmt.Sprintf("Submit paced at %.0f/s (half the single peak), open loop", rate), m3.sub(m2))
+	verdict := "met"
+	if p.percentile(99) >= 50*time.Millisecond {
+		verdict = "MISSED"
+	}
+	fmt.Fprintf(out, "p99 at half the single peak: %v (target < 50ms: %s)\n", p.percentile(99).Round(10*time.Microsecond), verdict)
+	return nil
+}
+
+// signEnvelopes returns sets of n distinct signed envelopes each, about
+// releases of purl, signed on every core.
+func signEnvelopes(key ed25519.PrivateKey, purl, runID string, sets, n, predicateSize int) ([][][]byte, error) {
+	filler := make([]byte, predicateSize/2)
+	rand.Read(filler)
+	note := hex.EncodeToString(filler)
+	out := make([][][]byte, sets)
+	for i := range out {
+		out[i] = make([][]byte, n)
+	}
+	var next atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= sets*n {
+					return
+				}
+				set, i := k/n, k%n
+				version := fmt.Sprintf("%d.%d.0-%s", set, i, runID)
+				pred, _ := json.Marshal(map[string]string{"note": note, "release": version})
+				st := &evidence.Statement{
+					Type: evidence.StatementTypeV1,
+					Subject: []evidence.Subject{{
+						Name:   purl + "@" + version,
+						Digest: map[string]string{"sha256": servertest.Digest(runID + "/" + version)},
+					}},
+					PredicateType: evidence.PredicateSPDX23,
+					Predicate:     pred,
+				}
+				payload, err := st.Marshal()
+				if err == nil {
+					var env *evidence.Envelope
+					if env, err = evidence.Sign(evidence.PayloadTypeInToto, payload, key, ""); err == nil {
+						out[set][i], err = env.Marshal()
+					}
+				}
+				if err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("couldn't make envelope %d: %w", k, err) })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return out, firstErr
+}
+
+// signedMessage returns what a node verifies for env: the DSSE
+// pre-authentication encoding of its payload.
+func signedMessage(env []byte) ([]byte, error) {
+	e, err := evidence.ParseEnvelope(env)
+	if err != nil {
+		return nil, err
+	}
+	return evidence.PAE(e.PayloadType, e.Payload), nil
+}
+
+// verifyBound runs ed25519.Verify of a valid signature on msg on every core
+// for d and returns verifications per second: the most submissions per
+// second a node on this machine could accept if verifying were all it did.
+func verifyBound(msg []byte, d time.Duration) float64 {
+	key := servertest.KeyUntrusted
+	pub, sig := servertest.Public(key), ed25519.Sign(key, msg)
+	// The best of several windows: other processes on the machine take
+	// CPU now and then, and the bound is what the machine can do.
+	const window = 500 * time.Millisecond
+	best := 0.0
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		var total atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		deadline := start.Add(window)
+		for range runtime.GOMAXPROCS(0) {
+			wg.Go(func() {
+				n := int64(0)
+				for time.Now().Before(deadline) {
+					for range 16 {
+						if !ed25519.Verify(pub, msg, sig) {
+							panic("ed25519.Verify failed")
+						}
+					}
+					n += 16
+				}
+				total.Add(n)
+			})
+		}
+		wg.Wait()
+		best = max(best, float64(total.Load())/time.Since(start).Seconds())
+	}
+	return best
+}
+
+// result is the outcome of one submission phase.
+type result struct {
+	envelopes int
+	ok        int // envelopes logged as new
+	dups      int // envelopes answered as duplicates: there should be none
+	errs      map[string]int
+	lat       []time.Duration // per call
+	elapsed   time.Duration
+}
+
+func (r *result) rate() float64 { return float64(r.ok) / r.elapsed.Seconds() }
+
+func (r *result) percentile(p int) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	s := slices.Clone(r.lat)
+	slices.Sort(s)
+	return s[min(len(s)-1, len(s)*p/100)]
+}
+
+func (r *result) print(out io.Writer, what string, m ledgerStats) {
+	fmt.Fprintf(out, "%s: %d envelopes in %v: %.0f submissions/s; per call p50 %v p99 %v (%d calls)\n",
+		what, r.envelopes, r.elapsed.Round(time.Millisecond), r.rate(),
+		r.percentile(50).Round(10*time.Microsecond), r.percentile(99).Round(10*time.Microsecond), len(r.lat))
+	if m.batches > 0 {
+		fmt.Fprintf(out, "  ledger: %.0f commits, %.1f entries per commit, %.2f ms per commit (fsync included)",
+			m.batches, m.entries/m.batches, 1000*m.commitSeconds/m.batches)
+		if m.blobSyncSeconds > 0 {
+			fmt.Fprintf(out, ", of which %.2f ms envelope store syncfs", 1000*m.blobSyncSeconds/m.batches)
+		}
+		fmt.Fprintln(out)
+	}
+	if r.dups > 0 || len(r.errs) > 0 {
+		fmt.Fprintf(out, "  not logged as new: %d duplicates, errors %v\n", r.dups, r.errs)
+	}
+}
+
+// submitLoad submits envs from cfg.c goroutines, per envelopes per call
+// (Submit when per is 1, else SubmitBatch). With a rate it is open loop:
+// call i is due at start + i/rate, and its latency counts from then.
+func submitLoad(ctx context.Context, cfg config, clients []evidentv1.EvidenceServiceClient, envs [][]byte, per int, rate *float64) *result {
+	ctx, cancel := context.WithTimeout(ctx, cfg.phaseTimeout)
+	defer cancel()
+	calls := (len(envs) + per - 1) / per
+	lat := make([]time.Duration, calls)
+	done := make([]bool, calls)
+	var mu sync.Mutex
+	r := &result{envelopes: len(envs), errs: map[string]int{}}
+	fail := func(err error, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		r.errs[status.Code(err).String()] += n
+	}
+
+	start := time.Now()
+	due := func(i int) time.Time { return start }
+	work := make(chan int, calls)
+	if rate == nil {
+		for i := range calls {
+			work <- i
+		}
+		close(work)
+	} else {
+		interval := time.Duration(float64(time.Second) / *rate)
+		due = func(i int) time.Time { return start.Add(time.Duration(i) * interval) }
+		go func() {
+			defer close(work)
+			for i := range calls {
+				if d := time.Until(due(i)); d > 0 {
+					select {
+					case <-time.After(d):
+					case <-ctx.Done():
+						return
+					}
+				}
+				work <- i
+			}
+		}()
+	}
+
+	var wg sync.WaitGroup
+	for g := range cfg.c {
+		c := clients[g%len(clients)]
+		wg.Go(func() {
+			ok, dups := 0, 0
+			for i := range work {
+				if ctx.Err() != nil {
+					return
+				}
+				t0 := time.Now()
+				if rate != nil {
+					t0 = due(i)
+				}
+				chunk := envs[i*per : min((i+1)*per, len(envs))]
+				if per == 1 {
+					res, err := c.Submit(ctx, &evidentv1.SubmitRequest{Envelope: chunk[0]})
+					if err != nil {
+						fail(err, 1)
+						continue
+					}
+					if res.GetResult().GetDuplicate() {
+						dups++
+					} else {
+						ok++
+					}
+				} else {
+					res, err := c.SubmitBatch(ctx, &evidentv1.SubmitBatchRequest{Envelopes: chunk})
+					if err != nil {
+						fail(err, len(chunk))
+						continue
+					}
+					for _, it := range res.GetResults() {
+						switch {
+						case it.GetError() != nil:
+							fail(status.Error(codes.Code(it.GetError().GetCode()), ""), 1)
+						case it.GetResult().GetDuplicate():
+							dups++
+						default:
+							ok++
+						}
+					}
+				}
+				lat[i], done[i] = time.Since(t0), true
+			}
+			mu.Lock()
+			r.ok += ok
+			r.dups += dups
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	r.elapsed = time.Since(start)
+	for i, d := range done {
+		if d {
+			r.lat = append(r.lat, lat[i])
+		}
+	}
+	if ctx.Err() != nil {
+		r.errs["phase timed out"] = calls - len(r.lat)
+	}
+	return r
+}
+
+// blobSyncNanos is the time the in-process node spent flushing its
+// envelope store before commits.
+var blobSyncNanos atomic.Int64
+
+// ledgerStats are the node's group-commit counters, from /metrics, and the
+// envelope store's flush time when the node is in this process.
+type ledgerStats struct {
+	batches, entries, commitSeconds, blobSyncSeconds float64
+}
+
+func (a ledgerStats) sub(b ledgerStats) ledgerStats {
+	return ledgerStats{a.batches - b.batches, a.entries - b.entries, a.commitSeconds - b.commitSeconds, a.blobSyncSeconds - b.blobSyncSeconds}
+}
+
+// scrapeLedger reads the ledger's commit histograms from the node's
+// /metrics; zero if it can't.
+func scrapeLedger(baseURL string) ledgerStats {
+	s := ledgerStats{blobSyncSeconds: float64(blobSyncNanos.Load()) / 1e9}
+	res, err := http.Get(baseURL + "/metrics")
+	if err != nil {
+		return s
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "evident_ledger_append_batch_entries_count":
+			s.batches = f
+		case "evident_ledger_append_batch_entries_sum":
+			s.entries = f
+		case "evident_ledger_commit_seconds_sum":
+			s.commitSeconds = f
+		}
+	}
+	return s
+}
+
+// loadAverage returns the 1-minute load average, or "?" off Linux: numbers
+// taken on a busy machine are not the machine's.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}

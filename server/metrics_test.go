@@ -1,0 +1,106 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/evident-dev/evident/evidence"
+	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
+	"github.com/evident-dev/evident/server/servertest"
+	"github.com/google/go-cmp/cmp"
+)
+
+// scrape fetches /metrics and returns every sample of the named metrics,
+// keyed by the sample's text form without its value, e.g.
+// `evident_rpc_requests_total{code="ok",procedure="/evident.v1.LogService/GetCheckpoint"}`.
+func scrape(t *testing.T, n *servertest.Node, names ...string) map[string]float64 {
+	t.Helper()
+	res, err := http.Get(n.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d, %v", res.StatusCode, err)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		key := line[:i]
+		name, _, _ := strings.Cut(key, "{")
+		for _, want := range names {
+			if name == want {
+				v, err := strconv.ParseFloat(line[i+1:], 64)
+				if err != nil {
+					t.Fatalf("metrics line %q: %v", line, err)
+				}
+				out[key] = v
+			}
+		}
+	}
+	return out
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	n := startNode(t, servertest.Options{})
+	c := dial(t, n)
+
+	submit(t, c, envelope(servertest.KeyPyPIMaven, "pkg:pypi/requests@2.32.3", evidence.PredicateSPDX23))
+	submit(t, c, envelope(servertest.KeyPyPIMaven, "pkg:pypi/requests@2.32.4", evidence.PredicateSPDX23))
+	submit(t, c, envelope(servertest.KeyPyPIMaven, "pkg:pypi/requests@2.32.4", evidence.PredicateSPDX23)) // duplicate
+	for _, env := range [][]byte{nil, []byte("garbage")} {
+		if _, err := c.ev.Submit(ctx, &evidentv1.SubmitRequest{Envelope: env}); err == nil {
+			t.Fatal("bad submission accepted")
+		}
+	}
+	if _, err := c.ev.Submit(ctx, &evidentv1.SubmitRequest{Envelope: envelope(servertest.KeyUntrusted, "pkg:pypi/x@1", evidence.PredicateSPDX23)}); err == nil {
+		t.Fatal("untrusted submission accepted")
+	}
+	for range 4 {
+		if _, err := c.log.GetCheckpoint(ctx, &evidentv1.GetCheckpointRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := c.ev.SubmitStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Send(&evidentv1.SubmitStreamRequest{Part: &evidentv1.SubmitStreamRequest_Header{Header: &evidentv1.SubmitStreamHeader{EnvelopeSize: 10}}})
+	if _, err := s.CloseAndRecv(); err == nil {
+		t.Fatal("truncated stream accepted")
+	}
+
+	got := scrape(t, n, "evident_rpc_requests_total", "evident_ledger_tree_size")
+	req := func(procedure, code string) string {
+		return `evident_rpc_requests_total{code="` + code + `",procedure="/evident.v1.` + procedure + `"}`
+	}
+	want := map[string]float64{
+		req("EvidenceService/Submit", "ok"): 3,
+		// Refused by protovalidate (empty envelope) and by the handler.
+		req("EvidenceService/Submit", "invalid_argument"):       2,
+		req("EvidenceService/Submit", "permission_denied"):      1,
+		req("EvidenceService/SubmitStream", "invalid_argument"): 1,
+		req("LogService/GetCheckpoint", "ok"):                   4,
+		"evident_ledger_tree_size":                              2,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metrics (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,365 @@
+// Package servertest runs a real Evident node on a loopback listener, for
+// tests and for the evidentbench load tool: a ledger in a directory, opened
+// with server.LedgerOptions as evidentd opens it, an envelope store beside
+// it, and the node's handler served over HTTP/1.1 and unencrypted HTTP/2
+// (h2c), so that google.golang.org/grpc clients, Connect clients and plain
+// HTTP/JSON all reach it.
+//
+// It also makes test evidence: deterministic keys, a trust policy for them,
+// and signed DSSE envelopes of in-toto statements, including malformed ones
+// (the statement builders here skip the validation evidence.Statement.Marshal
+// would apply, so a test can send what a careless client would).
+package servertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/evident-dev/evident/evidence"
+	"github.com/evident-dev/evident/ledger"
+	"github.com/evident-dev/evident/server"
+	"github.com/evident-dev/evident/server/blobstore"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// Origin is the log origin of nodes started without Options.NoteKey.
+const Origin = "test.evident.example/log"
+
+// Test keys. They are deterministic, so envelopes signed in one run have the
+// same bytes in the next.
+var (
+	// KeyPyPIMaven is trusted (by DefaultTrust) for pkg:pypi and
+	// pkg:maven/org.apache.
+	KeyPyPIMaven = keyFromSeed(1)
+	// KeyNPM is trusted (by DefaultTrust) for pkg:npm only.
+	KeyNPM = keyFromSeed(2)
+	// KeyUntrusted is trusted for nothing.
+	KeyUntrusted = keyFromSeed(3)
+)
+
+func keyFromSeed(b byte) ed25519.PrivateKey {
+	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, ed25519.SeedSize))
+}
+
+// Public returns the public half of key.
+func Public(key ed25519.PrivateKey) ed25519.PublicKey { return key.Public().(ed25519.PublicKey) }
+
+// DefaultTrust returns the trust policy of nodes started without
+// Options.Trust: KeyPyPIMaven for pkg:pypi and pkg:maven/org.apache, KeyNPM
+// for pkg:npm.
+func DefaultTrust() *evidence.TrustPolicy {
+	t, err := evidence.NewTrustPolicy([]evidence.TrustedKey{
+		{PublicKey: Public(KeyPyPIMaven), Namespaces: []string{"pkg:pypi", "pkg:maven/org.apache"}},
+		{PublicKey: Public(KeyNPM), Namespaces: []string{"pkg:npm"}},
+	})
+	if err != nil {
+		panic("servertest: DefaultTrust: " + err.Error()) // constant input
+	}
+	return t
+}
+
+// Options configures a node. The zero value is a node in a new temporary
+// directory, without fsync, trusting DefaultTrust.
+type Options struct {
+	// Dir holds the node's data: ledger.db and envelopes/. Default: a new
+	// temporary directory, removed by Close.
+	Dir string
+	// Sync makes appends durable (fsync per batch), as in production.
+	// Default false: ledger.Options.NoSync, for tests that measure nothing
+	// about durability.
+	Sync bool
+	// MaxEnvelopeSize is server.Options.MaxEnvelopeSize. Default the
+	// server's default.
+	MaxEnvelopeSize int
+	// Trust is the node's trust policy. Default DefaultTrust().
+	Trust *evidence.TrustPolicy
+	// NoteKey and VerifierKey are the checkpoint signing key pair, as
+	// note.GenerateKey returns it. Default: a new pair named Origin. Restart
+	// keeps the pair, so a restarted node is the same log.
+	NoteKey, VerifierKey string
+	// Logger receives the node's logs. Default: discard.
+	Logger *slog.Logger
+	// Addr is the address to listen on. Default 127.0.0.1:0.
+	Addr string
+	// Ledger, when set, is called with the ledger's options (as
+	// server.LedgerOptions made them) before the ledger is opened, to adjust
+	// or instrument them. Default: nothing.
+	Ledger func(*ledger.Options)
+}
+
+// Node is a running node.
+type Node struct {
+	// Addr is the host:port the node listens on, and URL is
+	// "http://" + Addr.
+	Addr, URL string
+	Dir       string
+	// BlobDir is the envelope store's directory.
+	BlobDir string
+	// NoteKey and VerifierKey are the log's note keys (note.GenerateKey
+	// form); Verifier opens its checkpoints.
+	NoteKey, VerifierKey string
+	Verifier             note.Verifier
+
+	Ledger   *ledger.Ledger
+	Blobs    *blobstore.Store
+	Server   *server.Server
+	Registry *prometheus.Registry
+
+	opts    Options
+	tmpDir  bool
+	hs      *http.Server
+	served  chan error
+	stopped bool
+}
+
+// Start opens (or creates) a node's data in opts.Dir and serves it.
+func Start(opts Options) (*Node, error) {
+	n := &Node{opts: opts, Dir: opts.Dir}
+	if n.Dir == "" {
+		d, err := os.MkdirTemp("", "servertest")
+		if err != nil {
+			return nil, err
+		}
+		n.Dir, n.tmpDir = d, true
+		n.opts.Dir = d
+	}
+	if opts.Trust == nil {
+		n.opts.Trust = DefaultTrust()
+	}
+	if opts.Logger == nil {
+		n.opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Addr == "" {
+		n.opts.Addr = "127.0.0.1:0"
+	}
+	if err := n.start(); err != nil {
+		if n.tmpDir {
+			os.RemoveAll(n.Dir)
+		}
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) start() error {
+	if n.opts.NoteKey == "" {
+		skey, vkey, err := note.GenerateKey(rand.Reader, Origin)
+		if err != nil {
+			return err
+		}
+		n.opts.NoteKey, n.opts.VerifierKey = skey, vkey
+	}
+	n.NoteKey, n.VerifierKey = n.opts.NoteKey, n.opts.VerifierKey
+	signer, err := note.NewSigner(n.NoteKey)
+	if err != nil {
+		return fmt.Errorf("servertest: note key: %w", err)
+	}
+	if n.Verifier, err = note.NewVerifier(n.VerifierKey); err != nil {
+		return fmt.Errorf("servertest: verifier key: %w", err)
+	}
+
+	n.BlobDir = filepath.Join(n.Dir, "envelopes")
+	if n.Blobs, err = blobstore.Open(n.BlobDir); err != nil {
+		return err
+	}
+	n.Registry = prometheus.NewRegistry()
+	lopts := server.LedgerOptions(ledger.Options{
+		Signer:  signer,
+		NoSync:  !n.opts.Sync,
+		Logger:  n.opts.Logger.With("part", "ledger"),
+		Metrics: n.Registry,
+	}, n.Blobs)
+	if n.opts.Ledger != nil {
+		n.opts.Ledger(&lopts)
+	}
+	n.Ledger, err = ledger.Open(filepath.Join(n.Dir, "ledger.db"), lopts)
+	if err != nil {
+		return err
+	}
+	n.Server, err = server.New(server.Options{
+		Ledger:          n.Ledger,
+		Blobs:           n.Blobs,
+		Trust:           n.opts.Trust,
+		MaxEnvelopeSize: n.opts.MaxEnvelopeSize,
+		Logger:          n.opts.Logger.With("part", "server"),
+		Registry:        n.Registry,
+	})
+	if err != nil {
+		n.Ledger.Close()
+		return err
+	}
+	lis, err := net.Listen("tcp", n.opts.Addr)
+	if err != nil {
+		n.Ledger.Close()
+		return err
+	}
+	// As cmd/evidentd serves without TLS: HTTP/1.1 for curl and Connect,
+	// h2c for gRPC.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	n.hs = &http.Server{
+		Handler:           n.Server.Handler(),
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.opts.Logger.Handler(), slog.LevelWarn),
+	}
+	n.Addr = lis.Addr().String()
+	n.URL = "http://" + n.Addr
+	n.served = make(chan error, 1)
+	go func() { n.served <- n.hs.Serve(lis) }()
+	return nil
+}
+
+// stop stops serving and closes the ledger, keeping the data.
+func (n *Node) stop() error {
+	if n.stopped {
+		return nil
+	}
+	n.stopped = true
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := n.hs.Shutdown(ctx)
+	if err != nil {
+		err = n.hs.Close()
+	}
+	if serr := <-n.served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if lerr := n.Ledger.Close(); err == nil {
+		err = lerr
+	}
+	return err
+}
+
+// Restart stops n (closing its ledger as a node shutting down does) and
+// starts a new node on the same data and note key, on a new port. n must not
+// be used afterwards; the returned node owns the data directory.
+func (n *Node) Restart() (*Node, error) {
+	if err := n.stop(); err != nil {
+		return nil, err
+	}
+	m := &Node{opts: n.opts, Dir: n.Dir, tmpDir: n.tmpDir}
+	n.tmpDir = false
+	if err := m.start(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Close stops the node, closes its ledger and removes its data if Start made
+// the directory.
+func (n *Node) Close() error {
+	err := n.stop()
+	if n.tmpDir {
+		n.tmpDir = false
+		if rerr := os.RemoveAll(n.Dir); err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// Dial returns a google.golang.org/grpc client connection to the node,
+// without TLS (h2c).
+func (n *Node) Dial(opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	return grpc.NewClient(n.Addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+}
+
+// BlobCount returns how many envelopes the envelope store holds: the files
+// under envelopes/sha256.
+func (n *Node) BlobCount() (int, error) {
+	count := 0
+	err := filepath.WalkDir(filepath.Join(n.BlobDir, "sha256"), func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			count++
+		}
+		return nil
+	})
+	return count, err
+}
+
+// Digest returns the lowercase hex SHA-256 of s, a stand-in artifact digest.
+func Digest(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// Subject is an in-toto subject as sent on the wire; unlike
+// evidence.Subject, nothing checks it before it is sent.
+type Subject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// Statement is an in-toto statement as sent on the wire, unvalidated.
+type Statement struct {
+	Type          string          `json:"_type"`
+	Subject       []Subject       `json:"subject"`
+	PredicateType string          `json:"predicateType"`
+	Predicate     json.RawMessage `json:"predicate,omitempty"`
+}
+
+// NewStatement returns an in-toto Statement v1 about one release: purl,
+// with the artifact's sha256 digest (hex), of the given predicate type.
+// A nil predicate is {}.
+func NewStatement(purl, sha256Hex, predicateType string, predicate json.RawMessage) *Statement {
+	if predicate == nil {
+		predicate = json.RawMessage(`{}`)
+	}
+	return &Statement{
+		Type:          evidence.StatementTypeV1,
+		Subject:       []Subject{{Name: purl, Digest: map[string]string{"sha256": sha256Hex}}},
+		PredicateType: predicateType,
+		Predicate:     predicate,
+	}
+}
+
+// Marshal returns the statement's JSON, without validating it.
+func (s *Statement) Marshal() []byte {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic("servertest: marshal statement: " + err.Error()) // only plain data
+	}
+	return b
+}
+
+// Sign returns the JSON of a DSSE envelope of payload, of payloadType,
+// signed by key with its Evident key id.
+func Sign(key ed25519.PrivateKey, payloadType string, payload []byte) []byte {
+	e, err := evidence.Sign(payloadType, payload, key, "")
+	if err != nil {
+		panic("servertest: sign: " + err.Error()) // only for empty inputs
+	}
+	b, err := e.Marshal()
+	if err != nil {
+		panic("servertest: marshal envelope: " + err.Error())
+	}
+	return b
+}
+
+// Envelope returns a signed envelope (payloadType application/vnd.in-toto+json)
+// of NewStatement(purl, sha256Hex, predicateType, predicate).
+func Envelope(key ed25519.PrivateKey, purl, sha256Hex, predicateType string, predicate json.RawMessage) []byte {
+	return Sign(key, evidence.PayloadTypeInToto, NewStatement(purl, sha256Hex, predicateType, predicate).Marshal())
+}
