@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -22,6 +23,9 @@ var errCorrupt = errors.New("ledger: corrupt")
 // request is one Append call waiting for the sequencer.
 type request struct {
 	entries [][]byte
+	blobs   [][]byte   // nil, or one (possibly nil) per entry
+	blobKey [][32]byte // SHA-256 of each blob
+	bytes   int64
 	leaves  [][32]byte
 	idents  [][32]byte // nil when identity is the leaf hash
 	keys    [][]IndexKey
@@ -53,16 +57,38 @@ type seqState struct {
 // entries may or may not be logged; appending them again is safe, since
 // duplicates are returned their first index.
 func (l *Ledger) Append(ctx context.Context, entries [][]byte) ([]Appended, error) {
+	return l.AppendWithBlobs(ctx, entries, nil)
+}
+
+// AppendWithBlobs is Append, and stores blobs[i] (when not nil) under its
+// SHA-256 in the same transaction as entries[i], if that entry is new: the
+// node keeps each envelope with its entry, so an entry is never durable
+// without its envelope and a refused or failed append stores neither.
+// Read them back with Blob.
+func (l *Ledger) AppendWithBlobs(ctx context.Context, entries, blobs [][]byte) ([]Appended, error) {
 	if len(entries) == 0 {
 		return nil, nil
+	}
+	if blobs != nil && len(blobs) != len(entries) {
+		return nil, fmt.Errorf("%w: %d blobs for %d entries", ErrInvalidEntry, len(blobs), len(entries))
 	}
 	if len(entries) > l.opts.MaxPending {
 		return nil, fmt.Errorf("%w: %d entries in one call, at most %d", ErrInvalidEntry, len(entries), l.opts.MaxPending)
 	}
 	r := &request{
 		entries: entries,
+		blobs:   blobs,
 		leaves:  make([][32]byte, len(entries)),
 		done:    make(chan struct{}),
+	}
+	if blobs != nil {
+		r.blobKey = make([][32]byte, len(blobs))
+		for i, b := range blobs {
+			if b != nil {
+				r.blobKey[i] = sha256.Sum256(b)
+				r.bytes += int64(len(b))
+			}
+		}
 	}
 	if l.opts.Identity != nil {
 		r.idents = make([][32]byte, len(entries))
@@ -74,6 +100,7 @@ func (l *Ledger) Append(ctx context.Context, entries [][]byte) ([]Appended, erro
 		if len(e) == 0 || len(e) > MaxEntrySize {
 			return nil, fmt.Errorf("%w: entry %d is %d bytes, want 1 to %d", ErrInvalidEntry, i, len(e), MaxEntrySize)
 		}
+		r.bytes += int64(len(e))
 		copy(r.leaves[i][:], hasher.HashLeaf(e))
 		if l.opts.Identity != nil {
 			r.idents[i] = l.opts.Identity(e)
@@ -98,6 +125,13 @@ func (l *Ledger) Append(ctx context.Context, entries [][]byte) ([]Appended, erro
 		return nil, ErrClosed
 	}
 	if n := l.pending.Add(int64(len(entries))); n > int64(l.opts.MaxPending) {
+		l.pending.Add(-int64(len(entries)))
+		l.closeMu.RUnlock()
+		l.metrics.pushback()
+		return nil, ErrPushback
+	}
+	if b := l.pendingB.Add(r.bytes); b > l.opts.MaxPendingBytes && b != r.bytes {
+		l.pendingB.Add(-r.bytes)
 		l.pending.Add(-int64(len(entries)))
 		l.closeMu.RUnlock()
 		l.metrics.pushback()
@@ -135,13 +169,18 @@ func (q *queue) push(r *request) {
 
 // take appends to batch queued requests until it holds max entries (or one
 // request, if that alone is larger) and returns it with its entry count.
-func (q *queue) take(batch []*request, n, max int) ([]*request, int) {
+func (q *queue) take(batch []*request, n, max int, maxBytes int64) ([]*request, int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	var bytes int64
+	for _, r := range batch {
+		bytes += r.bytes
+	}
 	i := 0
-	for ; i < len(q.reqs) && (n == 0 || n+len(q.reqs[i].entries) <= max); i++ {
+	for ; i < len(q.reqs) && (n == 0 || (n+len(q.reqs[i].entries) <= max && bytes+q.reqs[i].bytes <= maxBytes)); i++ {
 		batch = append(batch, q.reqs[i])
 		n += len(q.reqs[i].entries)
+		bytes += q.reqs[i].bytes
 	}
 	rest := copy(q.reqs, q.reqs[i:])
 	clear(q.reqs[rest:])
@@ -177,7 +216,7 @@ func (l *Ledger) sequence() {
 			// Commit whatever was queued before Close.
 			for {
 				var n int
-				if batch, n = l.q.take(batch[:0], 0, max); n == 0 {
+				if batch, n = l.q.take(batch[:0], 0, max, l.opts.MaxBatchBytes); n == 0 {
 					break
 				}
 				l.commit(batch)
@@ -188,7 +227,7 @@ func (l *Ledger) sequence() {
 			return
 		}
 		var n int
-		batch, n = l.q.take(batch[:0], 0, max)
+		batch, n = l.q.take(batch[:0], 0, max, l.opts.MaxBatchBytes)
 		if n == 0 {
 			continue
 		}
@@ -198,7 +237,7 @@ func (l *Ledger) sequence() {
 			for n < max {
 				select {
 				case <-l.q.wake:
-					batch, n = l.q.take(batch, n, max)
+					batch, n = l.q.take(batch, n, max, l.opts.MaxBatchBytes)
 				case <-timeout.C:
 					break fill
 				case <-l.closing:
@@ -242,6 +281,7 @@ func (l *Ledger) commit(batch []*request) {
 	l.publish(l.seqState)
 	for _, r := range batch {
 		l.pending.Add(-int64(len(r.entries)))
+		l.pendingB.Add(-r.bytes)
 		close(r.done)
 	}
 	l.metrics.batch(n, added, time.Since(start))
@@ -275,13 +315,9 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 	}
 	dirty := make(map[tileID][]byte)
 	fresh := newRecent(l.opts.Identity != nil)
-	if l.opts.BeforeCommit != nil {
-		if err := l.opts.BeforeCommit(); err != nil {
-			return 0, err
-		}
-	}
 	err = l.db.Update(func(tx *bolt.Tx) error {
 		identB := tx.Bucket(bucketIdentity)
+		blobsB := tx.Bucket(bucketBlobs)
 		tailB := tx.Bucket(bucketTail)
 		bundlesB := tx.Bucket(bucketBundles)
 		tailB.FillPercent = 1
@@ -311,6 +347,11 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 				fresh.ident[id] = idx
 				if r.idents != nil {
 					fresh.leaf[r.leaves[i]] = idx
+				}
+				if r.blobs != nil && r.blobs[i] != nil && blobsB.Get(r.blobKey[i][:]) == nil {
+					if err := blobsB.Put(r.blobKey[i][:], r.blobs[i]); err != nil {
+						return err
+					}
 				}
 				// The entry joins the partial bundle; a full bundle moves
 				// from tail into bundles as one value.

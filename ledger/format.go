@@ -29,6 +29,9 @@ import (
 //	leaves       leaf hash (32) -> log index (8), only when Options.Identity
 //	             is set (otherwise identity is the leaf hash), likewise
 //	checkpoints  tree size (8) -> signed checkpoint note, every one signed
+//	blobs        SHA-256 (32) -> content stored with an entry by
+//	             AppendWithBlobs (the node's envelopes), in the entry's
+//	             transaction
 //	x/<name>     secondary index <name>: uvarint(len(key)) || key || log
 //	             index (8) -> empty
 const formatVersion = "evident-ledger/1"
@@ -41,6 +44,7 @@ var (
 	bucketIdentity    = []byte("identity")
 	bucketLeaves      = []byte("leaves")
 	bucketCheckpoints = []byte("checkpoints")
+	bucketBlobs       = []byte("blobs")
 
 	keyFormat     = []byte("format")
 	keySize       = []byte("size")
@@ -90,7 +94,7 @@ func initFormat(tx *bolt.Tx) error {
 	} else if !bytes.Equal(v, []byte(formatVersion)) {
 		return fmt.Errorf("%w: format %q", ErrUnrecognized, v)
 	}
-	for _, b := range [][]byte{bucketTiles, bucketBundles, bucketTail, bucketIdentity, bucketLeaves, bucketCheckpoints} {
+	for _, b := range [][]byte{bucketTiles, bucketBundles, bucketTail, bucketIdentity, bucketLeaves, bucketCheckpoints, bucketBlobs} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}

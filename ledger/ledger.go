@@ -105,18 +105,19 @@ type Options struct {
 	// MaxPending bounds the entries queued and not yet committed; beyond it
 	// Append returns ErrPushback. Default 65536.
 	MaxPending int
+	// MaxBatchBytes bounds the entry and blob bytes committed in one
+	// transaction (a larger single call is committed alone). Default 64 MiB.
+	MaxBatchBytes int64
+	// MaxPendingBytes bounds the entry and blob bytes queued and not yet
+	// committed; beyond it Append returns ErrPushback (a single call is
+	// always admitted when nothing is queued). Default 512 MiB.
+	MaxPendingBytes int64
 
 	// CheckpointInterval, when positive, signs a checkpoint at most this
 	// often rather than after every batch. Default 0: a checkpoint is
 	// signed in the same transaction as each batch, so every durable entry
 	// is covered by a signed checkpoint at once.
 	CheckpointInterval time.Duration
-
-	// BeforeCommit, when set, runs on the sequencer before each batch's
-	// transaction; an error fails the batch. The node uses it to flush the
-	// envelope store, so an entry is never durable before its envelope.
-	// Default: nothing.
-	BeforeCommit func() error
 
 	// NoSync skips fsync. Only for tests and benchmarks that measure
 	// something else: a crash can lose acknowledged entries. Default false.
@@ -152,6 +153,7 @@ type Ledger struct {
 	factory  *compact.RangeFactory
 	q        queue
 	pending  atomic.Int64
+	pendingB atomic.Int64 // bytes
 	closing  chan struct{}
 	done     chan struct{}
 	closeMu  sync.RWMutex // held for reading while enqueuing, for writing by Close
@@ -189,6 +191,12 @@ func Open(path string, opts Options) (*Ledger, error) {
 	}
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 65536
+	}
+	if opts.MaxBatchBytes <= 0 {
+		opts.MaxBatchBytes = 64 << 20
+	}
+	if opts.MaxPendingBytes <= 0 {
+		opts.MaxPendingBytes = 512 << 20
 	}
 	if opts.MaxPending < opts.MaxBatchSize {
 		opts.MaxPending = opts.MaxBatchSize

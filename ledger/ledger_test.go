@@ -635,3 +635,74 @@ func TestCheckpointInterval(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestBlobs(t *testing.T) {
+	signer, verifier := testKey(t, "example.com/blobs")
+	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{
+		Signer: signer, NoSync: true,
+		// Entries name their blob: identity is the blob's digest.
+		Identity: func(e []byte) [32]byte { return sha256.Sum256(e[len("entry of "):]) },
+	})
+	ctx := context.Background()
+	blob := func(s string) []byte { return bytes.Repeat([]byte(s), 1000) }
+	entry := func(s string) []byte { return append([]byte("entry of "), blob(s)...) }
+	res, err := l.AppendWithBlobs(ctx, [][]byte{entry("a"), entry("b")}, [][]byte{blob("a"), blob("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Index != 0 || res[1].Index != 1 {
+		t.Fatalf("indices %v", res)
+	}
+	for _, s := range []string{"a", "b"} {
+		got, err := l.Blob(ctx, sha256.Sum256(blob(s)))
+		if err != nil || !bytes.Equal(got, blob(s)) {
+			t.Fatalf("Blob(%s) = %d bytes, %v", s, len(got), err)
+		}
+	}
+	// A refused call stores no blob.
+	if _, err := l.AppendWithBlobs(ctx, [][]byte{entry("c"), {}}, [][]byte{blob("c"), blob("d")}); !errors.Is(err, ErrInvalidEntry) {
+		t.Fatalf("got %v, want ErrInvalidEntry", err)
+	}
+	if _, err := l.Blob(ctx, sha256.Sum256(blob("c"))); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a refused append stored its blob: %v", err)
+	}
+	// A duplicate keeps the first blob; blobs and entries must pair up.
+	if res, err := l.AppendWithBlobs(ctx, [][]byte{entry("a")}, [][]byte{blob("a")}); err != nil || !res[0].Duplicate {
+		t.Fatalf("duplicate: %v, %v", res, err)
+	}
+	if _, err := l.AppendWithBlobs(ctx, [][]byte{entry("e")}, [][]byte{}); !errors.Is(err, ErrInvalidEntry) {
+		t.Fatalf("mismatched blobs: got %v", err)
+	}
+	if n, err := l.BlobCount(ctx); err != nil || n != 2 {
+		t.Fatalf("BlobCount = %d, %v; want 2", n, err)
+	}
+	if err := l.Verify(ctx, verifier); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPushbackByBytes(t *testing.T) {
+	signer, _ := testKey(t, "example.com/pushback-bytes")
+	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{
+		Signer: signer, NoSync: true,
+		MaxBatchSize: 1000, MaxBatchWait: time.Hour, MaxPendingBytes: 1 << 20,
+	})
+	ctx := context.Background()
+	big := make([]byte, 700<<10)
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.AppendWithBlobs(ctx, [][]byte{[]byte("first")}, [][]byte{big})
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for l.pendingB.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := l.AppendWithBlobs(ctx, [][]byte{[]byte("second")}, [][]byte{big}); !errors.Is(err, ErrPushback) {
+		t.Fatalf("got %v, want ErrPushback", err)
+	}
+	l.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

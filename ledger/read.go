@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 
@@ -244,4 +245,36 @@ func (l *Ledger) CheckpointAt(ctx context.Context, size uint64) ([]byte, error) 
 		return nil
 	})
 	return out, err
+}
+
+// Blob returns the blob stored with AppendWithBlobs under the given SHA-256,
+// after checking its bytes still hash to it.
+func (l *Ledger) Blob(ctx context.Context, digest [32]byte) ([]byte, error) {
+	var out []byte
+	err := l.view(ctx, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketBlobs).Get(digest[:])
+		if v == nil {
+			return fmt.Errorf("%w: no blob %x", ErrNotFound, digest)
+		}
+		out = append([]byte(nil), v...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if sha256.Sum256(out) != digest {
+		return nil, fmt.Errorf("%w: blob %x does not hash to its name", errCorrupt, digest)
+	}
+	return out, nil
+}
+
+// BlobCount returns how many blobs are stored. It walks the bucket: for
+// checks and tests, not hot paths.
+func (l *Ledger) BlobCount(ctx context.Context) (int, error) {
+	var n int
+	err := l.view(ctx, func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketBlobs).Stats().KeyN
+		return nil
+	})
+	return n, err
 }

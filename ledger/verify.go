@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -226,6 +227,11 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 		if n := tx.Bucket(bucketIdentity).Stats().KeyN; uint64(n) != merged {
 			return &VerifyError{"identity index", fmt.Errorf("%d keys for %d merged entries", n, merged)}
 		}
-		return nil
+		return tx.Bucket(bucketBlobs).ForEach(func(k, v []byte) error {
+			if len(k) != sha256.Size || sha256.Sum256(v) != [32]byte(k) {
+				return &VerifyError{fmt.Sprintf("blob %x", k), errors.New("its bytes do not hash to its name")}
+			}
+			return nil
+		})
 	})
 }

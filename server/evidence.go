@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -123,7 +122,7 @@ func (e *evidenceService) GetEvidence(ctx context.Context, req *connect.Request[
 		}
 		var d [32]byte
 		copy(d[:], ev.GetSummary().GetEnvelopeSha256())
-		b, err := s.blobs.Get(d)
+		b, err := s.ledger.Blob(ctx, d)
 		if err != nil {
 			return nil, s.internal(ctx, "read envelope", err)
 		}
@@ -228,46 +227,22 @@ func (e *evidenceService) GetEnvelope(ctx context.Context, req *connect.Request[
 	s := e.s
 	var d [32]byte
 	copy(d[:], req.Msg.GetEnvelopeSha256())
-	// Only envelopes of logged entries are served: a blob of a submission
-	// that is still in flight (or failed) is not evidence.
-	if _, err := s.ledger.IndexOfIdentity(ctx, d); err != nil {
-		if errors.Is(err, ledger.ErrNotFound) {
-			return connect.NewError(connect.CodeNotFound, fmt.Errorf("no envelope with SHA-256 %x is logged", d))
-		}
-		return s.internal(ctx, "look up envelope", err)
+	// Ledger.Blob checks the bytes still hash to their name.
+	b, err := s.ledger.Blob(ctx, d)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return connect.NewError(connect.CodeNotFound, fmt.Errorf("no envelope with SHA-256 %x is logged", d))
 	}
-	r, size, err := s.blobs.Open(ctx, d)
 	if err != nil {
-		return s.internal(ctx, "open envelope", err)
+		return s.internal(ctx, "read envelope", err)
 	}
-	defer r.Close()
-	h := sha256.New()
-	buf := make([]byte, envelopeChunk)
-	first := true
-	for {
-		n, rerr := io.ReadFull(r, buf)
-		if n > 0 {
-			h.Write(buf[:n])
-			msg := &evidentv1.GetEnvelopeResponse{Chunk: buf[:n]}
-			if first {
-				msg.TotalSize = uint64(size)
-				first = false
-			}
-			if err := stream.Send(msg); err != nil {
-				return err
-			}
+	for off := 0; off < len(b); off += envelopeChunk {
+		msg := &evidentv1.GetEnvelopeResponse{Chunk: b[off:min(off+envelopeChunk, len(b))]}
+		if off == 0 {
+			msg.TotalSize = uint64(len(b))
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
+		if err := stream.Send(msg); err != nil {
+			return err
 		}
-		if rerr != nil {
-			return s.internal(ctx, "read envelope", rerr)
-		}
-	}
-	// The client checks the digest too; this catches disk corruption
-	// server-side, where it can be repaired.
-	if got := h.Sum(nil); !bytes.Equal(got, d[:]) {
-		return s.internal(ctx, "serve envelope", fmt.Errorf("stored envelope %x is corrupt", d))
 	}
 	return nil
 }

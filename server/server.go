@@ -5,11 +5,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -23,7 +25,6 @@ import (
 	"github.com/evident-dev/evident/evidence"
 	"github.com/evident-dev/evident/ledger"
 	"github.com/evident-dev/evident/proto/evident/v1/evidentv1connect"
-	"github.com/evident-dev/evident/server/blobstore"
 	"github.com/evident-dev/evident/server/federation"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -37,8 +38,6 @@ const DefaultMaxEnvelopeSize = 32 << 20
 type Options struct {
 	// Ledger is the node's log, opened with LedgerOptions. Required.
 	Ledger *ledger.Ledger
-	// Blobs stores envelopes by digest. Required.
-	Blobs *blobstore.Store
 	// Trust says which keys may submit evidence for which purl namespaces.
 	// Nil trusts no one: every submission is refused.
 	Trust *evidence.TrustPolicy
@@ -64,25 +63,18 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	ledger  *ledger.Ledger
-	blobs   *blobstore.Store
 	metrics *rpcMetrics
 
 	trustMu sync.RWMutex
 	trust   *evidence.TrustPolicy
-
-	// inflight counts submissions per envelope digest whose blob may still
-	// be needed, so a failed submission never deletes a blob that a
-	// concurrent one of the same envelope is about to log.
-	inflightMu sync.Mutex
-	inflight   map[[32]byte]*inflightBlob
 
 	mux *http.ServeMux
 }
 
 // New returns a node serving opts.Ledger.
 func New(opts Options) (*Server, error) {
-	if opts.Ledger == nil || opts.Blobs == nil {
-		return nil, errors.New("server: Options.Ledger and Options.Blobs are required")
+	if opts.Ledger == nil {
+		return nil, errors.New("server: Options.Ledger is required")
 	}
 	if opts.MaxEnvelopeSize <= 0 {
 		opts.MaxEnvelopeSize = DefaultMaxEnvelopeSize
@@ -98,13 +90,11 @@ func New(opts Options) (*Server, error) {
 	}
 
 	s := &Server{
-		opts:     opts,
-		log:      opts.Logger,
-		ledger:   opts.Ledger,
-		blobs:    opts.Blobs,
-		trust:    opts.Trust,
-		inflight: make(map[[32]byte]*inflightBlob),
-		mux:      http.NewServeMux(),
+		opts:   opts,
+		log:    opts.Logger,
+		ledger: opts.Ledger,
+		trust:  opts.Trust,
+		mux:    http.NewServeMux(),
 	}
 	m, err := newRPCMetrics(opts.Registry)
 	if err != nil {
@@ -170,38 +160,34 @@ func (s *Server) trustPolicy() *evidence.TrustPolicy {
 	return s.trust
 }
 
-// Envelopes serves the envelopes of logged entries only: a blob whose
-// submission is still in flight, or failed, is not evidence.
+// Envelopes serves the envelopes of logged entries by SHA-256, for the
+// tlog-tiles handler's /evidence/sha256/<hex>.
 func (s *Server) Envelopes() interface {
 	Open(ctx context.Context, digest [32]byte) (io.ReadCloser, int64, error)
 } {
-	return loggedEnvelopes{s}
+	return envelopes{s.ledger}
 }
 
-type loggedEnvelopes struct{ s *Server }
+type envelopes struct{ l *ledger.Ledger }
 
-func (e loggedEnvelopes) Open(ctx context.Context, d [32]byte) (io.ReadCloser, int64, error) {
-	if _, err := e.s.ledger.IndexOfIdentity(ctx, d); err != nil {
-		if errors.Is(err, ledger.ErrNotFound) {
-			return nil, 0, blobstore.ErrNotFound
-		}
+func (e envelopes) Open(ctx context.Context, d [32]byte) (io.ReadCloser, int64, error) {
+	b, err := e.l.Blob(ctx, d)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, 0, fmt.Errorf("no envelope %x: %w", d, fs.ErrNotExist)
+	}
+	if err != nil {
 		return nil, 0, err
 	}
-	return e.s.blobs.Open(ctx, d)
+	return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
 }
 
 // LedgerOptions returns the ledger options a node needs: entries are
 // deduplicated by envelope digest (the same envelope submitted twice returns
-// the first entry), indexed by release, package, artifact digest and
-// predicate type, and the envelope store is flushed before each commit
-// (unless base.NoSync: a ledger that skips fsync gains nothing from a durable
-// envelope store, and syncfs(2) flushes the whole file system).
-func LedgerOptions(base ledger.Options, blobs *blobstore.Store) ledger.Options {
+// the first entry) and indexed by release, package, artifact digest and
+// predicate type.
+func LedgerOptions(base ledger.Options) ledger.Options {
 	base.Identity = entryIdentity
 	base.Index = entryIndexKeys
-	if !base.NoSync {
-		base.BeforeCommit = blobs.Sync
-	}
 	return base
 }
 

@@ -2,12 +2,10 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"connectrpc.com/connect"
 	"github.com/evident-dev/evident/evidence"
-	"github.com/evident-dev/evident/ledger"
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
 )
 
@@ -86,36 +84,20 @@ func (s *Server) submitBatch(ctx context.Context, envs [][]byte, wait bool) ([]*
 	return out, nil
 }
 
-// logPrepared stores the envelopes and appends their entries in one ledger
-// call. Blobs it created are removed again if the append fails.
+// logPrepared appends the entries with their envelopes in one ledger call:
+// each envelope is stored in its entry's transaction, so a failed append
+// stores nothing and a logged entry always has its envelope.
 func (s *Server) logPrepared(ctx context.Context, ps []*prepared, envs [][]byte) ([]*evidentv1.SubmitResult, error) {
 	entries := make([][]byte, len(ps))
 	for i, p := range ps {
-		s.hold(p.digest)
 		entries[i] = p.entry
 	}
-	logged := false
-	defer func() {
-		for _, p := range ps {
-			s.release(p.digest, logged)
-		}
-	}()
-	for i, p := range ps {
-		_, created, err := s.blobs.Put(envs[i])
-		if err != nil {
-			return nil, s.internal(ctx, "store envelope", err)
-		}
-		if created {
-			s.markCreated(p.digest)
-		}
-	}
-	// Append is not cancelled with the request: the node must learn whether
-	// the entries were logged, to keep or remove their envelopes.
-	app, err := s.ledger.Append(context.WithoutCancel(ctx), entries)
+	// Append is not cancelled with the request: once queued the entries
+	// may be logged, and the answer must say so.
+	app, err := s.ledger.AppendWithBlobs(context.WithoutCancel(ctx), entries, envs)
 	if err != nil {
 		return nil, s.ledgerError(ctx, err)
 	}
-	logged = true
 	out := make([]*evidentv1.SubmitResult, len(ps))
 	for i, a := range app {
 		entry := ps[i].entry
@@ -152,55 +134,4 @@ func (s *Server) waitAndProve(ctx context.Context, res *evidentv1.SubmitResult) 
 	res.InclusionProof = &evidentv1.InclusionProof{LogIndex: res.GetLogIndex(), TreeSize: size, Hashes: p}
 	res.Checkpoint = string(cp)
 	return nil
-}
-
-type inflightBlob struct {
-	n       int
-	created bool
-}
-
-func (s *Server) hold(d [32]byte) {
-	s.inflightMu.Lock()
-	defer s.inflightMu.Unlock()
-	b := s.inflight[d]
-	if b == nil {
-		b = &inflightBlob{}
-		s.inflight[d] = b
-	}
-	b.n++
-}
-
-func (s *Server) markCreated(d [32]byte) {
-	s.inflightMu.Lock()
-	defer s.inflightMu.Unlock()
-	s.inflight[d].created = true
-}
-
-// release drops a hold on a blob. The last holder removes a blob that one of
-// the holders created if no entry refers to it, so a failed submission
-// leaves nothing stored while a concurrent one of the same envelope keeps it.
-func (s *Server) release(d [32]byte, logged bool) {
-	s.inflightMu.Lock()
-	defer s.inflightMu.Unlock()
-	b := s.inflight[d]
-	b.n--
-	if logged {
-		b.created = false // referenced by an entry now: keep it
-	}
-	if b.n > 0 {
-		return
-	}
-	delete(s.inflight, d)
-	if !b.created {
-		return
-	}
-	if _, err := s.ledger.IndexOfIdentity(context.Background(), d); err == nil {
-		return
-	} else if !errors.Is(err, ledger.ErrNotFound) {
-		s.log.Error("couldn't check whether an envelope is logged; keeping its blob", "envelope", fmt.Sprintf("%x", d), "err", err)
-		return
-	}
-	if err := s.blobs.Delete(d); err != nil {
-		s.log.Error("couldn't remove the envelope of a failed submission", "envelope", fmt.Sprintf("%x", d), "err", err)
-	}
 }

@@ -52,7 +52,6 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/evidence"
-	"github.com/evident-dev/evident/ledger"
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
 	"github.com/evident-dev/evident/server/servertest"
 	"google.golang.org/grpc"
@@ -114,18 +113,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	addr, baseURL := cfg.addr, "http://"+cfg.addr
 	where := "node at " + addr
 	if addr == "" {
-		n, err := servertest.Start(servertest.Options{Dir: cfg.dir, Sync: !cfg.nosync, Ledger: func(o *ledger.Options) {
-			// Time the envelope store's flush, which runs before each
-			// commit, to tell it apart from the ledger's own fsync.
-			if sync := o.BeforeCommit; sync != nil {
-				o.BeforeCommit = func() error {
-					t := time.Now()
-					err := sync()
-					blobSyncNanos.Add(int64(time.Since(t)))
-					return err
-				}
-			}
-		}})
+		n, err := servertest.Start(servertest.Options{Dir: cfg.dir, Sync: !cfg.nosync})
 		if err != nil {
 			return fmt.Errorf("couldn't start a node: %w", err)
 		}
@@ -337,9 +325,6 @@ func (r *result) print(out io.Writer, what string, m ledgerStats) {
 	if m.batches > 0 {
 		fmt.Fprintf(out, "  ledger: %.0f commits, %.1f entries per commit, %.2f ms per commit (fsync included)",
 			m.batches, m.entries/m.batches, 1000*m.commitSeconds/m.batches)
-		if m.blobSyncSeconds > 0 {
-			fmt.Fprintf(out, ", of which %.2f ms envelope store syncfs", 1000*m.blobSyncSeconds/m.batches)
-		}
 		fmt.Fprintln(out)
 	}
 	if r.dups > 0 || len(r.errs) > 0 {
@@ -453,24 +438,19 @@ func submitLoad(ctx context.Context, cfg config, clients []evidentv1.EvidenceSer
 	return r
 }
 
-// blobSyncNanos is the time the in-process node spent flushing its
-// envelope store before commits.
-var blobSyncNanos atomic.Int64
-
-// ledgerStats are the node's group-commit counters, from /metrics, and the
-// envelope store's flush time when the node is in this process.
+// ledgerStats are the node's group-commit counters, from /metrics.
 type ledgerStats struct {
-	batches, entries, commitSeconds, blobSyncSeconds float64
+	batches, entries, commitSeconds float64
 }
 
 func (a ledgerStats) sub(b ledgerStats) ledgerStats {
-	return ledgerStats{a.batches - b.batches, a.entries - b.entries, a.commitSeconds - b.commitSeconds, a.blobSyncSeconds - b.blobSyncSeconds}
+	return ledgerStats{a.batches - b.batches, a.entries - b.entries, a.commitSeconds - b.commitSeconds}
 }
 
 // scrapeLedger reads the ledger's commit histograms from the node's
 // /metrics; zero if it can't.
 func scrapeLedger(baseURL string) ledgerStats {
-	s := ledgerStats{blobSyncSeconds: float64(blobSyncNanos.Load()) / 1e9}
+	var s ledgerStats
 	res, err := http.Get(baseURL + "/metrics")
 	if err != nil {
 		return s

@@ -25,7 +25,6 @@ import (
 
 	"github.com/evident-dev/evident/ledger"
 	"github.com/evident-dev/evident/server"
-	"github.com/evident-dev/evident/server/blobstore"
 	"github.com/evident-dev/evident/server/node"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -238,11 +237,7 @@ func verifyCmd(cfgPath string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	blobs, err := blobstore.Open(filepath.Join(nc.Data, "envelopes"))
-	if err != nil {
-		return fail(err)
-	}
-	l, err := ledger.Open(filepath.Join(nc.Data, "ledger.db"), server.LedgerOptions(ledger.Options{Signer: nc.Signer}, blobs))
+	l, err := ledger.Open(filepath.Join(nc.Data, "ledger.db"), server.LedgerOptions(ledger.Options{Signer: nc.Signer}))
 	if err != nil {
 		return fail(err)
 	}

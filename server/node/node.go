@@ -11,13 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/evident-dev/evident/evidence"
 	"github.com/evident-dev/evident/ledger"
 	"github.com/evident-dev/evident/server"
-	"github.com/evident-dev/evident/server/blobstore"
 	"github.com/evident-dev/evident/server/federation"
 	"github.com/evident-dev/evident/server/tiles"
 	"github.com/evident-dev/evident/witness"
@@ -56,7 +56,7 @@ type Config struct {
 	// NoSync skips fsync: for tests only. Default false.
 	NoSync bool
 	// Ledger overrides ledger options (batching, checkpoint interval).
-	// Signer, Identity, Index, BeforeCommit, Logger and Metrics are set by
+	// Signer, Identity, Index, Logger and Metrics are set by
 	// the node.
 	Ledger ledger.Options
 }
@@ -78,7 +78,7 @@ type Node struct {
 }
 
 // Start opens the node's storage and serves it until Close.
-func Start(cfg Config) (n *Node, err error) {
+func Start(cfg Config) (_ *Node, err error) {
 	if cfg.Data == "" || cfg.Signer == nil || cfg.LogKey == nil || cfg.Cosigner == nil {
 		return nil, errors.New("node: Data, Signer, LogKey and Cosigner are required")
 	}
@@ -88,20 +88,19 @@ func Start(cfg Config) (n *Node, err error) {
 	log := cfg.Logger
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	n = &Node{Registry: reg, log: log, done: make(chan struct{}), served: make(chan error, 1)}
+	n := &Node{Registry: reg, log: log, done: make(chan struct{}), served: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			n.closeStorage()
 		}
 	}()
 
-	blobs, err := blobstore.Open(filepath.Join(cfg.Data, "envelopes"))
-	if err != nil {
-		return nil, err
+	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+		return nil, fmt.Errorf("couldn't create the data directory: %w", err)
 	}
 	lopts := cfg.Ledger
 	lopts.Signer, lopts.Logger, lopts.Metrics, lopts.NoSync = cfg.Signer, log.With("part", "ledger"), reg, cfg.NoSync || lopts.NoSync
-	if n.Ledger, err = ledger.Open(filepath.Join(cfg.Data, "ledger.db"), server.LedgerOptions(lopts, blobs)); err != nil {
+	if n.Ledger, err = ledger.Open(filepath.Join(cfg.Data, "ledger.db"), server.LedgerOptions(lopts)); err != nil {
 		return nil, err
 	}
 	if n.store, err = boltstore.Open(filepath.Join(cfg.Data, "witness.db"), boltstore.Options{GroupCommit: true}); err != nil {
@@ -121,7 +120,6 @@ func Start(cfg Config) (n *Node, err error) {
 	}
 	if n.Server, err = server.New(server.Options{
 		Ledger:          n.Ledger,
-		Blobs:           blobs,
 		Trust:           cfg.Trust,
 		MaxEnvelopeSize: cfg.MaxEnvelopeSize,
 		Logger:          log.With("part", "server"),

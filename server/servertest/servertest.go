@@ -21,7 +21,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,7 +31,6 @@ import (
 	"github.com/evident-dev/evident/evidence"
 	"github.com/evident-dev/evident/ledger"
 	"github.com/evident-dev/evident/server"
-	"github.com/evident-dev/evident/server/blobstore"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
@@ -110,15 +108,12 @@ type Node struct {
 	// "http://" + Addr.
 	Addr, URL string
 	Dir       string
-	// BlobDir is the envelope store's directory.
-	BlobDir string
 	// NoteKey and VerifierKey are the log's note keys (note.GenerateKey
 	// form); Verifier opens its checkpoints.
 	NoteKey, VerifierKey string
 	Verifier             note.Verifier
 
 	Ledger   *ledger.Ledger
-	Blobs    *blobstore.Store
 	Server   *server.Server
 	Registry *prometheus.Registry
 
@@ -175,17 +170,13 @@ func (n *Node) start() error {
 		return fmt.Errorf("servertest: verifier key: %w", err)
 	}
 
-	n.BlobDir = filepath.Join(n.Dir, "envelopes")
-	if n.Blobs, err = blobstore.Open(n.BlobDir); err != nil {
-		return err
-	}
 	n.Registry = prometheus.NewRegistry()
 	lopts := server.LedgerOptions(ledger.Options{
 		Signer:  signer,
 		NoSync:  !n.opts.Sync,
 		Logger:  n.opts.Logger.With("part", "ledger"),
 		Metrics: n.Registry,
-	}, n.Blobs)
+	})
 	if n.opts.Ledger != nil {
 		n.opts.Ledger(&lopts)
 	}
@@ -195,7 +186,6 @@ func (n *Node) start() error {
 	}
 	n.Server, err = server.New(server.Options{
 		Ledger:          n.Ledger,
-		Blobs:           n.Blobs,
 		Trust:           n.opts.Trust,
 		MaxEnvelopeSize: n.opts.MaxEnvelopeSize,
 		Logger:          n.opts.Logger.With("part", "server"),
@@ -283,20 +273,9 @@ func (n *Node) Dial(opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	return grpc.NewClient(n.Addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
 }
 
-// BlobCount returns how many envelopes the envelope store holds: the files
-// under envelopes/sha256.
+// BlobCount returns how many envelopes the node stores.
 func (n *Node) BlobCount() (int, error) {
-	count := 0
-	err := filepath.WalkDir(filepath.Join(n.BlobDir, "sha256"), func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			count++
-		}
-		return nil
-	})
-	return count, err
+	return n.Ledger.BlobCount(context.Background())
 }
 
 // Digest returns the lowercase hex SHA-256 of s, a stand-in artifact digest.
