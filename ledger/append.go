@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -23,8 +22,7 @@ var errCorrupt = errors.New("ledger: corrupt")
 // request is one Append call waiting for the sequencer.
 type request struct {
 	entries [][]byte
-	blobs   [][]byte   // nil, or one (possibly nil) per entry
-	blobKey [][32]byte // SHA-256 of each blob
+	blobs   [][]byte // nil, or one (possibly nil) per entry
 	bytes   int64
 	leaves  [][32]byte
 	idents  [][32]byte // nil when identity is the leaf hash
@@ -60,11 +58,11 @@ func (l *Ledger) Append(ctx context.Context, entries [][]byte) ([]Appended, erro
 	return l.AppendWithBlobs(ctx, entries, nil)
 }
 
-// AppendWithBlobs is Append, and stores blobs[i] (when not nil) under its
-// SHA-256 in the same transaction as entries[i], if that entry is new: the
-// node keeps each envelope with its entry, so an entry is never durable
-// without its envelope and a refused or failed append stores neither.
-// Read them back with Blob.
+// AppendWithBlobs is Append, and stores blobs[i] (when not nil) with
+// entries[i], in the same transaction, if that entry is new: the node keeps
+// each envelope with its entry, so an entry is never durable without its
+// envelope and a refused or failed append stores neither. Blobs are keyed by
+// log index, so a batch writes them sequentially. Read them with Blob.
 func (l *Ledger) AppendWithBlobs(ctx context.Context, entries, blobs [][]byte) ([]Appended, error) {
 	if len(entries) == 0 {
 		return nil, nil
@@ -81,14 +79,8 @@ func (l *Ledger) AppendWithBlobs(ctx context.Context, entries, blobs [][]byte) (
 		leaves:  make([][32]byte, len(entries)),
 		done:    make(chan struct{}),
 	}
-	if blobs != nil {
-		r.blobKey = make([][32]byte, len(blobs))
-		for i, b := range blobs {
-			if b != nil {
-				r.blobKey[i] = sha256.Sum256(b)
-				r.bytes += int64(len(b))
-			}
-		}
+	for _, b := range blobs {
+		r.bytes += int64(len(b))
 	}
 	if l.opts.Identity != nil {
 		r.idents = make([][32]byte, len(entries))
@@ -318,6 +310,7 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 	err = l.db.Update(func(tx *bolt.Tx) error {
 		identB := tx.Bucket(bucketIdentity)
 		blobsB := tx.Bucket(bucketBlobs)
+		blobsB.FillPercent = 1
 		tailB := tx.Bucket(bucketTail)
 		bundlesB := tx.Bucket(bucketBundles)
 		tailB.FillPercent = 1
@@ -348,8 +341,8 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 				if r.idents != nil {
 					fresh.leaf[r.leaves[i]] = idx
 				}
-				if r.blobs != nil && r.blobs[i] != nil && blobsB.Get(r.blobKey[i][:]) == nil {
-					if err := blobsB.Put(r.blobKey[i][:], r.blobs[i]); err != nil {
+				if r.blobs != nil && r.blobs[i] != nil {
+					if err := blobsB.Put(u64(idx), r.blobs[i]); err != nil {
 						return err
 					}
 				}

@@ -29,7 +29,7 @@ import (
 //	leaves       leaf hash (32) -> log index (8), only when Options.Identity
 //	             is set (otherwise identity is the leaf hash), likewise
 //	checkpoints  tree size (8) -> signed checkpoint note, every one signed
-//	blobs        SHA-256 (32) -> content stored with an entry by
+//	blobs        log index (8) -> content stored with that entry by
 //	             AppendWithBlobs (the node's envelopes), in the entry's
 //	             transaction
 //	x/<name>     secondary index <name>: uvarint(len(key)) || key || log

@@ -94,6 +94,12 @@ type Options struct {
 	// proofs (8 KiB each). Default 4096 (32 MiB).
 	TileCacheSize int
 
+	// CheckBlob, when set, is how Verify checks a blob stored with an
+	// entry (the node checks the envelope hashes to the entry's digest).
+	// Default: blobs are opaque; Verify only checks each belongs to an
+	// entry.
+	CheckBlob func(entry, blob []byte) error
+
 	// MaxBatchSize bounds the entries committed in one transaction.
 	// Default 1024.
 	MaxBatchSize int

@@ -638,11 +638,20 @@ func TestCheckpointInterval(t *testing.T) {
 
 func TestBlobs(t *testing.T) {
 	signer, verifier := testKey(t, "example.com/blobs")
-	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{
+	// Entries name their blob: identity is the blob's digest, and Verify
+	// checks each blob against its entry.
+	opts := Options{
 		Signer: signer, NoSync: true,
-		// Entries name their blob: identity is the blob's digest.
 		Identity: func(e []byte) [32]byte { return sha256.Sum256(e[len("entry of "):]) },
-	})
+		CheckBlob: func(e, b []byte) error {
+			if !bytes.Equal(e[len("entry of "):], b) {
+				return errors.New("blob does not match its entry")
+			}
+			return nil
+		},
+	}
+	path := filepath.Join(t.TempDir(), "log.db")
+	l := openTest(t, path, opts)
 	ctx := context.Background()
 	blob := func(s string) []byte { return bytes.Repeat([]byte(s), 1000) }
 	entry := func(s string) []byte { return append([]byte("entry of "), blob(s)...) }
@@ -653,18 +662,15 @@ func TestBlobs(t *testing.T) {
 	if res[0].Index != 0 || res[1].Index != 1 {
 		t.Fatalf("indices %v", res)
 	}
-	for _, s := range []string{"a", "b"} {
-		got, err := l.Blob(ctx, sha256.Sum256(blob(s)))
+	for i, s := range []string{"a", "b"} {
+		got, err := l.Blob(ctx, uint64(i))
 		if err != nil || !bytes.Equal(got, blob(s)) {
-			t.Fatalf("Blob(%s) = %d bytes, %v", s, len(got), err)
+			t.Fatalf("Blob(%d) = %d bytes, %v", i, len(got), err)
 		}
 	}
 	// A refused call stores no blob.
 	if _, err := l.AppendWithBlobs(ctx, [][]byte{entry("c"), {}}, [][]byte{blob("c"), blob("d")}); !errors.Is(err, ErrInvalidEntry) {
 		t.Fatalf("got %v, want ErrInvalidEntry", err)
-	}
-	if _, err := l.Blob(ctx, sha256.Sum256(blob("c"))); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("a refused append stored its blob: %v", err)
 	}
 	// A duplicate keeps the first blob; blobs and entries must pair up.
 	if res, err := l.AppendWithBlobs(ctx, [][]byte{entry("a")}, [][]byte{blob("a")}); err != nil || !res[0].Duplicate {
@@ -676,8 +682,26 @@ func TestBlobs(t *testing.T) {
 	if n, err := l.BlobCount(ctx); err != nil || n != 2 {
 		t.Fatalf("BlobCount = %d, %v; want 2", n, err)
 	}
+	if _, err := l.Blob(ctx, 2); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Blob(2): got %v, want ErrNotFound", err)
+	}
 	if err := l.Verify(ctx, verifier); err != nil {
 		t.Fatal(err)
+	}
+	// Verify catches a blob that no longer matches its entry.
+	l.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketBlobs).Put(u64(1), blob("x")) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	l = openTest(t, path, opts)
+	var ve *VerifyError
+	if err := l.Verify(ctx, verifier); !errors.As(err, &ve) || ve.Where != "blob of entry 1" {
+		t.Fatalf("Verify after tampering a blob: %v", err)
 	}
 }
 

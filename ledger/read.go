@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 
@@ -36,36 +35,43 @@ func (l *Ledger) Entries(ctx context.Context, start uint64, count int) ([][]byte
 	}
 	var out [][]byte
 	err := l.view(ctx, func(tx *bolt.Tx) error {
-		size := treeSize(tx)
-		if start >= size || uint64(count) > size-start {
-			return fmt.Errorf("%w: entries [%d, %d) reach beyond the tree size %d", ErrNotFound, start, start+uint64(count), size)
-		}
-		out = make([][]byte, 0, count)
-		bundles, tail := tx.Bucket(bucketBundles), tx.Bucket(bucketTail)
-		full := size / TileWidth
-		for i := start; i < start+uint64(count); {
-			n := i / TileWidth
-			if n >= full {
-				e := tail.Get(u64(i))
-				if e == nil {
-					return fmt.Errorf("%w: entry %d missing", errCorrupt, i)
-				}
-				out = append(out, append([]byte(nil), e...))
-				i++
-				continue
-			}
-			b := bundles.Get(u64(n))
-			es, err := splitBundle(b)
-			if err != nil || len(es) != TileWidth {
-				return fmt.Errorf("%w: bundle %d: %d entries, %v", errCorrupt, n, len(es), err)
-			}
-			for ; i < start+uint64(count) && i/TileWidth == n; i++ {
-				out = append(out, append([]byte(nil), es[i%TileWidth]...))
-			}
-		}
-		return nil
+		var err error
+		out, err = l.entriesTx(tx, start, count)
+		return err
 	})
 	return out, err
+}
+
+// entriesTx reads count entries from start within tx, copied out of it.
+func (l *Ledger) entriesTx(tx *bolt.Tx, start uint64, count int) ([][]byte, error) {
+	size := treeSize(tx)
+	if start >= size || uint64(count) > size-start {
+		return nil, fmt.Errorf("%w: entries [%d, %d) reach beyond the tree size %d", ErrNotFound, start, start+uint64(count), size)
+	}
+	out := make([][]byte, 0, count)
+	bundles, tail := tx.Bucket(bucketBundles), tx.Bucket(bucketTail)
+	full := size / TileWidth
+	for i := start; i < start+uint64(count); {
+		n := i / TileWidth
+		if n >= full {
+			e := tail.Get(u64(i))
+			if e == nil {
+				return nil, fmt.Errorf("%w: entry %d missing", errCorrupt, i)
+			}
+			out = append(out, append([]byte(nil), e...))
+			i++
+			continue
+		}
+		b := bundles.Get(u64(n))
+		es, err := splitBundle(b)
+		if err != nil || len(es) != TileWidth {
+			return nil, fmt.Errorf("%w: bundle %d: %d entries, %v", errCorrupt, n, len(es), err)
+		}
+		for ; i < start+uint64(count) && i/TileWidth == n; i++ {
+			out = append(out, append([]byte(nil), es[i%TileWidth]...))
+		}
+	}
+	return out, nil
 }
 
 // splitBundle splits a c2sp.org/tlog-tiles entry bundle into its entries
@@ -247,25 +253,18 @@ func (l *Ledger) CheckpointAt(ctx context.Context, size uint64) ([]byte, error) 
 	return out, err
 }
 
-// Blob returns the blob stored with AppendWithBlobs under the given SHA-256,
-// after checking its bytes still hash to it.
-func (l *Ledger) Blob(ctx context.Context, digest [32]byte) ([]byte, error) {
+// Blob returns the blob stored with the entry at index by AppendWithBlobs.
+func (l *Ledger) Blob(ctx context.Context, index uint64) ([]byte, error) {
 	var out []byte
 	err := l.view(ctx, func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketBlobs).Get(digest[:])
+		v := tx.Bucket(bucketBlobs).Get(u64(index))
 		if v == nil {
-			return fmt.Errorf("%w: no blob %x", ErrNotFound, digest)
+			return fmt.Errorf("%w: no blob with entry %d", ErrNotFound, index)
 		}
 		out = append([]byte(nil), v...)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	if sha256.Sum256(out) != digest {
-		return nil, fmt.Errorf("%w: blob %x does not hash to its name", errCorrupt, digest)
-	}
-	return out, nil
+	return out, err
 }
 
 // BlobCount returns how many blobs are stored. It walks the bucket: for

@@ -3,7 +3,6 @@ package ledger
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -227,9 +226,21 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 		if n := tx.Bucket(bucketIdentity).Stats().KeyN; uint64(n) != merged {
 			return &VerifyError{"identity index", fmt.Errorf("%d keys for %d merged entries", n, merged)}
 		}
+		size := treeSize(tx)
 		return tx.Bucket(bucketBlobs).ForEach(func(k, v []byte) error {
-			if len(k) != sha256.Size || sha256.Sum256(v) != [32]byte(k) {
-				return &VerifyError{fmt.Sprintf("blob %x", k), errors.New("its bytes do not hash to its name")}
+			if len(k) != 8 || binary.BigEndian.Uint64(k) >= size {
+				return &VerifyError{fmt.Sprintf("blob %x", k), errors.New("belongs to no entry")}
+			}
+			if l.opts.CheckBlob == nil {
+				return nil
+			}
+			i := binary.BigEndian.Uint64(k)
+			es, err := l.entriesTx(tx, i, 1)
+			if err != nil {
+				return &VerifyError{fmt.Sprintf("blob of entry %d", i), err}
+			}
+			if err := l.opts.CheckBlob(es[0], v); err != nil {
+				return &VerifyError{fmt.Sprintf("blob of entry %d", i), err}
 			}
 			return nil
 		})

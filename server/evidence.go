@@ -122,7 +122,7 @@ func (e *evidenceService) GetEvidence(ctx context.Context, req *connect.Request[
 		}
 		var d [32]byte
 		copy(d[:], ev.GetSummary().GetEnvelopeSha256())
-		b, err := s.ledger.Blob(ctx, d)
+		b, err := envelope(ctx, s.ledger, d)
 		if err != nil {
 			return nil, s.internal(ctx, "read envelope", err)
 		}
@@ -227,8 +227,7 @@ func (e *evidenceService) GetEnvelope(ctx context.Context, req *connect.Request[
 	s := e.s
 	var d [32]byte
 	copy(d[:], req.Msg.GetEnvelopeSha256())
-	// Ledger.Blob checks the bytes still hash to their name.
-	b, err := s.ledger.Blob(ctx, d)
+	b, err := envelope(ctx, s.ledger, d)
 	if errors.Is(err, ledger.ErrNotFound) {
 		return connect.NewError(connect.CodeNotFound, fmt.Errorf("no envelope with SHA-256 %x is logged", d))
 	}

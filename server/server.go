@@ -171,7 +171,7 @@ func (s *Server) Envelopes() interface {
 type envelopes struct{ l *ledger.Ledger }
 
 func (e envelopes) Open(ctx context.Context, d [32]byte) (io.ReadCloser, int64, error) {
-	b, err := e.l.Blob(ctx, d)
+	b, err := envelope(ctx, e.l, d)
 	if errors.Is(err, ledger.ErrNotFound) {
 		return nil, 0, fmt.Errorf("no envelope %x: %w", d, fs.ErrNotExist)
 	}
@@ -181,6 +181,23 @@ func (e envelopes) Open(ctx context.Context, d [32]byte) (io.ReadCloser, int64, 
 	return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
 }
 
+// envelope returns the logged envelope with SHA-256 d: the dedup index maps
+// the digest to its entry, whose blob is the envelope.
+func envelope(ctx context.Context, l *ledger.Ledger, d [32]byte) ([]byte, error) {
+	idx, err := l.IndexOfIdentity(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	b, err := l.Blob(ctx, idx)
+	if err != nil {
+		return nil, err
+	}
+	if sha256.Sum256(b) != d {
+		return nil, fmt.Errorf("stored envelope of entry %d does not hash to %x", idx, d)
+	}
+	return b, nil
+}
+
 // LedgerOptions returns the ledger options a node needs: entries are
 // deduplicated by envelope digest (the same envelope submitted twice returns
 // the first entry) and indexed by release, package, artifact digest and
@@ -188,7 +205,21 @@ func (e envelopes) Open(ctx context.Context, d [32]byte) (io.ReadCloser, int64, 
 func LedgerOptions(base ledger.Options) ledger.Options {
 	base.Identity = entryIdentity
 	base.Index = entryIndexKeys
+	base.CheckBlob = checkEnvelope
 	return base
+}
+
+// checkEnvelope is how Verify checks a stored envelope: it must be the one
+// its entry names.
+func checkEnvelope(entry, blob []byte) error {
+	e, err := evidence.ParseEntry(entry)
+	if err != nil {
+		return err
+	}
+	if sha256.Sum256(blob) != e.EnvelopeDigest || int64(len(blob)) != e.EnvelopeSize {
+		return errors.New("the stored envelope is not the one its entry names")
+	}
+	return nil
 }
 
 // Index names, and the keys they file entries under.
