@@ -315,7 +315,6 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 		bundlesB := tx.Bucket(bucketBundles)
 		tailB.FillPercent = 1
 		bundlesB.FillPercent = 1
-		indexBuckets := make(map[string]*bolt.Bucket)
 		for _, r := range batch {
 			r.res = make([]Appended, len(r.entries))
 			for i, e := range r.entries {
@@ -400,20 +399,7 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 				st.size++
 				added++
 				if r.keys != nil {
-					for _, k := range r.keys[i] {
-						xb := indexBuckets[k.Name]
-						if xb == nil {
-							var err error
-							xb, err = tx.CreateBucketIfNotExists([]byte(indexPrefix + k.Name))
-							if err != nil {
-								return err
-							}
-							indexBuckets[k.Name] = xb
-						}
-						if err := xb.Put(indexKey(k.Key, idx), nil); err != nil {
-							return err
-						}
-					}
+					fresh.addKeys(r.keys[i], idx)
 				}
 			}
 		}

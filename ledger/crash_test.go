@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,7 +45,7 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := Open(path, Options{Signer: signer, MaxBatchSize: 256, DedupMergeSize: 2000})
+	l, err := Open(path, crashOptions(signer))
 	if err != nil {
 		fmt.Println("open-error", err)
 		os.Exit(3)
@@ -175,7 +176,7 @@ func TestCrashSafety(t *testing.T) {
 		}
 		cmd.Wait()
 
-		l, err := Open(path, Options{Signer: signer, DedupMergeSize: 2000})
+		l, err := Open(path, crashOptions(signer))
 		if err != nil {
 			t.Fatalf("cycle %d: reopen after SIGKILL: %v", cycle, err)
 		}
@@ -194,6 +195,25 @@ func TestCrashSafety(t *testing.T) {
 		}
 		if err := l.Verify(ctx, verifier); err != nil {
 			t.Fatalf("cycle %d: %v", cycle, err)
+		}
+		// The secondary index and the log agree: every entry is found
+		// under its key, and nothing else is.
+		all, err := l.Entries(ctx, 0, int(size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[byte][]uint64{}
+		for i := len(all) - 1; i >= 0; i-- {
+			want[all[i][0]] = append(want[all[i][0]], uint64(i))
+		}
+		for _, k := range []byte{0, 1, 77, 255} {
+			var got []uint64
+			if err := l.Scan(ctx, "first", []byte{k}, 0, func(i uint64) bool { got = append(got, i); return true }); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want[k]) {
+				t.Fatalf("cycle %d: index key %d lists %d entries, the log has %d", cycle, k, len(got), len(want[k]))
+			}
 		}
 		// The tree is consistent with the checkpoint seen after the last
 		// crash, which was signed before this run.
@@ -240,4 +260,14 @@ func parseAck(line string) (uint64, [32]byte, bool) {
 	}
 	copy(sum[:], b)
 	return idx, sum, true
+}
+
+// crashOptions are the child's and the parent's ledger options: small
+// merges, so crashes land before, during and after them, and a secondary
+// index by first byte.
+func crashOptions(signer note.Signer) Options {
+	return Options{
+		Signer: signer, MaxBatchSize: 256, DedupMergeSize: 2000,
+		Index: func(e []byte) ([]IndexKey, error) { return []IndexKey{{Name: "first", Key: e[:1]}}, nil },
+	}
 }

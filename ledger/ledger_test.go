@@ -363,51 +363,73 @@ func TestDedup(t *testing.T) {
 }
 
 func TestScan(t *testing.T) {
-	signer, _ := testKey(t, "example.com/scan")
-	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{
-		Signer: signer, NoSync: true,
+	// Merge sizes put the keys all in memory, split between memory and
+	// disk, or all on disk after a reopen.
+	for _, mergeSize := range []int{2, 3, 65536} {
+		t.Run(fmt.Sprint("merge", mergeSize), func(t *testing.T) {
+			testScan(t, mergeSize)
+		})
+	}
+}
+
+func testScan(t *testing.T, mergeSize int) {
+	signer, verifier := testKey(t, "example.com/scan")
+	path := filepath.Join(t.TempDir(), "log.db")
+	opts := Options{
+		Signer: signer, NoSync: true, DedupMergeSize: mergeSize,
 		Index: func(e []byte) ([]IndexKey, error) {
 			// "a1" is filed under "a"; "ab1" under "ab"; a key must not
 			// match another that it prefixes.
 			return []IndexKey{{Name: "pkg", Key: bytes.TrimRight(e, "0123456789")}}, nil
 		},
-	})
-	ctx := context.Background()
-	if _, err := l.Append(ctx, [][]byte{[]byte("a1"), []byte("ab1"), []byte("a2"), []byte("b1"), []byte("a3"), []byte("ab2")}); err != nil {
-		t.Fatal(err)
 	}
-	scan := func(key string, before uint64, limit int) []uint64 {
-		var got []uint64
-		err := l.Scan(ctx, "pkg", []byte(key), before, func(i uint64) bool {
-			got = append(got, i)
-			return len(got) < limit
-		})
-		if err != nil {
+	l := openTest(t, path, opts)
+	ctx := context.Background()
+	for _, e := range []string{"a1", "ab1", "a2", "b1", "a3", "ab2"} {
+		if _, err := l.Append(ctx, [][]byte{[]byte(e)}); err != nil {
 			t.Fatal(err)
 		}
-		return got
 	}
-	for _, tc := range []struct {
-		key    string
-		before uint64
-		limit  int
-		want   []uint64
-	}{
-		{"a", 0, 10, []uint64{4, 2, 0}},
-		{"ab", 0, 10, []uint64{5, 1}},
-		{"a", 4, 10, []uint64{2, 0}},
-		{"a", 0, 2, []uint64{4, 2}},
-		{"a", 1, 10, []uint64{0}},
-		{"a", 0 + 0, 1, []uint64{4}},
-		{"c", 0, 10, nil},
-	} {
-		if diff := cmp.Diff(tc.want, scan(tc.key, tc.before, tc.limit)); diff != "" {
-			t.Errorf("Scan(%q, before %d): (-want +got)\n%s", tc.key, tc.before, diff)
+	check := func(l *Ledger) {
+		scan := func(key string, before uint64, limit int) []uint64 {
+			var got []uint64
+			err := l.Scan(ctx, "pkg", []byte(key), before, func(i uint64) bool {
+				got = append(got, i)
+				return len(got) < limit
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		for _, tc := range []struct {
+			key    string
+			before uint64
+			limit  int
+			want   []uint64
+		}{
+			{"a", 0, 10, []uint64{4, 2, 0}},
+			{"ab", 0, 10, []uint64{5, 1}},
+			{"a", 4, 10, []uint64{2, 0}},
+			{"a", 0, 2, []uint64{4, 2}},
+			{"a", 1, 10, []uint64{0}},
+			{"a", 0, 1, []uint64{4}},
+			{"c", 0, 10, nil},
+		} {
+			if diff := cmp.Diff(tc.want, scan(tc.key, tc.before, tc.limit)); diff != "" {
+				t.Errorf("Scan(%q, before %d): (-want +got)\n%s", tc.key, tc.before, diff)
+			}
+		}
+		if err := l.Scan(ctx, "nosuchindex", []byte("a"), 0, func(uint64) bool { t.Error("called"); return true }); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if err := l.Scan(ctx, "nosuchindex", []byte("a"), 0, func(uint64) bool { t.Error("called"); return true }); err != nil {
+	check(l)
+	if err := l.Verify(ctx, verifier); err != nil {
 		t.Fatal(err)
 	}
+	l.Close()
+	check(openTest(t, path, opts))
 }
 
 func TestPushback(t *testing.T) {

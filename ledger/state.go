@@ -37,6 +37,7 @@ func (l *Ledger) loadState() (*seqState, error) {
 		}
 		l.dedup.mu.Lock()
 		l.dedup.recent = rec
+		l.dedup.merged = merged
 		l.dedup.mu.Unlock()
 		hr := newHashReader(tx)
 		rng, err := hr.rangeAt(l.factory, st.size)

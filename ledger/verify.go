@@ -156,7 +156,7 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 						return &VerifyError{where, errors.New("identity index does not point at it")}
 					}
 				}
-				if l.opts.Index != nil {
+				if l.opts.Index != nil && i < merged {
 					keys, err := l.opts.Index(e)
 					if err != nil {
 						return &VerifyError{where, fmt.Errorf("index function refuses a logged entry: %w", err)}
