@@ -1,0 +1,360 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/evident-dev/evident/evidence"
+	"github.com/evident-dev/evident/policy"
+)
+
+// BundleFormat is the format member of a version 1 bundle.
+const BundleFormat = "https://evident.dev/bundle/v1"
+
+// MaxBundleSize bounds what [ParseBundle] reads: a few dozen large SBOMs.
+const MaxBundleSize = 1 << 30
+
+// Bundle is evidence kept for offline verification: for each item the
+// envelope, its log entry, a c2sp.org/tlog-proof that the entry is in the
+// log, and the public keys of the envelope's signers. BUNDLE.md specifies
+// the file format, which [Bundle.Marshal] writes and [ParseBundle] reads.
+type Bundle struct {
+	Items []BundleItem
+}
+
+// BundleItem is one evidence item of a [Bundle].
+type BundleItem struct {
+	// Envelope is the DSSE envelope, exactly as logged.
+	Envelope []byte
+	// Entry is the log entry, exactly the bytes of the Merkle leaf.
+	Entry []byte
+	// Proof is a c2sp.org/tlog-proof@v1 of Entry (see [ParseProof]).
+	Proof []byte
+	// Signers are the public keys of the entry's signers.
+	Signers []ed25519.PublicKey
+}
+
+// bundleJSON is the file form of a bundle.
+type bundleJSON struct {
+	Format string           `json:"format"`
+	Items  []bundleItemJSON `json:"items"`
+}
+
+type bundleItemJSON struct {
+	Envelope []byte   `json:"envelope"` // standard base64 of the exact bytes
+	Entry    string   `json:"entry"`    // the entry text (ASCII)
+	Proof    string   `json:"proof"`    // the tlog-proof text (UTF-8)
+	Signers  []string `json:"signers"`  // "ed25519:<base64>"
+}
+
+// Marshal returns the file form of b (JSON, see BUNDLE.md).
+func (b *Bundle) Marshal() ([]byte, error) {
+	out := bundleJSON{Format: BundleFormat, Items: make([]bundleItemJSON, 0, len(b.Items))}
+	for i, it := range b.Items {
+		if !isText(it.Entry) || !isText(it.Proof) {
+			return nil, fmt.Errorf("couldn't encode bundle item %d: entry and proof must be UTF-8 text", i)
+		}
+		j := bundleItemJSON{Envelope: it.Envelope, Entry: string(it.Entry), Proof: string(it.Proof), Signers: []string{}}
+		for _, k := range it.Signers {
+			j.Signers = append(j.Signers, evidence.FormatPublicKey(k))
+		}
+		out.Items = append(out.Items, j)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return nil, fmt.Errorf("couldn't encode bundle: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// isText reports whether b survives a round trip through a JSON string.
+func isText(b []byte) bool { return utf8.Valid(b) }
+
+// ErrMalformedBundle is wrapped by every [ParseBundle] error.
+var ErrMalformedBundle = errors.New("malformed bundle")
+
+// ParseBundle parses a bundle file. It checks the form only: [VerifyBundle]
+// checks what the bundle claims.
+func ParseBundle(data []byte) (*Bundle, error) {
+	if len(data) > MaxBundleSize {
+		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformedBundle, len(data), MaxBundleSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var j bundleJSON
+	if err := dec.Decode(&j); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformedBundle, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: data after the bundle", ErrMalformedBundle)
+	}
+	if j.Format != BundleFormat {
+		return nil, fmt.Errorf("%w: format is %q, want %q", ErrMalformedBundle, truncate(j.Format), BundleFormat)
+	}
+	b := &Bundle{Items: make([]BundleItem, 0, len(j.Items))}
+	for i, it := range j.Items {
+		item := BundleItem{Envelope: it.Envelope, Entry: []byte(it.Entry), Proof: []byte(it.Proof)}
+		for k, s := range it.Signers {
+			pub, err := evidence.ParsePublicKey(s)
+			if err != nil {
+				return nil, fmt.Errorf("%w: items[%d].signers[%d]: %v", ErrMalformedBundle, i, k, err)
+			}
+			item.Signers = append(item.Signers, pub)
+		}
+		b.Items = append(b.Items, item)
+	}
+	return b, nil
+}
+
+// VerifyOptions say whom [VerifyBundle] trusts.
+type VerifyOptions struct {
+	// LogKeys are the public keys of the logs you trust. Required: a
+	// bundle's own say-so about its log is not evidence.
+	LogKeys []note.Verifier
+	// Policy, when not nil, must accept each checkpoint's witness
+	// cosignatures. Default: a log signature suffices.
+	Policy *policy.Policy
+	// TrustedSigners, when not empty, are the evidence signers you trust:
+	// every item must be signed by at least one of them. Default: any
+	// signer the log accepted, whose key the bundle carries.
+	TrustedSigners []ed25519.PublicKey
+}
+
+// ItemResult is the outcome of verifying one item of a bundle.
+type ItemResult struct {
+	// Item is the item's position in the bundle, from 0.
+	Item int
+	// Index is the entry's log index, as its proof says.
+	Index uint64
+	// Checkpoint is the verified checkpoint of the item's proof; nil if it
+	// didn't verify.
+	Checkpoint *Checkpoint
+	// Entry is the parsed entry, nil if it didn't parse.
+	Entry *evidence.Entry
+	// Statement is the envelope's in-toto statement, nil if the item failed
+	// before it was read.
+	Statement *evidence.Statement
+	// Err is nil if the item verified, else why not (a [*VerificationError]).
+	Err error
+}
+
+// VerifyBundle verifies every item of b, with no network access. For each
+// item it checks, in order:
+//
+//  1. the proof parses (c2sp.org/tlog-proof@v1);
+//  2. its checkpoint is signed by one of opts.LogKeys and meets
+//     opts.Policy's quorum ([VerifyCheckpoint]);
+//  3. the entry is included at the proof's index in the checkpoint's tree,
+//     and parses ([VerifyEvidence]);
+//  4. the envelope's SHA-256 and size are those the entry commits to;
+//  5. the envelope is an in-toto statement whose predicate type, subjects
+//     and digests are those the entry records;
+//  6. for every signer the entry names, the bundle carries the public key
+//     with that key id, and a DSSE signature by it verifies;
+//  7. with opts.TrustedSigners, one of the signers is trusted.
+//
+// It returns one result per item, and an error if the bundle is empty or
+// any item failed.
+func VerifyBundle(b *Bundle, opts VerifyOptions) ([]ItemResult, error) {
+	if b == nil || len(b.Items) == 0 {
+		return nil, errors.New("the bundle holds no evidence")
+	}
+	results := make([]ItemResult, len(b.Items))
+	var errs []error
+	for i := range b.Items {
+		results[i] = verifyItem(i, &b.Items[i], opts)
+		if err := results[i].Err; err != nil {
+			errs = append(errs, fmt.Errorf("item %d: %w", i, err))
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+func verifyItem(i int, it *BundleItem, opts VerifyOptions) ItemResult {
+	r := ItemResult{Item: i}
+	p, err := ParseProof(it.Proof)
+	if err != nil {
+		r.Err = &VerificationError{Part: PartProof, Err: err}
+		return r
+	}
+	r.Index = p.Index
+	cp, err := VerifyCheckpoint(p.Checkpoint, opts.LogKeys, opts.Policy)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	r.Checkpoint = cp
+	e, err := VerifyEvidence(cp, &Evidence{Index: p.Index, Entry: it.Entry, Proof: p.Hashes, Envelope: it.Envelope})
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	r.Entry = e
+	env, err := evidence.ParseEnvelope(it.Envelope)
+	if err != nil {
+		r.Err = &VerificationError{Part: PartEnvelope, Err: err}
+		return r
+	}
+	if env.PayloadType != evidence.PayloadTypeInToto {
+		r.Err = verr(PartEnvelope, "payloadType is %q, not %q", truncate(env.PayloadType), evidence.PayloadTypeInToto)
+		return r
+	}
+	// Signatures come before reading the payload (DSSE protocol.md).
+	keys := make(map[string]ed25519.PublicKey)
+	for _, k := range it.Signers {
+		keys[evidence.KeyID(k)] = k
+	}
+	for _, id := range e.Signers {
+		pub, ok := keys[id]
+		if !ok {
+			r.Err = verr(PartSignature, "the bundle has no public key for signer %s", truncate(id))
+			return r
+		}
+		if err := env.Verify(pub); err != nil {
+			r.Err = verr(PartSignature, "signer %s: %v", id, err)
+			return r
+		}
+	}
+	st, err := evidence.ParseStatement(env.Payload)
+	if err != nil {
+		r.Err = &VerificationError{Part: PartStatement, Err: err}
+		return r
+	}
+	r.Statement = st
+	if err := matchStatement(e, st); err != nil {
+		r.Err = err
+		return r
+	}
+	if len(opts.TrustedSigners) > 0 {
+		trusted := slices.ContainsFunc(opts.TrustedSigners, func(k ed25519.PublicKey) bool {
+			return slices.Contains(e.Signers, evidence.KeyID(k))
+		})
+		if !trusted {
+			r.Err = verr(PartSigner, "signed by %s, none of which you trust", strings.Join(e.Signers, ", "))
+			return r
+		}
+	}
+	return r
+}
+
+// matchStatement checks that the entry records what the statement says: the
+// node derived the entry from it, and a reader of the log relies on that.
+func matchStatement(e *evidence.Entry, st *evidence.Statement) error {
+	if st.PredicateType != e.PredicateType {
+		return verr(PartStatement, "predicate type %q differs from the entry's %q", truncate(st.PredicateType), e.PredicateType)
+	}
+	if len(st.Subject) != len(e.Subjects) {
+		return verr(PartStatement, "has %d subjects, the entry %d", len(st.Subject), len(e.Subjects))
+	}
+	for i, sub := range st.Subject {
+		p, err := evidence.ParsePurl(sub.Name)
+		if err != nil {
+			return verr(PartStatement, "subject %d: %v", i, err)
+		}
+		es := e.Subjects[i]
+		if p.String() != es.Purl {
+			return verr(PartStatement, "subject %d is %s, the entry says %s", i, p, es.Purl)
+		}
+		if len(sub.Digest) != len(es.Digests) {
+			return verr(PartStatement, "subject %d has %d digests, the entry %d", i, len(sub.Digest), len(es.Digests))
+		}
+		for _, d := range es.Digests {
+			if sub.Digest[d.Alg] != d.Value {
+				return verr(PartStatement, "subject %d digest %s differs from the entry's", i, d.Alg)
+			}
+		}
+	}
+	return nil
+}
+
+// BundleOptions configure [Client.Bundle].
+type BundleOptions struct {
+	// SignerKeys are public keys of evidence signers. Each item's signers'
+	// keys must be among them, so that the bundle can carry them: a node
+	// names signers by key id only.
+	SignerKeys []ed25519.PublicKey
+}
+
+// Bundle fetches and verifies evidence and assembles a bundle of it. what is
+// a purl (every item [Client.Query] returns for it) or a log index in
+// decimal. Each item is verified, its envelope fetched and checked against
+// its entry and its signers' keys, before it goes into the bundle; the
+// returned bundle also passes [VerifyBundle] with this client's log key.
+// Items that fail are left out and reported in the error, which is then an
+// errors.Join of their failures; the bundle holds the others.
+func (c *Client) Bundle(ctx context.Context, what string, opts BundleOptions) (*Bundle, error) {
+	var results []Result
+	if idx, err := strconv.ParseUint(what, 10, 63); err == nil {
+		r, _, err := c.Get(ctx, idx, false)
+		if err != nil {
+			return nil, err
+		}
+		results = []Result{r}
+	} else {
+		rs, err := c.Query(ctx, what)
+		if err != nil {
+			return nil, err
+		}
+		if len(rs) == 0 {
+			return nil, fmt.Errorf("%s has no evidence about %s", c.name, what)
+		}
+		results = rs
+	}
+	keys := make(map[string]ed25519.PublicKey)
+	for _, k := range opts.SignerKeys {
+		keys[evidence.KeyID(k)] = k
+	}
+	b := new(Bundle)
+	var errs []error
+	for _, r := range results {
+		if !r.Verified {
+			errs = append(errs, fmt.Errorf("entry %d: %w", r.Index, r.Err))
+			continue
+		}
+		item := BundleItem{Entry: r.RawEntry}
+		missing := false
+		for _, id := range r.Entry.Signers {
+			k, ok := keys[id]
+			if !ok {
+				errs = append(errs, fmt.Errorf("entry %d: no public key for its signer %s: give the signer's public key", r.Index, id))
+				missing = true
+				break
+			}
+			item.Signers = append(item.Signers, k)
+		}
+		if missing {
+			continue
+		}
+		env, err := c.Envelope(ctx, r.Entry)
+		if err != nil {
+			var ve *VerificationError
+			if !errors.As(err, &ve) {
+				return nil, err
+			}
+			errs = append(errs, fmt.Errorf("entry %d: %w", r.Index, err))
+			continue
+		}
+		item.Envelope = env
+		item.Proof = (&Proof{Index: r.Index, Hashes: r.Proof, Checkpoint: r.Checkpoint.Note}).Marshal()
+		// Check the item as a verifier of the bundle will.
+		res := verifyItem(len(b.Items), &item, VerifyOptions{LogKeys: []note.Verifier{c.logKey}, Policy: c.pol})
+		if res.Err != nil {
+			errs = append(errs, fmt.Errorf("entry %d: %w", r.Index, res.Err))
+			continue
+		}
+		b.Items = append(b.Items, item)
+	}
+	return b, errors.Join(errs...)
+}

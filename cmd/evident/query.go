@@ -1,0 +1,266 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evident-dev/evident/client"
+	"github.com/evident-dev/evident/evidence"
+)
+
+func (a *app) queryCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "query PURL",
+		Short: "Find and verify the evidence about a release or package",
+		Long: `Query asks every configured node (or --node) at once for the evidence about a
+release (a Package URL with a version, pkg:pypi/requests@2.32.3) or about
+every release of a package (without a version, pkg:pypi/requests).
+
+Every item is verified before it is shown as verified: the checkpoint is
+signed with the node's configured log key and, if the configuration names a
+witness policy, cosigned by a quorum of witnesses; the entry is proven
+included in that checkpoint's tree; the entry parses and names the purl.
+Items that fail are shown as FAILED with the reason, never left out.
+
+The table is grouped by release and kind: foundation (the node's name),
+signer (a name from the configuration's signers, else the key id), log index,
+when it was logged, and the status. --json prints every item for programs.
+
+Exit codes: 0 every node answered and every item verified (also when there
+is no evidence); 1 some item FAILED verification; 2 some node could not be
+asked (the others' answers are still shown).`,
+		Example: `  evident query pkg:maven/org.apache.logging.log4j/log4j-core@2.24.1
+  evident query pkg:pypi/requests --json | jq '.results[] | select(.verified)'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			purl := args[0]
+			p, err := evidence.ParsePurl(purl)
+			if err != nil {
+				return err
+			}
+			nodes, err := a.selectedNodes(true)
+			if err != nil {
+				return err
+			}
+			signers, err := a.knownSigners()
+			if err != nil {
+				return err
+			}
+			type answer struct {
+				node    nodeConfig
+				results []client.Result
+				err     error
+			}
+			answers := make([]answer, len(nodes))
+			var wg sync.WaitGroup
+			for i, n := range nodes {
+				answers[i].node = n
+				cl, err := a.newClient(n)
+				if err != nil {
+					return err
+				}
+				wg.Go(func() {
+					answers[i].results, answers[i].err = cl.Query(cmd.Context(), purl)
+				})
+			}
+			wg.Wait()
+
+			var rows []queryRow
+			var nodeErrs []nodeError
+			for _, ans := range answers {
+				if ans.err != nil {
+					nodeErrs = append(nodeErrs, nodeError{Node: ans.node.Name, Error: ans.err.Error()})
+				}
+				for _, r := range ans.results {
+					rows = append(rows, makeRows(r, p, signers)...)
+				}
+			}
+			sortRows(rows)
+			code := exitOK
+			for _, r := range rows {
+				if !r.Verified {
+					code = exitFailed
+				}
+			}
+			if len(nodeErrs) > 0 && code == exitOK {
+				code = exitError
+			}
+			if a.jsonOut {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				if rows == nil {
+					rows = []queryRow{}
+				}
+				if err := enc.Encode(queryOutput{Query: p.String(), Results: rows, Errors: nodeErrs}); err != nil {
+					return err
+				}
+				return exitWith(code)
+			}
+			for _, e := range nodeErrs {
+				fmt.Fprintf(a.stderr, "evident: node %s: %s\n", e.Node, e.Error)
+			}
+			if len(rows) == 0 {
+				fmt.Fprintf(a.stderr, "no evidence about %s on %d node(s)\n", p, len(nodes)-len(nodeErrs))
+				return exitWith(code)
+			}
+			printRows(a, rows)
+			return exitWith(code)
+		},
+	}
+	a.addJSONFlag(c, "every item")
+	return c
+}
+
+type queryOutput struct {
+	Query   string      `json:"query"`
+	Results []queryRow  `json:"results"`
+	Errors  []nodeError `json:"errors,omitempty"`
+}
+
+type nodeError struct {
+	Node  string `json:"node"`
+	Error string `json:"error"`
+}
+
+// queryRow is one item under one release. Fields from the entry are empty
+// when the entry did not parse.
+type queryRow struct {
+	Release        string    `json:"release"`
+	Kind           string    `json:"kind"`
+	PredicateType  string    `json:"predicate_type"`
+	Node           string    `json:"node"`
+	LogIndex       uint64    `json:"log_index"`
+	LoggedAt       time.Time `json:"logged_at,omitzero"`
+	Signers        []string  `json:"signers"`
+	SignerNames    []string  `json:"signer_names,omitempty"`
+	Subjects       []string  `json:"subjects"`
+	EnvelopeSHA256 string    `json:"envelope_sha256,omitempty"`
+	Checkpoint     string    `json:"checkpoint,omitempty"` // origin@size:root, when it verified
+	Verified       bool      `json:"verified"`
+	Error          string    `json:"error,omitempty"`
+}
+
+// makeRows turns a result into one row per release of the queried package
+// that it names (one row, for a failed result whose entry didn't parse).
+func makeRows(r client.Result, q evidence.Purl, signers map[string]signer) []queryRow {
+	row := queryRow{Node: r.Node, LogIndex: r.Index, Verified: r.Verified, Signers: []string{}, Subjects: []string{}}
+	if r.Err != nil {
+		row.Error = r.Err.Error()
+	}
+	if r.Checkpoint != nil {
+		row.Checkpoint = r.Checkpoint.Checkpoint.String()
+	}
+	e := r.Entry
+	if e == nil {
+		row.Release, row.Kind = q.String(), "?"
+		return []queryRow{row}
+	}
+	row.Kind, row.PredicateType, row.LoggedAt = string(e.Kind), e.PredicateType, e.Time
+	row.EnvelopeSHA256 = hex.EncodeToString(e.EnvelopeDigest[:])
+	row.Signers = e.Signers
+	for _, id := range e.Signers {
+		if s, ok := signers[id]; ok {
+			row.SignerNames = append(row.SignerNames, s.name)
+		}
+	}
+	var releases []string
+	for _, s := range e.Subjects {
+		row.Subjects = append(row.Subjects, s.Purl)
+		sp, err := evidence.ParsePurl(s.Purl)
+		if err != nil {
+			continue
+		}
+		if (q.HasVersion() && sp.Release() == q.Release()) || (!q.HasVersion() && sp.Package() == q.Package()) {
+			if !contains(releases, sp.Release()) {
+				releases = append(releases, sp.Release())
+			}
+		}
+	}
+	if len(releases) == 0 {
+		releases = []string{q.String()} // a failed result that names something else
+	}
+	var rows []queryRow
+	for _, rel := range releases {
+		rr := row
+		rr.Release = rel
+		rows = append(rows, rr)
+	}
+	return rows
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// sortRows orders rows by release, kind, node, then newest first.
+func sortRows(rows []queryRow) {
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.Release != b.Release {
+			return a.Release < b.Release
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.Node != b.Node {
+			return a.Node < b.Node
+		}
+		return a.LogIndex > b.LogIndex
+	})
+}
+
+func printRows(a *app, rows []queryRow) {
+	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	release := ""
+	for _, r := range rows {
+		if r.Release != release {
+			if release != "" {
+				fmt.Fprintln(w)
+			}
+			release = r.Release
+			fmt.Fprintf(w, "%s\n", r.Release)
+			fmt.Fprintf(w, "  KIND\tFOUNDATION\tSIGNER\tINDEX\tLOGGED\tSTATUS\n")
+		}
+		logged := ""
+		if !r.LoggedAt.IsZero() {
+			logged = r.LoggedAt.Format(time.RFC3339)
+		}
+		status := "verified"
+		if !r.Verified {
+			status = "FAILED: " + r.Error
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%d\t%s\t%s\n", r.Kind, r.Node, signerLabel(r), r.LogIndex, logged, status)
+	}
+	w.Flush()
+}
+
+// signerLabel shows known signers by name and others by a short key id.
+func signerLabel(r queryRow) string {
+	if len(r.SignerNames) == len(r.Signers) && len(r.SignerNames) > 0 {
+		return strings.Join(r.SignerNames, ", ")
+	}
+	var ids []string
+	for _, id := range r.Signers {
+		if len(id) > len("ed25519:")+12 {
+			id = id[:len("ed25519:")+12] + "…"
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return "?"
+	}
+	return strings.Join(ids, ", ")
+}
