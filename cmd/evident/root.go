@@ -53,7 +53,7 @@ open-source foundations and software producers.
 
 Release managers:  evident keygen; evident attest; evident submit
 Manufacturers:     evident query; evident bundle; evident verify (offline)
-Auditors:          evident audit
+Auditors:          evident audit; evident verify-misbehaviour
 
 Configuration
 
@@ -152,6 +152,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.bundleCmd(),
 		a.verifyCmd(),
 		a.auditCmd(),
+		a.verifyMisbehaviourCmd(),
 		a.configCmd(),
 	)
 	return root

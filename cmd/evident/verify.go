@@ -12,6 +12,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/evident-dev/evident/client"
+	"github.com/evident-dev/evident/policy"
 )
 
 func (a *app) verifyCmd() *cobra.Command {
@@ -56,31 +57,8 @@ or there is no log key to verify with.`,
 				return err
 			}
 			opts := client.VerifyOptions{Policy: pol}
-			for _, k := range logKeyArgs {
-				v, err := note.NewVerifier(k)
-				if err != nil {
-					return fmt.Errorf("--log-key %q: %w", k, err)
-				}
-				opts.LogKeys = append(opts.LogKeys, v)
-			}
-			cfg, err := a.config()
-			if err != nil {
+			if opts.LogKeys, err = a.logKeys(logKeyArgs, pol); err != nil {
 				return err
-			}
-			for _, n := range cfg.Nodes {
-				v, err := note.NewVerifier(n.LogKey)
-				if err != nil {
-					return err // checked when loading
-				}
-				opts.LogKeys = append(opts.LogKeys, v)
-			}
-			if pol != nil {
-				for _, l := range pol.Logs {
-					opts.LogKeys = append(opts.LogKeys, l.Verifier)
-				}
-			}
-			if len(opts.LogKeys) == 0 {
-				return errors.New("no log key to verify with: give --log-key, a policy with log lines, or configure the node the bundle came from")
 			}
 			for _, s := range trustedSigners {
 				k, err := parseKeyArg(s)
@@ -185,4 +163,38 @@ func printVerify(a *app, items []verifyItem) {
 			it.Item, strings.Join(it.Subjects, " "), it.Kind, it.LogIndex, it.Origin, it.TreeSize, it.LoggedAt.Format(time.RFC3339), signers)
 	}
 	fmt.Fprintf(a.stdout, "%d of %d items verified\n", ok, len(items))
+}
+
+// logKeys are the log keys a user trusts for offline checks: --log-key
+// flags, the configured nodes' keys and the policy's logs. A key written in
+// the file being checked is never among them.
+func (a *app) logKeys(flagKeys []string, pol *policy.Policy) ([]note.Verifier, error) {
+	var keys []note.Verifier
+	for _, k := range flagKeys {
+		v, err := note.NewVerifier(k)
+		if err != nil {
+			return nil, fmt.Errorf("--log-key %q: %w", k, err)
+		}
+		keys = append(keys, v)
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range cfg.Nodes {
+		v, err := note.NewVerifier(n.LogKey)
+		if err != nil {
+			return nil, err // checked when loading
+		}
+		keys = append(keys, v)
+	}
+	if pol != nil {
+		for _, l := range pol.Logs {
+			keys = append(keys, l.Verifier)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("no log key to verify with: give --log-key, a policy with log lines, or configure the node the file came from")
+	}
+	return keys, nil
 }
