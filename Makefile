@@ -22,11 +22,12 @@ GO ?= go
 #   make test-race    the tests again under the race detector (short mode)
 #   make bench        the ledger's benchmark numbers (several minutes, ~2 GB disk)
 #   make bench-quick  the same on smaller logs
+#   make bench-node   the node load tool: submissions/s over gRPC, single and batched
 
 STATICCHECK_VERSION := v0.8.2
 BIN := $(CURDIR)/bin
 
-.PHONY: build run demo test test-go test-race lint vet staticcheck bench bench-quick
+.PHONY: build run demo test test-go test-race lint vet staticcheck bench bench-quick bench-node
 build:
 	$(GO) build ./...
 	GOBIN=$(CURDIR)/bin $(GO) install ./cmd/...
@@ -59,6 +60,9 @@ bench:
 
 bench-quick:
 	$(GO) run ./cmd/ledgerbench -appends 50000 -proof-size 100000 -open-size 1000000
+
+bench-node:
+	$(GO) run ./cmd/evidentbench
 
 # ---------------------------------------------------------------------------
 # Proto toolchain and code generation (proto/, buf.yaml, buf.gen.yaml).
