@@ -61,7 +61,7 @@ func parseNamespace(s string) (Namespace, error) {
 		return Namespace{}, fmt.Errorf("must be printable ASCII without spaces")
 	}
 	if len(s) < 4 || !strings.EqualFold(s[:4], "pkg:") {
-		return Namespace{}, fmt.Errorf("does not start with pkg:")
+		return Namespace{}, fmt.Errorf(`does not start with "pkg:"`)
 	}
 	if strings.ContainsAny(s, "?#") {
 		return Namespace{}, fmt.Errorf("has qualifiers or a subpath")

@@ -78,7 +78,7 @@ func TestParseNamespaceErrors(t *testing.T) {
 		in, msg string
 	}{
 		{"", "printable ASCII"},
-		{"maven", "does not start with pkg:"},
+		{"maven", `does not start with "pkg:"`},
 		{"pkg:", "not a valid purl type"},
 		{"pkg:/org.apache", "not a valid purl type"},
 		{"pkg:1x/a", "not a valid purl type"},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // The bbolt file holds these top-level buckets. Integers are big-endian so
@@ -59,7 +60,7 @@ var (
 func checkFormat(path string) error {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return fmt.Errorf("couldn't open ledger %s: another process holds it", path)
 		}
 		return fmt.Errorf("%w: %s: %v", ErrUnrecognized, path, err)

@@ -27,9 +27,6 @@ func (e *evidenceService) Submit(ctx context.Context, req *connect.Request[evide
 	return connect.NewResponse(&evidentv1.SubmitResponse{Result: res}), nil
 }
 
-// maxChunk bounds one SubmitStream chunk, as the API's validation rule does.
-const maxChunk = 4 << 20
-
 func (e *evidenceService) SubmitStream(ctx context.Context, stream *connect.ClientStream[evidentv1.SubmitStreamRequest]) (*connect.Response[evidentv1.SubmitStreamResponse], error) {
 	if !stream.Receive() {
 		if err := stream.Err(); err != nil {
