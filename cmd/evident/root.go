@@ -53,7 +53,8 @@ open-source foundations and software producers.
 
 Release managers:  evident keygen; evident attest; evident submit
 Manufacturers:     evident query; evident bundle; evident verify (offline)
-Auditors:          evident audit; evident verify-misbehaviour
+Auditors:          evident audit; evident mirror; evident monitor;
+                   evident verify-misbehaviour; evident verify-omission
 
 Configuration
 
@@ -153,6 +154,9 @@ func (a *app) rootCmd() *cobra.Command {
 		a.verifyCmd(),
 		a.auditCmd(),
 		a.verifyMisbehaviourCmd(),
+		a.mirrorCmd(),
+		a.monitorCmd(),
+		a.verifyOmissionCmd(),
 		a.configCmd(),
 	)
 	return root
