@@ -47,6 +47,7 @@ func main() {
 	nosync := flag.Bool("nosync", false, "skip fsync (not durable: only to see the cost of fsync)")
 	indexes := flag.Bool("indexes", false, "file each entry under secondary-index keys shaped like a node's (two distinct per entry, one shared)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	batchWait := flag.Duration("batch-wait", 0, "ledger MaxBatchWait: how long a batch waits for more entries once started")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -87,7 +88,7 @@ func main() {
 	}
 	for _, g := range levels {
 		path := filepath.Join(*dir, fmt.Sprintf("append-%d.db", g))
-		opts := ledger.Options{Signer: signer, NoSync: *nosync, MaxPending: 1 << 20}
+		opts := ledger.Options{Signer: signer, NoSync: *nosync, MaxPending: 1 << 20, MaxBatchWait: *batchWait}
 		if *indexes {
 			opts.Index = nodeLikeIndex
 		}
