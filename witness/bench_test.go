@@ -30,6 +30,8 @@ func BenchmarkAddCheckpoint(b *testing.B) {
 		{1, false},
 		{16, false},
 		{16, true},
+		{64, true},
+		{256, true},
 	} {
 		b.Run(fmt.Sprintf("logs=%d/groupcommit=%v", bc.logs, bc.groupCommit), func(b *testing.B) {
 			benchmarkAddCheckpoint(b, bc.logs, bc.groupCommit)
