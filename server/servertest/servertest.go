@@ -1,9 +1,9 @@
 // Package servertest runs a real Evident node on a loopback listener, for
-// tests and for the evidentbench load tool: a ledger in a directory, opened
-// with server.LedgerOptions as evidentd opens it, an envelope store beside
-// it, and the node's handler served over HTTP/1.1 and unencrypted HTTP/2
+// tests and for the evidentbench load tool: a whole node assembled by
+// server/node as evidentd assembles it (ledger, RPC server, tiles, a
+// federation with no peers), served over HTTP/1.1 and unencrypted HTTP/2
 // (h2c), so that google.golang.org/grpc clients, Connect clients and plain
-// HTTP/JSON all reach it.
+// HTTP/JSON all reach it, with deterministic test keys.
 //
 // It also makes test evidence: deterministic keys, a trust policy for them,
 // and signed DSSE envelopes of in-toto statements, including malformed ones
@@ -19,18 +19,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/evident-dev/evident/evidence"
 	"github.com/evident-dev/evident/ledger"
 	"github.com/evident-dev/evident/server"
+	"github.com/evident-dev/evident/server/node"
+	"github.com/evident-dev/evident/witness"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
@@ -96,10 +94,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Addr is the address to listen on. Default 127.0.0.1:0.
 	Addr string
-	// Ledger, when set, is called with the ledger's options (as
-	// server.LedgerOptions made them) before the ledger is opened, to adjust
-	// or instrument them. Default: nothing.
+	// Ledger, when set, is called with the ledger's base options (before
+	// server.LedgerOptions adds identity and indexes) to adjust them, e.g.
+	// batching. Default: nothing.
 	Ledger func(*ledger.Options)
+
+	witnessKey string // kept across Restart, like the note key
 }
 
 // Node is a running node.
@@ -119,8 +119,7 @@ type Node struct {
 
 	opts    Options
 	tmpDir  bool
-	hs      *http.Server
-	served  chan error
+	node    *node.Node
 	stopped bool
 }
 
@@ -170,51 +169,39 @@ func (n *Node) start() error {
 		return fmt.Errorf("servertest: verifier key: %w", err)
 	}
 
-	n.Registry = prometheus.NewRegistry()
-	lopts := server.LedgerOptions(ledger.Options{
-		Signer:  signer,
-		NoSync:  !n.opts.Sync,
-		Logger:  n.opts.Logger.With("part", "ledger"),
-		Metrics: n.Registry,
-	})
-	if n.opts.Ledger != nil {
-		n.opts.Ledger(&lopts)
+	if n.opts.witnessKey == "" {
+		wskey, _, err := witness.GenerateKey(rand.Reader, Origin+"/witness")
+		if err != nil {
+			return err
+		}
+		n.opts.witnessKey = wskey
 	}
-	n.Ledger, err = ledger.Open(filepath.Join(n.Dir, "ledger.db"), lopts)
+	cosigner, err := witness.ParseCosignerKey(n.opts.witnessKey, nil)
 	if err != nil {
 		return err
 	}
-	n.Server, err = server.New(server.Options{
-		Ledger:          n.Ledger,
+	cfg := node.Config{
+		Data:            n.Dir,
+		Listen:          n.opts.Addr,
+		Signer:          signer,
+		LogKey:          n.Verifier,
+		Cosigner:        cosigner,
 		Trust:           n.opts.Trust,
 		MaxEnvelopeSize: n.opts.MaxEnvelopeSize,
-		Logger:          n.opts.Logger.With("part", "server"),
-		Registry:        n.Registry,
-	})
-	if err != nil {
-		n.Ledger.Close()
+		Logger:          n.opts.Logger,
+		NoSync:          !n.opts.Sync,
+	}
+	if n.opts.Ledger != nil {
+		n.opts.Ledger(&cfg.Ledger)
+	}
+	// The node as cmd/evidentd assembles it: HTTP/1.1 for curl and
+	// Connect, h2c for gRPC, tiles, and a federation with no peers.
+	if n.node, err = node.Start(cfg); err != nil {
 		return err
 	}
-	lis, err := net.Listen("tcp", n.opts.Addr)
-	if err != nil {
-		n.Ledger.Close()
-		return err
-	}
-	// As cmd/evidentd serves without TLS: HTTP/1.1 for curl and Connect,
-	// h2c for gRPC.
-	var protocols http.Protocols
-	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
-	n.hs = &http.Server{
-		Handler:           n.Server.Handler(),
-		Protocols:         &protocols,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(n.opts.Logger.Handler(), slog.LevelWarn),
-	}
-	n.Addr = lis.Addr().String()
-	n.URL = "http://" + n.Addr
-	n.served = make(chan error, 1)
-	go func() { n.served <- n.hs.Serve(lis) }()
+	n.Ledger, n.Server, n.Registry = n.node.Ledger, n.node.Server, n.node.Registry
+	n.Addr = n.node.Addr().String()
+	n.URL = n.node.URL()
 	return nil
 }
 
@@ -226,17 +213,7 @@ func (n *Node) stop() error {
 	n.stopped = true
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := n.hs.Shutdown(ctx)
-	if err != nil {
-		err = n.hs.Close()
-	}
-	if serr := <-n.served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
-	}
-	if lerr := n.Ledger.Close(); err == nil {
-		err = lerr
-	}
-	return err
+	return n.node.Close(ctx)
 }
 
 // Restart stops n (closing its ledger as a node shutting down does) and
