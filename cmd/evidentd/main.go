@@ -81,7 +81,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "evidentd init: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "created %s (note key node.key, development submitter key submitter.key)\nlog public key: %s\nstart the node with: evidentd -config %s\n", p, vkey, p)
+		cs, err := cfg.cosigner()
+		if err != nil {
+			fmt.Fprintf(stderr, "evidentd init: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "created %s (note key node.key, witness key witness.key, development submitter key submitter.key)\nlog public key: %s\nwitness public key: %s\nstart the node with: evidentd -config %s\n", p, vkey, cs.Verifier().VerifierKey(), p)
 		return 0
 	case "verify":
 		return verifyCmd(*cfgPath, stdout, stderr)

@@ -441,3 +441,34 @@ func TestFederationCatchesEquivocation(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestFederationAddPeerWithoutRestart: peers are added to running nodes (as
+// evidentd does on SIGHUP) and witnessing starts, with no restart.
+func TestFederationAddPeerWithoutRestart(t *testing.T) {
+	h := newFederation(t, 2, time.Hour)
+	// Start over with nodes that know no peers.
+	for i := range h.members {
+		if err := h.members[i].node.Federation.SetPeers(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx := h.submit(0, "pkg:pypi/lonely@1.0.0")
+	if got, _ := h.cosigners(0); len(got) != 0 {
+		t.Fatalf("cosigned by %v with no peers", got)
+	}
+	for i := range h.members {
+		if err := h.members[i].node.Federation.SetPeers(h.peersOf(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.waitQuorum(0, idx+1, []string{"node1"})
+	// And removed again: node0 no longer asks node1, and node1's witness
+	// refuses node0's log (404, unknown origin).
+	if err := h.members[1].node.Federation.SetPeers(nil); err != nil {
+		t.Fatal(err)
+	}
+	cp, _ := h.members[0].node.Ledger.Checkpoint()
+	if code := addCheckpoint(t, h.members[1].node.URL(), cp); code != http.StatusNotFound {
+		t.Fatalf("a removed peer's checkpoint got status %d, want 404", code)
+	}
+}
