@@ -52,6 +52,7 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/evidence"
+	"github.com/evident-dev/evident/ledger"
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
 	"github.com/evident-dev/evident/server/servertest"
 	"google.golang.org/grpc"
@@ -75,6 +76,7 @@ func main() {
 	flag.DurationVar(&cfg.phaseTimeout, "timeout", 90*time.Second, "deadline of each submission phase")
 	flag.StringVar(&cfg.dir, "dir", "", "data directory of the in-process node (default: temporary, removed)")
 	flag.BoolVar(&cfg.nosync, "nosync", false, "in-process node without fsync (not durable; to see what fsync costs)")
+	flag.DurationVar(&cfg.cpInterval, "checkpoint-interval", 0, "in-process node's ledger CheckpointInterval (0: a checkpoint per batch)")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the Submit and SubmitBatch phases to this file")
 	flag.Parse()
 	log.SetFlags(0)
@@ -92,6 +94,7 @@ type config struct {
 	phaseTimeout          time.Duration
 	dir                   string
 	nosync                bool
+	cpInterval            time.Duration
 	cpuprofile            string
 }
 
@@ -113,7 +116,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	addr, baseURL := cfg.addr, "http://"+cfg.addr
 	where := "node at " + addr
 	if addr == "" {
-		n, err := servertest.Start(servertest.Options{Dir: cfg.dir, Sync: !cfg.nosync})
+		n, err := servertest.Start(servertest.Options{Dir: cfg.dir, Sync: !cfg.nosync, Ledger: func(o *ledger.Options) {
+			o.CheckpointInterval = cfg.cpInterval
+		}})
 		if err != nil {
 			return fmt.Errorf("couldn't start a node: %w", err)
 		}
