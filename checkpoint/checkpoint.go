@@ -111,3 +111,15 @@ func Parse(text []byte) (Checkpoint, error) {
 func (c Checkpoint) String() string {
 	return fmt.Sprintf("%s@%d:%s", c.Origin, c.Size, base64.StdEncoding.EncodeToString(c.Hash[:]))
 }
+
+// FromNote parses the checkpoint in a signed note's text without checking
+// any signature: for notes whose signatures were checked elsewhere (or that
+// the caller wrote), and for display. Use note.Open to trust one.
+func FromNote(signed []byte) (Checkpoint, error) {
+	// c2sp.org/signed-note: the text ends at the first blank line.
+	i := bytes.Index(signed, []byte("\n\n"))
+	if i < 0 {
+		return Checkpoint{}, fmt.Errorf("%w: not a signed note (no blank line before the signatures)", ErrMalformed)
+	}
+	return Parse(signed[:i+1])
+}

@@ -127,3 +127,15 @@ func mustHash(s string) [32]byte {
 	copy(h[:], c.Hash[:])
 	return h
 }
+
+func TestFromNote(t *testing.T) {
+	c, err := FromNote([]byte(example + "\n— example.com/behind-the-sofa AAAA\n"))
+	if err != nil || c.Size != 20852163 {
+		t.Fatalf("FromNote = %v, %v", c, err)
+	}
+	for _, bad := range []string{example, "", "x\n\n— sig\n"} {
+		if _, err := FromNote([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("FromNote(%q) = %v, want ErrMalformed", bad, err)
+		}
+	}
+}

@@ -81,7 +81,7 @@ func (l *Ledger) loadState() (*seqState, error) {
 		if signed == nil {
 			return nil
 		}
-		c, err := parseSignedCheckpoint(signed)
+		c, err := checkpoint.FromNote(signed)
 		if err != nil {
 			return fmt.Errorf("%w: latest checkpoint: %v", errCorrupt, err)
 		}
@@ -112,14 +112,4 @@ func (l *Ledger) loadState() (*seqState, error) {
 		}
 	}
 	return st, nil
-}
-
-// parseSignedCheckpoint parses the checkpoint in a signed note without
-// checking signatures (the ledger wrote it; Verify checks them).
-func parseSignedCheckpoint(signed []byte) (checkpoint.Checkpoint, error) {
-	i := bytes.Index(signed, []byte("\n\n"))
-	if i < 0 {
-		return checkpoint.Checkpoint{}, fmt.Errorf("not a signed note")
-	}
-	return checkpoint.Parse(signed[:i+1])
 }

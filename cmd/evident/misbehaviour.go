@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 
@@ -55,7 +54,7 @@ log key to check with.`,
 			verr := witness.VerifyMisbehaviour(m, keys...)
 			out := misbehaviourOutput{File: args[0], Origin: m.Origin, Reason: string(m.Reason), Proven: verr == nil}
 			for _, n := range [][]byte{m.A, m.B} {
-				if c, err := noteCheckpoint(n); err == nil {
+				if c, err := checkpoint.FromNote(n); err == nil {
 					out.Sizes = append(out.Sizes, c.Size)
 				}
 			}
@@ -93,15 +92,4 @@ type misbehaviourOutput struct {
 	Sizes  []uint64 `json:"sizes"`
 	Proven bool     `json:"proven"`
 	Error  string   `json:"error,omitempty"`
-}
-
-// noteCheckpoint parses the checkpoint body of a signed note, unverified,
-// for display.
-func noteCheckpoint(signed []byte) (checkpoint.Checkpoint, error) {
-	for i := 0; i+1 < len(signed); i++ {
-		if signed[i] == '\n' && signed[i+1] == '\n' {
-			return checkpoint.Parse(signed[:i+1])
-		}
-	}
-	return checkpoint.Checkpoint{}, errors.New("not a signed note")
 }

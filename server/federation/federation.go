@@ -446,7 +446,7 @@ func (f *Federation) gossipWith(ctx context.Context, p Peer) error {
 // check compares a checkpoint a peer reported with what this node holds for
 // that log.
 func (f *Federation) check(ctx context.Context, from Peer, seen []byte) {
-	c, err := parseNote(seen)
+	c, err := checkpoint.FromNote(seen)
 	if err != nil {
 		f.log.Warn("peer gossiped an unreadable checkpoint", "peer", from.Name, "err", err)
 		return
@@ -537,12 +537,4 @@ func (f *Federation) Checkpoints(ctx context.Context) (map[string][]byte, error)
 	cp, _ := f.Checkpoint()
 	all[f.opts.LogKey.Name()] = cp
 	return all, nil
-}
-
-func parseNote(signed []byte) (checkpoint.Checkpoint, error) {
-	i := bytes.Index(signed, []byte("\n\n"))
-	if i < 0 {
-		return checkpoint.Checkpoint{}, errors.New("not a signed note")
-	}
-	return checkpoint.Parse(signed[:i+1])
 }
