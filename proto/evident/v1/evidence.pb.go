@@ -1049,11 +1049,14 @@ const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\bevidence\x18\x01 \x01(\v2\x14.evident.v1.EvidenceR\bevidence\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\tR\n" +
-	"checkpoint\"\x82\x04\n" +
-	"\x14QueryEvidenceRequest\x12~\n" +
-	"\frelease_purl\x18\x01 \x01(\tBY\xbaHVrT\x18\x80\b2O^pkg:/*[A-Za-z][A-Za-z0-9.+-]*/[^?#\\s]*[^/?#@\\s]@[^@/?#\\s]+(\\?[^#\\s]*)?(#\\S*)?$H\x00R\vreleasePurl\x12r\n" +
-	"\fpackage_purl\x18\x02 \x01(\tBM\xbaHJrH\x18\x80\b2C^pkg:/*[A-Za-z][A-Za-z0-9.+-]*/[^?#\\s]*[^/?#\\s](\\?[^#\\s]*)?(#\\S*)?$H\x00R\vpackagePurl\x12^\n" +
-	"\x0fartifact_digest\x18\x03 \x01(\tB3\xbaH0r.2,^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$H\x00R\x0eartifactDigest\x124\n" +
+	"checkpoint\"\xc0\a\n" +
+	"\x14QueryEvidenceRequest\x12\xa8\x02\n" +
+	"\frelease_purl\x18\x01 \x01(\tB\x82\x02\xbaH\xfe\x01\xba\x01\xf5\x01\n" +
+	"\x13release_purl.format\x12|must be a Package URL naming a release, with its version, e.g. pkg:pypi/requests@2.32.3 (use package_purl for every version)\x1a`this.matches(r'^pkg:/*[A-Za-z][A-Za-z0-9.+-]*/[^?#\\s]*[^/?#@\\s]@[^@/?#\\s]+(\\?[^#\\s]*)?(#\\S*)?$')r\x03\x18\x80\bH\x00R\vreleasePurl\x12\xfe\x01\n" +
+	"\fpackage_purl\x18\x02 \x01(\tB\xd8\x01\xbaH\xd4\x01\xba\x01\xcb\x01\n" +
+	"\x13package_purl.format\x12^must be a Package URL, e.g. pkg:pypi/requests or pkg:maven/org.apache.logging.log4j/log4j-core\x1aTthis.matches(r'^pkg:/*[A-Za-z][A-Za-z0-9.+-]*/[^?#\\s]*[^/?#\\s](\\?[^#\\s]*)?(#\\S*)?$')r\x03\x18\x80\bH\x00R\vpackagePurl\x12\xe3\x01\n" +
+	"\x0fartifact_digest\x18\x03 \x01(\tB\xb7\x01\xbaH\xb3\x01\xba\x01\xaf\x01\n" +
+	"\x16artifact_digest.format\x12Vmust be sha256: and 64 lowercase hex digits, or sha512: and 128, e.g. sha256:9f86d0...\x1a=this.matches(r'^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$')H\x00R\x0eartifactDigest\x124\n" +
 	"\x0epredicate_type\x18\x04 \x01(\tB\v\xbaH\br\x06\x18\x80\x04\x88\x01\x01H\x00R\rpredicateType\x12'\n" +
 	"\tpage_size\x18\x05 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
