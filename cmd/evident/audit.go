@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -78,9 +77,7 @@ written); 2 some log could not be checked (network, bad signature, ...).`,
 				}
 			}
 			if a.jsonOut {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(out); err != nil {
+				if err := a.printJSON(out); err != nil {
 					return err
 				}
 				return exitWith(code)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -144,9 +143,7 @@ check (network, disk, configuration).`,
 				return err
 			}
 			if a.jsonOut {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(res); err != nil {
+				if err := a.printJSON(res); err != nil {
 					return err
 				}
 			} else {
@@ -239,9 +236,7 @@ answer or a proof of misbehaviour was found; 2 could not check.`,
 				return err
 			}
 			if a.jsonOut {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
+				if err := a.printJSON(rep); err != nil {
 					return err
 				}
 			} else {

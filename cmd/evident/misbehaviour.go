@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -62,9 +61,7 @@ log key to check with.`,
 				out.Error = verr.Error()
 			}
 			if a.jsonOut {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(out); err != nil {
+				if err := a.printJSON(out); err != nil {
 					return err
 				}
 			} else if verr == nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -94,12 +93,10 @@ asked (the others' answers are still shown).`,
 				code = exitError
 			}
 			if a.jsonOut {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
 				if rows == nil {
 					rows = []queryRow{}
 				}
-				if err := enc.Encode(queryOutput{Query: p.String(), Results: rows, Errors: nodeErrs}); err != nil {
+				if err := a.printJSON(queryOutput{Query: p.String(), Results: rows, Errors: nodeErrs}); err != nil {
 					return err
 				}
 				return exitWith(code)

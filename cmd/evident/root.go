@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -169,3 +170,10 @@ func (a *app) addJSONFlag(c *cobra.Command, what string) {
 
 // getenv is os.Getenv; a variable for tests of the configuration.
 var getenv = os.Getenv
+
+// printJSON writes v to stdout as indented JSON, for --json.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -136,9 +135,7 @@ func (a *app) submit(ctx context.Context, args []string, o submitOptions) error 
 	}
 
 	if a.jsonOut {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
+		if err := a.printJSON(sum); err != nil {
 			return err
 		}
 	} else {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -77,9 +76,7 @@ or there is no log key to verify with.`,
 				items[i] = makeVerifyItem(r, known)
 			}
 			if a.jsonOut {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(verifyOutput{File: args[0], Verified: verr == nil, Items: items}); err != nil {
+				if err := a.printJSON(verifyOutput{File: args[0], Verified: verr == nil, Items: items}); err != nil {
 					return err
 				}
 			} else {
