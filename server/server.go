@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -231,14 +232,20 @@ const (
 )
 
 // entryIdentity is the deduplication key of an entry: its envelope digest.
-// Entries reach the ledger only from this package, so a malformed one is a
-// bug; it gets a key of its own leaf rather than a shared zero key.
+// ENTRY.md fixes where it is (the second line), so it is read from there
+// rather than parsing the whole entry again: entryIndexKeys parses and
+// validates every entry on the same path. Entries reach the ledger only from
+// this package, so a malformed one is a bug; it gets a key of its own rather
+// than a shared zero key.
 func entryIdentity(b []byte) [32]byte {
-	e, err := evidence.ParseEntry(b)
-	if err != nil {
-		return sha256.Sum256(b)
+	const prefix = evidence.EntryHeader + "\nenvelope sha256:"
+	var d [32]byte
+	if len(b) > len(prefix)+64 && string(b[:len(prefix)]) == prefix && b[len(prefix)+64] == '\n' {
+		if _, err := hex.Decode(d[:], b[len(prefix):len(prefix)+64]); err == nil {
+			return d
+		}
 	}
-	return e.EnvelopeDigest
+	return sha256.Sum256(b)
 }
 
 func entryIndexKeys(b []byte) ([]ledger.IndexKey, error) {

@@ -1,0 +1,40 @@
+package server
+
+import (
+	"crypto/sha256"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evident-dev/evident/evidence"
+)
+
+// TestEntryIdentity: the fast read of the envelope digest agrees with a full
+// parse of a real entry, and anything else falls back to a key of its own.
+func TestEntryIdentity(t *testing.T) {
+	e := &evidence.Entry{
+		EnvelopeDigest: sha256.Sum256([]byte("envelope")),
+		EnvelopeSize:   8,
+		PredicateType:  evidence.PredicateOpenVEX,
+		Kind:           evidence.Classify(evidence.PredicateOpenVEX),
+		Signers:        []string{"ed25519:" + strings.Repeat("ab", 32)},
+		Subjects: []evidence.EntrySubject{{
+			Purl:    "pkg:pypi/requests@2.32.3",
+			Digests: []evidence.Digest{{Alg: "sha256", Value: strings.Repeat("cd", 32)}},
+		}},
+		Time: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC),
+	}
+	b := e.Marshal()
+	parsed, err := evidence.ParseEntry(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := entryIdentity(b); got != parsed.EnvelopeDigest {
+		t.Errorf("identity %x, want the parsed envelope digest %x", got, parsed.EnvelopeDigest)
+	}
+	for _, bad := range []string{"", "garbage", evidence.EntryHeader + "\nenvelope sha256:" + strings.Repeat("zz", 32) + "\n"} {
+		if got := entryIdentity([]byte(bad)); got != sha256.Sum256([]byte(bad)) {
+			t.Errorf("entryIdentity(%q) did not fall back to the entry's own hash", bad)
+		}
+	}
+}
