@@ -37,7 +37,6 @@ type seqState struct {
 	size   uint64
 	rng    *compact.Range
 	edge   map[uint8][]byte // the partial (or just filled) tile of each level
-	bundle []byte           // the partial entry bundle at the right edge
 	cpSize uint64
 	cpRoot []byte
 	cpNote []byte
@@ -294,7 +293,6 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 		size:   old.size,
 		rng:    rng,
 		edge:   make(map[uint8][]byte, len(old.edge)),
-		bundle: old.bundle,
 		cpSize: old.cpSize, cpRoot: old.cpRoot, cpNote: old.cpNote, cpTime: old.cpTime,
 		merged: old.merged,
 	}
@@ -311,10 +309,10 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 		identB := tx.Bucket(bucketIdentity)
 		blobsB := tx.Bucket(bucketBlobs)
 		blobsB.FillPercent = 1
-		tailB := tx.Bucket(bucketTail)
-		bundlesB := tx.Bucket(bucketBundles)
-		tailB.FillPercent = 1
-		bundlesB.FillPercent = 1
+		entriesB := tx.Bucket(bucketEntries)
+		entriesB.FillPercent = 1
+		var bundleB *bolt.Bucket // the bucket of bundle bundleN
+		var bundleN uint64
 		for _, r := range batch {
 			r.res = make([]Appended, len(r.entries))
 			for i, e := range r.entries {
@@ -341,32 +339,20 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 					fresh.leaf[r.leaves[i]] = idx
 				}
 				if r.blobs != nil && r.blobs[i] != nil {
-					if err := blobsB.Put(u64(idx), r.blobs[i]); err != nil {
+					if err := putBlob(blobsB, u64(idx), r.blobs[i]); err != nil {
 						return err
 					}
 				}
-				// The entry joins the partial bundle; a full bundle moves
-				// from tail into bundles as one value.
-				if err := tailB.Put(u64(idx), e); err != nil {
+				if n := idx / TileWidth; bundleB == nil || bundleN != n {
+					var err error
+					if bundleB, err = entriesB.CreateBucketIfNotExists(u64(n)); err != nil {
+						return err
+					}
+					bundleB.FillPercent = 1
+					bundleN = n
+				}
+				if err := bundleB.Put([]byte{byte(idx % TileWidth)}, e); err != nil {
 					return err
-				}
-				if st.bundle == nil {
-					// Room for a bundle of entries like this one, so the
-					// bundle isn't copied as it grows.
-					st.bundle = make([]byte, 0, TileWidth*(len(e)+2)*5/4)
-				}
-				st.bundle = binary.BigEndian.AppendUint16(st.bundle, uint16(len(e)))
-				st.bundle = append(st.bundle, e...)
-				if idx%TileWidth == TileWidth-1 {
-					if err := bundlesB.Put(u64(idx/TileWidth), st.bundle); err != nil {
-						return err
-					}
-					for j := idx - (TileWidth - 1); j <= idx; j++ {
-						if err := tailB.Delete(u64(j)); err != nil {
-							return err
-						}
-					}
-					st.bundle = nil
 				}
 				// Hashes at tile levels (multiples of 8) go into tiles.
 				var visitErr error
@@ -406,14 +392,36 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 		if added == 0 {
 			return nil
 		}
+		// Full tiles are written once into tiles; the partial tile at the
+		// right edge of each level, the only one a batch rewrites, into meta.
 		tilesB := tx.Bucket(bucketTiles)
 		tilesB.FillPercent = 1
+		meta := tx.Bucket(bucketMeta)
+		touched := make(map[uint8]bool, 4)
 		for id, t := range dirty {
-			if err := tilesB.Put(tileKey(id.level, id.n), t); err != nil {
+			touched[id.level] = true
+			if len(t) == TileWidth*32 {
+				if err := tilesB.Put(tileKey(id.level, id.n), t); err != nil {
+					return err
+				}
+			}
+		}
+		for tl := range touched {
+			count := st.size >> (uint(tl) * TileHeight)
+			if count%TileWidth == 0 {
+				if err := meta.Delete(edgeKey(tl)); err != nil {
+					return err
+				}
+				continue
+			}
+			t := st.edge[tl]
+			v := make([]byte, 8, 8+len(t))
+			binary.BigEndian.PutUint64(v, count/TileWidth)
+			if err := meta.Put(edgeKey(tl), append(v, t...)); err != nil {
 				return err
 			}
 		}
-		if err := tx.Bucket(bucketMeta).Put(keySize, u64(st.size)); err != nil {
+		if err := meta.Put(keySize, u64(st.size)); err != nil {
 			return err
 		}
 		if l.opts.CheckpointInterval <= 0 {

@@ -173,22 +173,7 @@ func (l *Ledger) maybeMerge() {
 // [merged, size).
 func (l *Ledger) loadRecent(tx *bolt.Tx, merged, size uint64) (recent, error) {
 	r := newRecent(l.opts.Identity != nil)
-	bundles, tail := tx.Bucket(bucketBundles), tx.Bucket(bucketTail)
-	full := size / TileWidth
-	var es [][]byte
-	for i := merged; i < size; i++ {
-		var e []byte
-		if n := i / TileWidth; n < full {
-			if es == nil || i%TileWidth == 0 {
-				var err error
-				if es, err = splitBundle(bundles.Get(u64(n))); err != nil || len(es) != TileWidth {
-					return r, fmt.Errorf("%w: bundle %d", errCorrupt, n)
-				}
-			}
-			e = es[i%TileWidth]
-		} else if e = tail.Get(u64(i)); e == nil {
-			return r, fmt.Errorf("%w: entry %d missing", errCorrupt, i)
-		}
+	err := forEntries(tx.Bucket(bucketEntries), merged, size, func(i uint64, e []byte) error {
 		var leaf [32]byte
 		copy(leaf[:], hasher.HashLeaf(e))
 		if l.opts.Identity != nil {
@@ -200,10 +185,14 @@ func (l *Ledger) loadRecent(tx *bolt.Tx, merged, size uint64) (recent, error) {
 		if l.opts.Index != nil {
 			keys, err := l.opts.Index(e)
 			if err != nil {
-				return r, fmt.Errorf("%w: index function refuses logged entry %d: %v", errCorrupt, i, err)
+				return fmt.Errorf("%w: index function refuses logged entry %d: %v", errCorrupt, i, err)
 			}
 			r.addKeys(keys, i)
 		}
+		return nil
+	})
+	if err != nil {
+		return r, err
 	}
 	return r, nil
 }

@@ -2,11 +2,11 @@
 // bbolt file.
 //
 // The tree uses RFC 6962 hashing. Its hashes are stored as C2SP tlog-tiles
-// (height 8), and entries as C2SP entry bundles, so that serving a tile or a
-// bundle is one key lookup and an inclusion or consistency proof is a handful,
-// without ever rebuilding the tree. Only the right edge of the tree (one
-// partial tile per level, the compact range and the partial entry bundle) is
-// kept in memory, so memory stays flat as the log grows.
+// (height 8), and entries grouped by C2SP entry bundle, so that serving a tile
+// is one key lookup, a bundle one bucket read in key order, and an inclusion
+// or consistency proof a handful of lookups, without ever rebuilding the tree.
+// Only the right edge of the tree (one partial tile per level and the compact
+// range) is kept in memory, so memory stays flat as the log grows.
 //
 // Appends from many goroutines are group-committed by a single sequencer: one
 // bbolt transaction, and so one fsync, per batch. Append returns only once its
@@ -230,7 +230,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		// batch writes fewer pages with fewer syscalls (measured: about
 		// 10% more appends per second than 4 KiB pages). A page size
 		// only applies to a new file.
-		PageSize: 16 << 10,
+		PageSize: pageSize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open ledger %s: %w", path, err)

@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -569,12 +571,14 @@ func TestVerifyFindsCorruption(t *testing.T) {
 			t[5*32] ^= 1
 			return b.Put(tileKey(0, 0), t)
 		}},
-		{"bundle entry", "entry 3", func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketBundles)
-			v := append([]byte(nil), b.Get(u64(1))...)
-			es, _ := splitBundle(v)
-			es[3][0] ^= 1 // entry 259 of the log
-			return b.Put(u64(1), v)
+		{"bundle entry", "entry 259", func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketEntries).Bucket(u64(1))
+			v := append([]byte(nil), b.Get([]byte{3})...)
+			v[0] ^= 1 // entry 259 of the log
+			return b.Put([]byte{3}, v)
+		}},
+		{"missing entry", "entry 300", func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketEntries).Bucket(u64(1)).Delete([]byte{300 - 256})
 		}},
 		{"dedup index", "entry 7", func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketIdentity).Delete(hasher.HashLeaf([]byte("entry 7")))
@@ -677,14 +681,16 @@ func TestBlobs(t *testing.T) {
 	ctx := context.Background()
 	blob := func(s string) []byte { return bytes.Repeat([]byte(s), 1000) }
 	entry := func(s string) []byte { return append([]byte("entry of "), blob(s)...) }
-	res, err := l.AppendWithBlobs(ctx, [][]byte{entry("a"), entry("b")}, [][]byte{blob("a"), blob("b")})
+	// A blob of largeValue bytes or more is stored apart from the others.
+	large := strings.Repeat("L", 2*largeValue/1000)
+	res, err := l.AppendWithBlobs(ctx, [][]byte{entry("a"), entry("b"), entry(large)}, [][]byte{blob("a"), blob("b"), blob(large)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res[0].Index != 0 || res[1].Index != 1 {
+	if res[0].Index != 0 || res[1].Index != 1 || res[2].Index != 2 {
 		t.Fatalf("indices %v", res)
 	}
-	for i, s := range []string{"a", "b"} {
+	for i, s := range []string{"a", "b", large} {
 		got, err := l.Blob(ctx, uint64(i))
 		if err != nil || !bytes.Equal(got, blob(s)) {
 			t.Fatalf("Blob(%d) = %d bytes, %v", i, len(got), err)
@@ -701,11 +707,11 @@ func TestBlobs(t *testing.T) {
 	if _, err := l.AppendWithBlobs(ctx, [][]byte{entry("e")}, [][]byte{}); !errors.Is(err, ErrInvalidEntry) {
 		t.Fatalf("mismatched blobs: got %v", err)
 	}
-	if n, err := l.BlobCount(ctx); err != nil || n != 2 {
-		t.Fatalf("BlobCount = %d, %v; want 2", n, err)
+	if n, err := l.BlobCount(ctx); err != nil || n != 3 {
+		t.Fatalf("BlobCount = %d, %v; want 3", n, err)
 	}
-	if _, err := l.Blob(ctx, 2); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Blob(2): got %v, want ErrNotFound", err)
+	if _, err := l.Blob(ctx, 3); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Blob(3): got %v, want ErrNotFound", err)
 	}
 	if err := l.Verify(ctx, verifier); err != nil {
 		t.Fatal(err)
@@ -751,4 +757,22 @@ func TestPushbackByBytes(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// splitBundle splits a c2sp.org/tlog-tiles entry bundle into its entries
+// (each a big-endian uint16 length, then the entry). The entries alias b.
+func splitBundle(b []byte) ([][]byte, error) {
+	var es [][]byte
+	for len(b) > 0 {
+		if len(b) < 2 {
+			return nil, fmt.Errorf("truncated length")
+		}
+		n := int(binary.BigEndian.Uint16(b))
+		if len(b) < 2+n {
+			return nil, fmt.Errorf("truncated entry")
+		}
+		es = append(es, b[2:2+n])
+		b = b[2+n:]
+	}
+	return es, nil
 }

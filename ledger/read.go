@@ -49,47 +49,38 @@ func (l *Ledger) entriesTx(tx *bolt.Tx, start uint64, count int) ([][]byte, erro
 		return nil, fmt.Errorf("%w: entries [%d, %d) reach beyond the tree size %d", ErrNotFound, start, start+uint64(count), size)
 	}
 	out := make([][]byte, 0, count)
-	bundles, tail := tx.Bucket(bucketBundles), tx.Bucket(bucketTail)
-	full := size / TileWidth
-	for i := start; i < start+uint64(count); {
-		n := i / TileWidth
-		if n >= full {
-			e := tail.Get(u64(i))
-			if e == nil {
-				return nil, fmt.Errorf("%w: entry %d missing", errCorrupt, i)
-			}
-			out = append(out, append([]byte(nil), e...))
-			i++
-			continue
-		}
-		b := bundles.Get(u64(n))
-		es, err := splitBundle(b)
-		if err != nil || len(es) != TileWidth {
-			return nil, fmt.Errorf("%w: bundle %d: %d entries, %v", errCorrupt, n, len(es), err)
-		}
-		for ; i < start+uint64(count) && i/TileWidth == n; i++ {
-			out = append(out, append([]byte(nil), es[i%TileWidth]...))
-		}
-	}
-	return out, nil
+	err := forEntries(tx.Bucket(bucketEntries), start, start+uint64(count), func(_ uint64, e []byte) error {
+		out = append(out, append([]byte(nil), e...))
+		return nil
+	})
+	return out, err
 }
 
-// splitBundle splits a c2sp.org/tlog-tiles entry bundle into its entries
-// (each a big-endian uint16 length, then the entry). The entries alias b.
-func splitBundle(b []byte) ([][]byte, error) {
-	var es [][]byte
-	for len(b) > 0 {
-		if len(b) < 2 {
-			return nil, fmt.Errorf("truncated length")
+// forEntries calls fn with each entry in [start, end), which must all be
+// stored, in order. The entries are valid only within the transaction.
+func forEntries(entries *bolt.Bucket, start, end uint64, fn func(i uint64, e []byte) error) error {
+	i := start
+	for i < end {
+		n := i / TileWidth
+		var ferr error
+		err := bundleEntries(entries, n, int(i%TileWidth), func(_ int, e []byte) bool {
+			if ferr = fn(i, e); ferr != nil {
+				return false
+			}
+			i++
+			return i < end && i/TileWidth == n
+		})
+		if err != nil {
+			return err
 		}
-		n := int(binary.BigEndian.Uint16(b))
-		if len(b) < 2+n {
-			return nil, fmt.Errorf("truncated entry")
+		if ferr != nil {
+			return ferr
 		}
-		es = append(es, b[2:2+n])
-		b = b[2+n:]
+		if i < end && i/TileWidth == n {
+			return &missingEntryError{i}
+		}
 	}
-	return es, nil
+	return nil
 }
 
 // Tile returns the hash tile at level and index n, width hashes wide
@@ -102,7 +93,7 @@ func (l *Ledger) Tile(ctx context.Context, level uint8, n uint64, width int) ([]
 	}
 	var out []byte
 	err := l.view(ctx, func(tx *bolt.Tx) error {
-		t := tx.Bucket(bucketTiles).Get(tileKey(level, n))
+		t := readTile(tx.Bucket(bucketTiles), tx.Bucket(bucketMeta), level, n)
 		if len(t) < width*32 {
 			return fmt.Errorf("%w: tile %d/%d with %d hashes", ErrNotFound, level, n, width)
 		}
@@ -124,29 +115,11 @@ func (l *Ledger) EntryBundle(ctx context.Context, n uint64, width int) ([]byte, 
 		if n >= (size+TileWidth-1)/TileWidth || n*TileWidth+uint64(width) > size {
 			return fmt.Errorf("%w: entry bundle %d with %d entries", ErrNotFound, n, width)
 		}
-		if n < size/TileWidth {
-			b := tx.Bucket(bucketBundles).Get(u64(n))
-			es, err := splitBundle(b)
-			if err != nil || len(es) != TileWidth {
-				return fmt.Errorf("%w: bundle %d: %d entries, %v", errCorrupt, n, len(es), err)
-			}
-			off := 0
-			for _, e := range es[:width] {
-				off += 2 + len(e)
-			}
-			out = append([]byte(nil), b[:off]...)
-			return nil
-		}
-		tail := tx.Bucket(bucketTail)
-		for i := n * TileWidth; i < n*TileWidth+uint64(width); i++ {
-			e := tail.Get(u64(i))
-			if len(e) == 0 {
-				return fmt.Errorf("%w: entry %d missing", errCorrupt, i)
-			}
+		return forEntries(tx.Bucket(bucketEntries), n*TileWidth, n*TileWidth+uint64(width), func(_ uint64, e []byte) error {
 			out = binary.BigEndian.AppendUint16(out, uint16(len(e)))
 			out = append(out, e...)
-		}
-		return nil
+			return nil
+		})
 	})
 	return out, err
 }
@@ -257,7 +230,7 @@ func (l *Ledger) CheckpointAt(ctx context.Context, size uint64) ([]byte, error) 
 func (l *Ledger) Blob(ctx context.Context, index uint64) ([]byte, error) {
 	var out []byte
 	err := l.view(ctx, func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketBlobs).Get(u64(index))
+		v := getBlob(tx.Bucket(bucketBlobs), u64(index))
 		if v == nil {
 			return fmt.Errorf("%w: no blob with entry %d", ErrNotFound, index)
 		}
@@ -272,7 +245,10 @@ func (l *Ledger) Blob(ctx context.Context, index uint64) ([]byte, error) {
 func (l *Ledger) BlobCount(ctx context.Context) (int, error) {
 	var n int
 	err := l.view(ctx, func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketBlobs).Stats().KeyN
+		c := tx.Bucket(bucketBlobs).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			n++
+		}
 		return nil
 	})
 	return n, err

@@ -52,29 +52,28 @@ func (l *Ledger) loadState() (*seqState, error) {
 				break
 			}
 			n := (count - 1) / TileWidth
-			t := tiles.Get(tileKey(tl, n))
+			t := readTile(tiles, meta, tl, n)
 			if want := int(count-n*TileWidth) * 32; len(t) != want {
 				return fmt.Errorf("%w: tile %d/%d is %d bytes, want %d for size %d", errCorrupt, tl, n, len(t), want, st.size)
 			}
-			if tiles.Get(tileKey(tl, n+1)) != nil {
+			if readTile(tiles, meta, tl, n+1) != nil {
 				return fmt.Errorf("%w: tile %d/%d lies beyond size %d", errCorrupt, tl, n+1, st.size)
 			}
 			buf := make([]byte, len(t), TileWidth*32)
 			copy(buf, t)
 			st.edge[tl] = buf
 		}
-		tail := tx.Bucket(bucketTail)
-		first := st.size / TileWidth * TileWidth
-		for i := first; i < st.size; i++ {
-			e := tail.Get(u64(i))
-			if e == nil {
-				return fmt.Errorf("%w: entry %d missing from the partial bundle", errCorrupt, i)
+		// The last stored entry must be the last of the tree.
+		if k, _ := tx.Bucket(bucketEntries).Cursor().Last(); k != nil || st.size > 0 {
+			var last []byte
+			if k != nil {
+				if b := tx.Bucket(bucketEntries).Bucket(k); b != nil {
+					last, _ = b.Cursor().Last()
+				}
 			}
-			st.bundle = binary.BigEndian.AppendUint16(st.bundle, uint16(len(e)))
-			st.bundle = append(st.bundle, e...)
-		}
-		if k, _ := tail.Cursor().Last(); k != nil && binary.BigEndian.Uint64(k) >= st.size {
-			return fmt.Errorf("%w: entry %d lies beyond size %d", errCorrupt, binary.BigEndian.Uint64(k), st.size)
+			if len(k) != 8 || len(last) != 1 || binary.BigEndian.Uint64(k)*TileWidth+uint64(last[0]) != st.size-1 {
+				return fmt.Errorf("%w: the last stored entry is not entry %d, the last of the tree", errCorrupt, int64(st.size)-1)
+			}
 		}
 
 		signed := meta.Get(keyCheckpoint)

@@ -112,28 +112,13 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 		err := l.view(ctx, func(tx *bolt.Tx) error {
 			tiles := tx.Bucket(bucketTiles)
 			ident, leaves := tx.Bucket(bucketIdentity), tx.Bucket(bucketLeaves)
-			bundles, tail := tx.Bucket(bucketBundles), tx.Bucket(bucketTail)
-			merged, err := readU64(tx.Bucket(bucketMeta), keyMerged)
+			meta := tx.Bucket(bucketMeta)
+			merged, err := readU64(meta, keyMerged)
 			if err != nil {
 				return &VerifyError{"merge watermark", err}
 			}
-			var bundle [][]byte
-			// Appends may have filled a bundle since size was read.
-			fullNow := treeSize(tx) / TileWidth
-			for i := start; i < end; i++ {
+			err = forEntries(tx.Bucket(bucketEntries), start, end, func(i uint64, e []byte) error {
 				where := fmt.Sprintf("entry %d", i)
-				var e []byte
-				if n := i / TileWidth; n < fullNow {
-					if i%TileWidth == 0 || bundle == nil {
-						var err error
-						if bundle, err = splitBundle(bundles.Get(u64(n))); err != nil || len(bundle) != TileWidth {
-							return &VerifyError{fmt.Sprintf("bundle %d", n), fmt.Errorf("want %d entries, got %d (%v)", TileWidth, len(bundle), err)}
-						}
-					}
-					e = bundle[i%TileWidth]
-				} else if e = tail.Get(u64(i)); e == nil {
-					return &VerifyError{where, errors.New("missing")}
-				}
 				if len(e) == 0 || len(e) > MaxEntrySize {
 					return &VerifyError{where, fmt.Errorf("size %d out of range", len(e))}
 				}
@@ -176,7 +161,7 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 					tl, n, pos := uint8(id.Level/TileHeight), id.Index/TileWidth, id.Index%TileWidth
 					t, ok := edge[tl]
 					if !ok || edgeN[tl] != n {
-						t = tiles.Get(tileKey(tl, n))
+						t = readTile(tiles, meta, tl, n)
 						count := size >> (uint(tl) * TileHeight)
 						want, ok := TileWidth*32, len(t) == TileWidth*32
 						if n == (count-1)/TileWidth {
@@ -204,20 +189,32 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 				if verr != nil {
 					return verr
 				}
-				if err := checkRoot(i + 1); err != nil {
-					return err
-				}
-			}
+				return checkRoot(i + 1)
+			})
 			clear(edge) // tile bytes are only valid within this transaction
-			return nil
+			var ve *VerifyError
+			var me *missingEntryError
+			if errors.As(err, &me) {
+				return &VerifyError{fmt.Sprintf("entry %d", me.index), errors.New("missing")}
+			}
+			if err != nil && !errors.As(err, &ve) {
+				return &VerifyError{"entries", err}
+			}
+			return err
 		})
 		if err != nil {
 			return err
 		}
 	}
 	return l.view(ctx, func(tx *bolt.Tx) error {
-		if n := tx.Bucket(bucketTail).Stats().KeyN; uint64(n) > treeSize(tx)%TileWidth {
-			return &VerifyError{"tail", fmt.Errorf("%d entries in the partial bundle, want %d", n, treeSize(tx)%TileWidth)}
+		if k, _ := tx.Bucket(bucketEntries).Cursor().Last(); k != nil {
+			var last []byte
+			if b := tx.Bucket(bucketEntries).Bucket(k); b != nil {
+				last, _ = b.Cursor().Last()
+			}
+			if len(k) != 8 || len(last) != 1 || binary.BigEndian.Uint64(k)*TileWidth+uint64(last[0]) >= treeSize(tx) {
+				return &VerifyError{fmt.Sprintf("entry bundle %x", k), fmt.Errorf("holds entries beyond the tree size %d", treeSize(tx))}
+			}
 		}
 		merged, err := readU64(tx.Bucket(bucketMeta), keyMerged)
 		if err != nil {
@@ -227,8 +224,12 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 			return &VerifyError{"identity index", fmt.Errorf("%d keys for %d merged entries", n, merged)}
 		}
 		size := treeSize(tx)
-		return tx.Bucket(bucketBlobs).ForEach(func(k, v []byte) error {
-			if len(k) != 8 || binary.BigEndian.Uint64(k) >= size {
+		blobs := tx.Bucket(bucketBlobs)
+		return blobs.ForEach(func(k, v []byte) error {
+			if v == nil {
+				v = getBlob(blobs, k)
+			}
+			if len(k) != 8 || binary.BigEndian.Uint64(k) >= size || v == nil {
 				return &VerifyError{fmt.Sprintf("blob %x", k), errors.New("belongs to no entry")}
 			}
 			if l.opts.CheckBlob == nil {
