@@ -27,7 +27,13 @@ type request struct {
 	leaves  [][32]byte
 	idents  [][32]byte // nil when identity is the leaf hash
 	keys    [][]IndexKey
-	res     []Appended
+	// onDisk holds, per entry, 1 + the index the identity bucket gave its
+	// identity (0: not there), as the caller looked it up before queueing,
+	// when the merge watermark was checkedAt. The sequencer trusts it only
+	// if no merge has moved identities to the bucket since.
+	onDisk    []uint64
+	checkedAt uint64
+	res       []Appended
 	err     error
 	done    chan struct{}
 }
@@ -115,6 +121,33 @@ func (l *Ledger) AppendWithBlobs(ctx context.Context, entries, blobs [][]byte) (
 		l.closeMu.RUnlock()
 		return nil, ErrClosed
 	}
+	// Look the identities up in the on-disk index here, in parallel with
+	// other callers, rather than on the single sequencer.
+	r.onDisk = make([]uint64, len(entries))
+	// The watermark is read before the transaction starts, and a merge
+	// stores it before the sequencer publishes it: so the bucket this
+	// transaction reads holds every identity below checkedAt.
+	l.dedup.mu.RLock()
+	r.checkedAt = l.dedup.merged
+	l.dedup.mu.RUnlock()
+	err := l.db.View(func(tx *bolt.Tx) error {
+		identB := tx.Bucket(bucketIdentity)
+		for i := range entries {
+			id := r.leaves[i]
+			if r.idents != nil {
+				id = r.idents[i]
+			}
+			if v := identB.Get(id[:]); len(v) == 8 {
+				r.onDisk[i] = 1 + binary.BigEndian.Uint64(v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		l.closeMu.RUnlock()
+		return nil, fmt.Errorf("couldn't read the deduplication index: %w", err)
+	}
+
 	if n := l.pending.Add(int64(len(entries))); n > int64(l.opts.MaxPending) {
 		l.pending.Add(-int64(len(entries)))
 		l.closeMu.RUnlock()
@@ -307,12 +340,10 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 	fresh := newRecent(l.opts.Identity != nil)
 	err = l.db.Update(func(tx *bolt.Tx) error {
 		identB := tx.Bucket(bucketIdentity)
-		blobsB := tx.Bucket(bucketBlobs)
-		blobsB.FillPercent = 1
-		entriesB := tx.Bucket(bucketEntries)
-		entriesB.FillPercent = 1
-		var bundleB *bolt.Bucket // the bucket of bundle bundleN
-		var bundleN uint64
+		// Keys are appended in order at the right end of the log (before
+		// only the state), so leaves can be filled completely.
+		logB := tx.Bucket(bucketLog)
+		logB.FillPercent = 1
 		for _, r := range batch {
 			r.res = make([]Appended, len(r.entries))
 			for i, e := range r.entries {
@@ -328,31 +359,31 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 					r.res[i] = Appended{Index: idx, Duplicate: true}
 					continue
 				}
-				if v := identB.Get(id[:]); v != nil {
+				if r.checkedAt == st.merged {
+					if r.onDisk[i] != 0 {
+						r.res[i] = Appended{Index: r.onDisk[i] - 1, Duplicate: true}
+						continue
+					}
+				} else if v := identB.Get(id[:]); v != nil {
 					r.res[i] = Appended{Index: binary.BigEndian.Uint64(v), Duplicate: true}
 					continue
 				}
 				idx := st.size
+				if idx >= MaxTreeSize {
+					return fmt.Errorf("the log is full: it holds %d entries, the most a ledger can", idx)
+				}
 				r.res[i] = Appended{Index: idx}
 				fresh.ident[id] = idx
 				if r.idents != nil {
 					fresh.leaf[r.leaves[i]] = idx
 				}
-				if r.blobs != nil && r.blobs[i] != nil {
-					if err := putBlob(blobsB, u64(idx), r.blobs[i]); err != nil {
-						return err
-					}
-				}
-				if n := idx / TileWidth; bundleB == nil || bundleN != n {
-					var err error
-					if bundleB, err = entriesB.CreateBucketIfNotExists(u64(n)); err != nil {
-						return err
-					}
-					bundleB.FillPercent = 1
-					bundleN = n
-				}
-				if err := bundleB.Put([]byte{byte(idx % TileWidth)}, e); err != nil {
+				if err := logB.Put(u64(idx), e); err != nil {
 					return err
+				}
+				if r.blobs != nil && r.blobs[i] != nil {
+					if err := putBlob(logB, blobKey(idx), r.blobs[i]); err != nil {
+						return err
+					}
 				}
 				// Hashes at tile levels (multiples of 8) go into tiles.
 				var visitErr error
@@ -393,10 +424,10 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 			return nil
 		}
 		// Full tiles are written once into tiles; the partial tile at the
-		// right edge of each level, the only one a batch rewrites, into meta.
+		// right edge of each level, the only one a batch rewrites, into the
+		// log's state.
 		tilesB := tx.Bucket(bucketTiles)
 		tilesB.FillPercent = 1
-		meta := tx.Bucket(bucketMeta)
 		touched := make(map[uint8]bool, 4)
 		for id, t := range dirty {
 			touched[id.level] = true
@@ -409,7 +440,7 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 		for tl := range touched {
 			count := st.size >> (uint(tl) * TileHeight)
 			if count%TileWidth == 0 {
-				if err := meta.Delete(edgeKey(tl)); err != nil {
+				if err := logB.Delete(edgeKey(tl)); err != nil {
 					return err
 				}
 				continue
@@ -417,11 +448,11 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 			t := st.edge[tl]
 			v := make([]byte, 8, 8+len(t))
 			binary.BigEndian.PutUint64(v, count/TileWidth)
-			if err := meta.Put(edgeKey(tl), append(v, t...)); err != nil {
+			if err := logB.Put(edgeKey(tl), append(v, t...)); err != nil {
 				return err
 			}
 		}
-		if err := meta.Put(keySize, u64(st.size)); err != nil {
+		if err := logB.Put(keySize, u64(st.size)); err != nil {
 			return err
 		}
 		if l.opts.CheckpointInterval <= 0 {
@@ -497,10 +528,14 @@ func (l *Ledger) signCheckpoint(tx *bolt.Tx, st *seqState) error {
 	if err != nil {
 		return fmt.Errorf("couldn't sign checkpoint: %w", err)
 	}
-	if err := tx.Bucket(bucketCheckpoints).Put(u64(st.size), signed); err != nil {
+	if st.size == 0 {
+		if err := tx.Bucket(bucketMeta).Put(keyCheckpoint0, signed); err != nil {
+			return err
+		}
+	} else if err := tx.Bucket(bucketLog).Put(checkpointKey(st.size), signed); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketMeta).Put(keyCheckpoint, signed); err != nil {
+	if err := tx.Bucket(bucketLog).Put(keyCheckpoint, signed); err != nil {
 		return err
 	}
 	st.cpSize, st.cpRoot, st.cpNote, st.cpTime = st.size, root, signed, l.opts.now()

@@ -173,7 +173,7 @@ func (l *Ledger) maybeMerge() {
 // [merged, size).
 func (l *Ledger) loadRecent(tx *bolt.Tx, merged, size uint64) (recent, error) {
 	r := newRecent(l.opts.Identity != nil)
-	err := forEntries(tx.Bucket(bucketEntries), merged, size, func(i uint64, e []byte) error {
+	err := forEntries(tx.Bucket(bucketLog), merged, size, func(i uint64, e []byte) error {
 		var leaf [32]byte
 		copy(leaf[:], hasher.HashLeaf(e))
 		if l.opts.Identity != nil {

@@ -14,57 +14,77 @@ import (
 // The bbolt file holds these top-level buckets. Integers are big-endian so
 // that keys sort in log order.
 //
-//	meta         "format" -> formatVersion; "size" -> uint64 tree size;
-//	             "checkpoint" -> latest signed checkpoint note;
-//	             "merged" -> uint64: entries below it are in identity and
-//	             leaves, the rest only in memory (see dedup.go);
-//	             "edge" || level (1) -> tile index (8) || hashes: the partial
-//	             tile at the right edge of that level, absent when the level
-//	             ends on a full tile
+//	meta         "format" -> formatVersion; "merged" -> uint64: entries below
+//	             it are in identity and leaves, the rest only in memory (see
+//	             dedup.go); "checkpoint0" -> the checkpoint of the empty tree
+//	log          the log itself, in one key order:
+//	             log index (8) -> entry;
+//	             log index (8) || 'b' -> the blob stored with that entry by
+//	             AppendWithBlobs (the node's envelope); a blob of largeValue
+//	             bytes or more is a bucket holding it under "v";
+//	             log index (8) || 'c' -> the checkpoint signed at the tree
+//	             size that entry ends, if one was;
+//	             and, after every entry, the state of the right edge:
+//	             statePrefix || "size" -> uint64 tree size;
+//	             statePrefix || "checkpoint" -> the latest signed checkpoint;
+//	             statePrefix || "edge" || level (1) -> tile index (8) ||
+//	             hashes: the partial tile at the right edge of that level,
+//	             absent when the level ends on a full tile
 //	tiles        level (1) || tile index (8) -> a full tile's 256 hashes, 32
 //	             bytes each, as c2sp.org/tlog-tiles serves them
-//	entries      bundle index (8) -> a bucket holding that entry bundle:
-//	             offset in the bundle (1) -> entry
 //	identity     identity (32) -> log index (8), for deduplication, for
 //	             entries below the merge watermark
 //	leaves       leaf hash (32) -> log index (8), only when Options.Identity
 //	             is set (otherwise identity is the leaf hash), likewise
-//	checkpoints  tree size (8) -> signed checkpoint note, every one signed
-//	blobs        log index (8) -> content stored with that entry by
-//	             AppendWithBlobs (the node's envelopes), in the entry's
-//	             transaction; a blob of largeValue bytes or more is a bucket
-//	             holding it under "v"
 //	x/<name>     secondary index <name>: uvarint(len(key)) || key || log
 //	             index (8) -> empty
 //
-// The layout keeps what a batch rewrites small. bbolt rewrites a whole leaf
-// page to change one value in it, and never splits a leaf of four values or
-// fewer, so appending a value of a page or more beside others rewrites three
-// or four of them each time. So nothing large is stored beside its
-// neighbours: an entry bundle is a bucket of its entries (written once each,
-// never copied into a second value), a large blob is a bucket of its own, and
-// the partial tiles that every batch changes live apart from the full ones.
-// Format 1 stored each bundle as one 256-entry value and staged the partial
-// one in a tail bucket; it wrote ten bytes for every byte of entry.
-const formatVersion = "evident-ledger/2"
+// The layout keeps what a batch rewrites small. bbolt copies every page it
+// changes, and the path from it to the root, and never splits a leaf of four
+// values or fewer. So a batch's entries, blobs, checkpoint, partial tiles and
+// size all land at the right end of the one log bucket: the batch writes its
+// new pages, the last leaf or two and their branch path, not a leaf and path
+// in each of six buckets. And nothing large sits beside its neighbours, where
+// appending would rewrite three or four of them: a large blob is a bucket of
+// its own, full tiles live in their own bucket, and an entry bundle is a key
+// range of entries, written once each. (Format 1 wrote about ten bytes for
+// every byte of entry: it appended 256 KiB bundle values beside each other
+// and staged every entry in a tail bucket first.)
+const formatVersion = "evident-ledger/3"
 
 var (
-	bucketMeta        = []byte("meta")
-	bucketTiles       = []byte("tiles")
-	bucketEntries     = []byte("entries")
-	bucketIdentity    = []byte("identity")
-	bucketLeaves      = []byte("leaves")
-	bucketCheckpoints = []byte("checkpoints")
-	bucketBlobs       = []byte("blobs")
+	bucketMeta     = []byte("meta")
+	bucketLog      = []byte("log")
+	bucketTiles    = []byte("tiles")
+	bucketIdentity = []byte("identity")
+	bucketLeaves   = []byte("leaves")
 
-	keyFormat     = []byte("format")
-	keySize       = []byte("size")
-	keyCheckpoint = []byte("checkpoint")
-	keyMerged     = []byte("merged")
-	keyBlobValue  = []byte("v")
+	keyFormat      = []byte("format")
+	keyMerged      = []byte("merged")
+	keyCheckpoint0 = []byte("checkpoint0")
+	keyBlobValue   = []byte("v")
+
+	// statePrefix sorts after every key of an entry: log indices stay below
+	// MaxTreeSize.
+	statePrefix   = []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	keySize       = stateKey("size")
+	keyCheckpoint = stateKey("checkpoint")
 
 	indexPrefix = "x/"
 )
+
+// MaxTreeSize bounds the log, keeping its keys below the state's.
+const MaxTreeSize = 1 << 62
+
+func stateKey(name string) []byte { return append(append([]byte(nil), statePrefix...), name...) }
+
+func edgeKey(level uint8) []byte { return append(stateKey("edge"), level) }
+
+func blobKey(index uint64) []byte { return append(u64(index), 'b') }
+
+// checkpointKey is where the checkpoint of a tree of size >= 1 is kept:
+// right after the tree's last entry.
+func checkpointKey(size uint64) []byte { return append(u64(size-1), 'c') }
 
 // largeValue is the size from which a blob gets a bucket of its own: a
 // quarter page, the size from which bbolt keeps a bucket out of its parent's
@@ -114,7 +134,7 @@ func initFormat(tx *bolt.Tx) error {
 	} else if !bytes.Equal(v, []byte(formatVersion)) {
 		return fmt.Errorf("%w: format %q", ErrUnrecognized, v)
 	}
-	for _, b := range [][]byte{bucketTiles, bucketEntries, bucketIdentity, bucketLeaves, bucketCheckpoints, bucketBlobs} {
+	for _, b := range [][]byte{bucketLog, bucketTiles, bucketIdentity, bucketLeaves} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
@@ -149,42 +169,61 @@ func indexPrefixOf(key []byte) []byte {
 	return append(b, key...)
 }
 
-func edgeKey(level uint8) []byte { return []byte{'e', 'd', 'g', 'e', level} }
-
 // readTile returns the stored tile at level and index n within tx: a full one
-// from tiles, or the partial right-edge one from meta; nil if there is none.
-// The bytes are valid only within tx.
-func readTile(tiles, meta *bolt.Bucket, level uint8, n uint64) []byte {
+// from tiles, or the partial right-edge one from the log's state; nil if there
+// is none. The bytes are valid only within tx.
+func readTile(tiles, log *bolt.Bucket, level uint8, n uint64) []byte {
 	if t := tiles.Get(tileKey(level, n)); t != nil {
 		return t
 	}
-	v := meta.Get(edgeKey(level))
+	v := log.Get(edgeKey(level))
 	if len(v) < 8 || binary.BigEndian.Uint64(v) != n {
 		return nil
 	}
 	return v[8:]
 }
 
-// bundleEntries calls fn with the entries of bundle n from offset first on,
-// in order, until fn returns false. It fails if an offset is missing or out
-// of place. The entries are valid only within tx.
-func bundleEntries(entries *bolt.Bucket, n uint64, first int, fn func(off int, e []byte) bool) error {
-	b := entries.Bucket(u64(n))
-	if b == nil {
-		return &missingEntryError{n*TileWidth + uint64(first)}
+// forEntries calls fn with each entry in [start, end), in order, skipping
+// the blobs and checkpoints between them. Every entry in the range must be
+// stored. The entries are valid only within the transaction.
+func forEntries(log *bolt.Bucket, start, end uint64, fn func(i uint64, e []byte) error) error {
+	if start >= end {
+		return nil
 	}
-	c := b.Cursor()
-	want := first
-	for k, v := c.Seek([]byte{byte(first)}); k != nil; k, v = c.Next() {
-		if len(k) != 1 || int(k[0]) != want || v == nil {
-			return &missingEntryError{n*TileWidth + uint64(want)}
+	c := log.Cursor()
+	i := start
+	for k, v := c.Seek(u64(start)); k != nil && i < end; k, v = c.Next() {
+		if len(k) == 9 && (k[8] == 'b' || k[8] == 'c') {
+			continue
 		}
-		if !fn(want, v) {
-			return nil
+		if len(k) != 8 || binary.BigEndian.Uint64(k) != i || v == nil {
+			break
 		}
-		want++
+		if err := fn(i, v); err != nil {
+			return err
+		}
+		i++
+	}
+	if i < end {
+		return &missingEntryError{i}
 	}
 	return nil
+}
+
+// lastEntry returns the key of the last entry stored in the log, or nil if
+// it holds none.
+func lastEntry(log *bolt.Bucket) []byte {
+	c := log.Cursor()
+	k, _ := c.Seek(statePrefix)
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	for k != nil && len(k) == 9 && (k[8] == 'b' || k[8] == 'c') {
+		k, _ = c.Prev()
+	}
+	return k
 }
 
 // missingEntryError reports an entry of the tree that is not stored.

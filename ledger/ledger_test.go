@@ -572,22 +572,22 @@ func TestVerifyFindsCorruption(t *testing.T) {
 			return b.Put(tileKey(0, 0), t)
 		}},
 		{"bundle entry", "entry 259", func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketEntries).Bucket(u64(1))
-			v := append([]byte(nil), b.Get([]byte{3})...)
-			v[0] ^= 1 // entry 259 of the log
-			return b.Put([]byte{3}, v)
+			b := tx.Bucket(bucketLog)
+			v := append([]byte(nil), b.Get(u64(259))...)
+			v[0] ^= 1
+			return b.Put(u64(259), v)
 		}},
 		{"missing entry", "entry 300", func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketEntries).Bucket(u64(1)).Delete([]byte{300 - 256})
+			return tx.Bucket(bucketLog).Delete(u64(300))
 		}},
 		{"dedup index", "entry 7", func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketIdentity).Delete(hasher.HashLeaf([]byte("entry 7")))
 		}},
 		{"checkpoint signature", "checkpoint 600", func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketCheckpoints)
-			v := append([]byte(nil), b.Get(u64(600))...)
+			b := tx.Bucket(bucketLog)
+			v := append([]byte(nil), b.Get(checkpointKey(600))...)
 			v[len(v)-5] ^= 1
-			return b.Put(u64(600), v)
+			return b.Put(checkpointKey(600), v)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -722,7 +722,7 @@ func TestBlobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketBlobs).Put(u64(1), blob("x")) }); err != nil {
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLog).Put(blobKey(1), blob("x")) }); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -775,4 +775,49 @@ func splitBundle(b []byte) ([][]byte, error) {
 		b = b[2+n:]
 	}
 	return es, nil
+}
+
+// TestDedupRacesMerges appends each entry from several goroutines at once
+// while merges move identities from memory to disk every few entries: every
+// caller of an entry must get the same index, and the log must hold each
+// entry once, whichever side of a merge its duplicates were looked up on.
+func TestDedupRacesMerges(t *testing.T) {
+	signer, verifier := testKey(t, "example.com/dedup-race")
+	path := filepath.Join(t.TempDir(), "log.db")
+	l := openTest(t, path, Options{Signer: signer, NoSync: true, DedupMergeSize: 3})
+	ctx := context.Background()
+	const distinct, copies = 400, 4
+	got := make([][copies]uint64, distinct)
+	var wg sync.WaitGroup
+	for c := range copies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range distinct {
+				// Each copy walks the entries in its own order:
+				// multipliers prime to distinct make each a permutation.
+				j := (i*[]int{1, 3, 7, 9}[c] + c*17) % distinct
+				res, err := l.Append(ctx, [][]byte{[]byte(fmt.Sprint("entry ", j))})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got[j][c] = res[0].Index
+			}
+		}()
+	}
+	wg.Wait()
+	if l.Size() != distinct {
+		t.Fatalf("log holds %d entries for %d distinct ones", l.Size(), distinct)
+	}
+	for j, idxs := range got {
+		for c := 1; c < copies; c++ {
+			if idxs[c] != idxs[0] {
+				t.Fatalf("entry %d got indices %v", j, idxs)
+			}
+		}
+	}
+	if err := l.Verify(ctx, verifier); err != nil {
+		t.Fatal(err)
+	}
 }

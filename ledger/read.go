@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -11,7 +12,7 @@ import (
 // treeSize reads the committed size within tx, so that every read in one
 // transaction sees one tree.
 func treeSize(tx *bolt.Tx) uint64 {
-	v := tx.Bucket(bucketMeta).Get(keySize)
+	v := tx.Bucket(bucketLog).Get(keySize)
 	if len(v) != 8 {
 		return 0
 	}
@@ -49,38 +50,11 @@ func (l *Ledger) entriesTx(tx *bolt.Tx, start uint64, count int) ([][]byte, erro
 		return nil, fmt.Errorf("%w: entries [%d, %d) reach beyond the tree size %d", ErrNotFound, start, start+uint64(count), size)
 	}
 	out := make([][]byte, 0, count)
-	err := forEntries(tx.Bucket(bucketEntries), start, start+uint64(count), func(_ uint64, e []byte) error {
+	err := forEntries(tx.Bucket(bucketLog), start, start+uint64(count), func(_ uint64, e []byte) error {
 		out = append(out, append([]byte(nil), e...))
 		return nil
 	})
 	return out, err
-}
-
-// forEntries calls fn with each entry in [start, end), which must all be
-// stored, in order. The entries are valid only within the transaction.
-func forEntries(entries *bolt.Bucket, start, end uint64, fn func(i uint64, e []byte) error) error {
-	i := start
-	for i < end {
-		n := i / TileWidth
-		var ferr error
-		err := bundleEntries(entries, n, int(i%TileWidth), func(_ int, e []byte) bool {
-			if ferr = fn(i, e); ferr != nil {
-				return false
-			}
-			i++
-			return i < end && i/TileWidth == n
-		})
-		if err != nil {
-			return err
-		}
-		if ferr != nil {
-			return ferr
-		}
-		if i < end && i/TileWidth == n {
-			return &missingEntryError{i}
-		}
-	}
-	return nil
 }
 
 // Tile returns the hash tile at level and index n, width hashes wide
@@ -93,7 +67,7 @@ func (l *Ledger) Tile(ctx context.Context, level uint8, n uint64, width int) ([]
 	}
 	var out []byte
 	err := l.view(ctx, func(tx *bolt.Tx) error {
-		t := readTile(tx.Bucket(bucketTiles), tx.Bucket(bucketMeta), level, n)
+		t := readTile(tx.Bucket(bucketTiles), tx.Bucket(bucketLog), level, n)
 		if len(t) < width*32 {
 			return fmt.Errorf("%w: tile %d/%d with %d hashes", ErrNotFound, level, n, width)
 		}
@@ -115,7 +89,7 @@ func (l *Ledger) EntryBundle(ctx context.Context, n uint64, width int) ([]byte, 
 		if n >= (size+TileWidth-1)/TileWidth || n*TileWidth+uint64(width) > size {
 			return fmt.Errorf("%w: entry bundle %d with %d entries", ErrNotFound, n, width)
 		}
-		return forEntries(tx.Bucket(bucketEntries), n*TileWidth, n*TileWidth+uint64(width), func(_ uint64, e []byte) error {
+		return forEntries(tx.Bucket(bucketLog), n*TileWidth, n*TileWidth+uint64(width), func(_ uint64, e []byte) error {
 			out = binary.BigEndian.AppendUint16(out, uint16(len(e)))
 			out = append(out, e...)
 			return nil
@@ -216,7 +190,12 @@ func (l *Ledger) lookup(ctx context.Context, bucket []byte, key [32]byte) (uint6
 func (l *Ledger) CheckpointAt(ctx context.Context, size uint64) ([]byte, error) {
 	var out []byte
 	err := l.view(ctx, func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketCheckpoints).Get(u64(size))
+		var v []byte
+		if size == 0 {
+			v = tx.Bucket(bucketMeta).Get(keyCheckpoint0)
+		} else if size <= treeSize(tx) {
+			v = tx.Bucket(bucketLog).Get(checkpointKey(size))
+		}
 		if v == nil {
 			return fmt.Errorf("%w: no checkpoint signed at size %d", ErrNotFound, size)
 		}
@@ -230,7 +209,7 @@ func (l *Ledger) CheckpointAt(ctx context.Context, size uint64) ([]byte, error) 
 func (l *Ledger) Blob(ctx context.Context, index uint64) ([]byte, error) {
 	var out []byte
 	err := l.view(ctx, func(tx *bolt.Tx) error {
-		v := getBlob(tx.Bucket(bucketBlobs), u64(index))
+		v := getBlob(tx.Bucket(bucketLog), blobKey(index))
 		if v == nil {
 			return fmt.Errorf("%w: no blob with entry %d", ErrNotFound, index)
 		}
@@ -245,9 +224,11 @@ func (l *Ledger) Blob(ctx context.Context, index uint64) ([]byte, error) {
 func (l *Ledger) BlobCount(ctx context.Context) (int, error) {
 	var n int
 	err := l.view(ctx, func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketBlobs).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			n++
+		c := tx.Bucket(bucketLog).Cursor()
+		for k, _ := c.First(); k != nil && !bytes.HasPrefix(k, statePrefix); k, _ = c.Next() {
+			if len(k) == 9 && k[8] == 'b' {
+				n++
+			}
 		}
 		return nil
 	})

@@ -16,8 +16,8 @@ import (
 func (l *Ledger) loadState() (*seqState, error) {
 	st := &seqState{edge: make(map[uint8][]byte)}
 	err := l.db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if v := meta.Get(keySize); v != nil {
+		meta, logB := tx.Bucket(bucketMeta), tx.Bucket(bucketLog)
+		if v := logB.Get(keySize); v != nil {
 			if len(v) != 8 {
 				return fmt.Errorf("%w: size is %d bytes", errCorrupt, len(v))
 			}
@@ -52,11 +52,11 @@ func (l *Ledger) loadState() (*seqState, error) {
 				break
 			}
 			n := (count - 1) / TileWidth
-			t := readTile(tiles, meta, tl, n)
+			t := readTile(tiles, logB, tl, n)
 			if want := int(count-n*TileWidth) * 32; len(t) != want {
 				return fmt.Errorf("%w: tile %d/%d is %d bytes, want %d for size %d", errCorrupt, tl, n, len(t), want, st.size)
 			}
-			if readTile(tiles, meta, tl, n+1) != nil {
+			if readTile(tiles, logB, tl, n+1) != nil {
 				return fmt.Errorf("%w: tile %d/%d lies beyond size %d", errCorrupt, tl, n+1, st.size)
 			}
 			buf := make([]byte, len(t), TileWidth*32)
@@ -64,19 +64,16 @@ func (l *Ledger) loadState() (*seqState, error) {
 			st.edge[tl] = buf
 		}
 		// The last stored entry must be the last of the tree.
-		if k, _ := tx.Bucket(bucketEntries).Cursor().Last(); k != nil || st.size > 0 {
-			var last []byte
-			if k != nil {
-				if b := tx.Bucket(bucketEntries).Bucket(k); b != nil {
-					last, _ = b.Cursor().Last()
-				}
-			}
-			if len(k) != 8 || len(last) != 1 || binary.BigEndian.Uint64(k)*TileWidth+uint64(last[0]) != st.size-1 {
+		if k := lastEntry(logB); k != nil || st.size > 0 {
+			if len(k) != 8 || binary.BigEndian.Uint64(k) != st.size-1 {
 				return fmt.Errorf("%w: the last stored entry is not entry %d, the last of the tree", errCorrupt, int64(st.size)-1)
 			}
 		}
 
-		signed := meta.Get(keyCheckpoint)
+		signed := logB.Get(keyCheckpoint)
+		if signed == nil {
+			signed = meta.Get(keyCheckpoint0)
+		}
 		if signed == nil {
 			return nil
 		}

@@ -24,7 +24,7 @@ const TileWidth = 1 << TileHeight
 // one tile lookup away.
 type hashReader struct {
 	tiles *bolt.Bucket
-	meta  *bolt.Bucket
+	log   *bolt.Bucket
 	cache *tileCache // nil: no cache
 	// cached is the tree size whose full tiles were committed before this
 	// transaction; only those may come from the cache.
@@ -46,7 +46,7 @@ func hashPair(left, right []byte) [32]byte {
 }
 
 func newHashReader(tx *bolt.Tx) *hashReader {
-	return &hashReader{tiles: tx.Bucket(bucketTiles), meta: tx.Bucket(bucketMeta)}
+	return &hashReader{tiles: tx.Bucket(bucketTiles), log: tx.Bucket(bucketLog)}
 }
 
 func (r *hashReader) tile(level uint8, n uint64) []byte {
@@ -55,7 +55,7 @@ func (r *hashReader) tile(level uint8, n uint64) []byte {
 	if r.lastTile != nil && k == r.lastKey {
 		return r.lastTile
 	}
-	t := readTile(r.tiles, r.meta, level, n)
+	t := readTile(r.tiles, r.log, level, n)
 	r.lastKey, r.lastTile = k, t
 	return t
 }

@@ -34,187 +34,38 @@ const verifyChunk = 1 << 16
 // (with v) and root, and reports the first problem as a *VerifyError. It
 // checks the tree as it was when Verify started; appends may continue.
 func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
-	var size uint64
-	type cp struct {
-		size uint64
-		root [32]byte
-	}
-	var cps []cp
+	w := &verifier{l: l, v: v, rng: l.factory.NewEmptyRange(0)}
 	err := l.view(ctx, func(tx *bolt.Tx) error {
-		size = treeSize(tx)
-		latest := tx.Bucket(bucketMeta).Get(keyCheckpoint)
-		var last []byte
-		err := tx.Bucket(bucketCheckpoints).ForEach(func(k, signed []byte) error {
-			where := fmt.Sprintf("checkpoint %x", k)
-			if len(k) == 8 {
-				where = fmt.Sprintf("checkpoint %d", binary.BigEndian.Uint64(k))
-			}
-			n, err := note.Open(signed, note.VerifierList(v))
-			if err != nil {
-				return &VerifyError{where, fmt.Errorf("signature: %w", err)}
-			}
-			c, err := checkpoint.Parse([]byte(n.Text))
-			if err != nil {
-				return &VerifyError{where, err}
-			}
-			if len(k) != 8 || c.Size != binary.BigEndian.Uint64(k) {
-				return &VerifyError{where, fmt.Errorf("filed under the wrong size (it says %d)", c.Size)}
-			}
-			if c.Origin != l.origin {
-				return &VerifyError{where, fmt.Errorf("origin %q, want %q", c.Origin, l.origin)}
-			}
-			if c.Size > size {
-				return &VerifyError{where, fmt.Errorf("beyond the tree size %d", size)}
-			}
-			cps = append(cps, cp{c.Size, c.Hash})
-			last = signed
-			return nil
-		})
-		if err != nil {
-			return err
+		w.size = treeSize(tx)
+		signed := tx.Bucket(bucketMeta).Get(keyCheckpoint0)
+		if signed == nil {
+			return &VerifyError{"checkpoint 0", errors.New("missing: every log signs its empty tree first")}
 		}
-		if !bytes.Equal(latest, last) {
-			return &VerifyError{"checkpoint", errors.New("the latest checkpoint is not the last one signed")}
-		}
-		return nil
+		w.latest = append([]byte(nil), tx.Bucket(bucketLog).Get(keyCheckpoint)...)
+		return w.checkpoint(0, signed)
 	})
 	if err != nil {
 		return err
 	}
-	if len(cps) == 0 {
-		return &VerifyError{"checkpoint", errors.New("no signed checkpoint")}
-	}
-
-	rng := l.factory.NewEmptyRange(0)
-	edge := make(map[uint8][]byte) // the tile being compared, per level
-	edgeN := make(map[uint8]uint64)
-	checkRoot := func(n uint64) error {
-		for len(cps) > 0 && cps[0].size == n {
-			root := hasher.EmptyRoot()
-			if n > 0 {
-				var err error
-				if root, err = rng.GetRootHash(nil); err != nil {
-					return err
-				}
-			}
-			if !bytes.Equal(root, cps[0].root[:]) {
-				return &VerifyError{fmt.Sprintf("checkpoint %d", n), errors.New("root hash does not match the entries")}
-			}
-			cps = cps[1:]
-		}
-		return nil
-	}
-	if err := checkRoot(0); err != nil {
-		return err
-	}
-	for start := uint64(0); start < size; start += verifyChunk {
-		end := min(start+verifyChunk, size)
-		err := l.view(ctx, func(tx *bolt.Tx) error {
-			tiles := tx.Bucket(bucketTiles)
-			ident, leaves := tx.Bucket(bucketIdentity), tx.Bucket(bucketLeaves)
-			meta := tx.Bucket(bucketMeta)
-			merged, err := readU64(meta, keyMerged)
-			if err != nil {
-				return &VerifyError{"merge watermark", err}
-			}
-			err = forEntries(tx.Bucket(bucketEntries), start, end, func(i uint64, e []byte) error {
-				where := fmt.Sprintf("entry %d", i)
-				if len(e) == 0 || len(e) > MaxEntrySize {
-					return &VerifyError{where, fmt.Errorf("size %d out of range", len(e))}
-				}
-				var leaf [32]byte
-				copy(leaf[:], hasher.HashLeaf(e))
-				id := leaf
-				if l.opts.Identity != nil {
-					id = l.opts.Identity(e)
-				}
-				// Below the merge watermark the on-disk dedup index must
-				// point at the entry; above it, it is rebuilt from the
-				// entries on open.
-				if i < merged {
-					if l.opts.Identity != nil {
-						if v := leaves.Get(leaf[:]); len(v) != 8 || binary.BigEndian.Uint64(v) != i {
-							return &VerifyError{where, errors.New("leaf-hash index does not point at it")}
-						}
-					}
-					if v := ident.Get(id[:]); len(v) != 8 || binary.BigEndian.Uint64(v) != i {
-						return &VerifyError{where, errors.New("identity index does not point at it")}
-					}
-				}
-				if l.opts.Index != nil && i < merged {
-					keys, err := l.opts.Index(e)
-					if err != nil {
-						return &VerifyError{where, fmt.Errorf("index function refuses a logged entry: %w", err)}
-					}
-					for _, k := range keys {
-						b := tx.Bucket([]byte(indexPrefix + k.Name))
-						if b == nil || b.Get(indexKey(k.Key, i)) == nil {
-							return &VerifyError{where, fmt.Errorf("missing from index %q under %q", k.Name, k.Key)}
-						}
-					}
-				}
-				var verr error
-				err := rng.Append(leaf[:], func(id compact.NodeID, h []byte) {
-					if id.Level%TileHeight != 0 || verr != nil {
-						return
-					}
-					tl, n, pos := uint8(id.Level/TileHeight), id.Index/TileWidth, id.Index%TileWidth
-					t, ok := edge[tl]
-					if !ok || edgeN[tl] != n {
-						t = readTile(tiles, meta, tl, n)
-						count := size >> (uint(tl) * TileHeight)
-						want, ok := TileWidth*32, len(t) == TileWidth*32
-						if n == (count-1)/TileWidth {
-							// The right-edge tile may have grown since.
-							want = int(count-n*TileWidth) * 32
-							ok = len(t) >= want && len(t) <= TileWidth*32
-						}
-						if !ok {
-							verr = &VerifyError{fmt.Sprintf("tile %d/%d", tl, n), fmt.Errorf("%d bytes, want %d", len(t), want)}
-							return
-						}
-						edge[tl], edgeN[tl] = t, n
-					}
-					if !bytes.Equal(t[pos*32:pos*32+32], h) {
-						if id.Level == 0 {
-							verr = &VerifyError{fmt.Sprintf("entry %d", id.Index), fmt.Errorf("its leaf hash does not match tile 0/%d", n)}
-						} else {
-							verr = &VerifyError{fmt.Sprintf("tile %d/%d", tl, n), fmt.Errorf("hash %d does not match the entries", pos)}
-						}
-					}
-				})
-				if err != nil {
-					return &VerifyError{where, err}
-				}
-				if verr != nil {
-					return verr
-				}
-				return checkRoot(i + 1)
-			})
-			clear(edge) // tile bytes are only valid within this transaction
-			var ve *VerifyError
-			var me *missingEntryError
-			if errors.As(err, &me) {
-				return &VerifyError{fmt.Sprintf("entry %d", me.index), errors.New("missing")}
-			}
-			if err != nil && !errors.As(err, &ve) {
-				return &VerifyError{"entries", err}
-			}
-			return err
-		})
-		if err != nil {
+	for start := uint64(0); start < w.size; start += verifyChunk {
+		end := min(start+verifyChunk, w.size)
+		if err := l.view(ctx, func(tx *bolt.Tx) error { return w.chunk(tx, start, end) }); err != nil {
 			return err
 		}
+	}
+	if !bytes.Equal(w.latest, w.last) {
+		return &VerifyError{"checkpoint", errors.New("the latest checkpoint is not the last one signed")}
 	}
 	return l.view(ctx, func(tx *bolt.Tx) error {
-		if k, _ := tx.Bucket(bucketEntries).Cursor().Last(); k != nil {
-			var last []byte
-			if b := tx.Bucket(bucketEntries).Bucket(k); b != nil {
-				last, _ = b.Cursor().Last()
-			}
-			if len(k) != 8 || len(last) != 1 || binary.BigEndian.Uint64(k)*TileWidth+uint64(last[0]) >= treeSize(tx) {
-				return &VerifyError{fmt.Sprintf("entry bundle %x", k), fmt.Errorf("holds entries beyond the tree size %d", treeSize(tx))}
-			}
+		c := tx.Bucket(bucketLog).Cursor()
+		k, _ := c.Seek(statePrefix)
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		if k != nil && (len(k) < 8 || binary.BigEndian.Uint64(k) >= treeSize(tx)) {
+			return &VerifyError{fmt.Sprintf("log key %x", k), fmt.Errorf("lies beyond the tree size %d", treeSize(tx))}
 		}
 		merged, err := readU64(tx.Bucket(bucketMeta), keyMerged)
 		if err != nil {
@@ -223,27 +74,188 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 		if n := tx.Bucket(bucketIdentity).Stats().KeyN; uint64(n) != merged {
 			return &VerifyError{"identity index", fmt.Errorf("%d keys for %d merged entries", n, merged)}
 		}
-		size := treeSize(tx)
-		blobs := tx.Bucket(bucketBlobs)
-		return blobs.ForEach(func(k, v []byte) error {
-			if v == nil {
-				v = getBlob(blobs, k)
-			}
-			if len(k) != 8 || binary.BigEndian.Uint64(k) >= size || v == nil {
-				return &VerifyError{fmt.Sprintf("blob %x", k), errors.New("belongs to no entry")}
-			}
-			if l.opts.CheckBlob == nil {
-				return nil
-			}
-			i := binary.BigEndian.Uint64(k)
-			es, err := l.entriesTx(tx, i, 1)
-			if err != nil {
-				return &VerifyError{fmt.Sprintf("blob of entry %d", i), err}
-			}
-			if err := l.opts.CheckBlob(es[0], v); err != nil {
-				return &VerifyError{fmt.Sprintf("blob of entry %d", i), err}
-			}
-			return nil
-		})
+		return nil
 	})
+}
+
+// verifier is the state of one Verify walk.
+type verifier struct {
+	l      *Ledger
+	v      note.Verifier
+	size   uint64 // the tree size when the walk began
+	rng    *compact.Range
+	latest []byte // the latest checkpoint, as the state names it
+	last   []byte // the last checkpoint met in the walk
+	edge   map[uint8][]byte
+	edgeN  map[uint8]uint64
+}
+
+// checkpoint checks a stored checkpoint: its signature, that it is filed
+// under its own size, and its root against the entries walked so far.
+func (w *verifier) checkpoint(size uint64, signed []byte) error {
+	where := fmt.Sprintf("checkpoint %d", size)
+	n, err := note.Open(signed, note.VerifierList(w.v))
+	if err != nil {
+		return &VerifyError{where, fmt.Errorf("signature: %w", err)}
+	}
+	c, err := checkpoint.Parse([]byte(n.Text))
+	if err != nil {
+		return &VerifyError{where, err}
+	}
+	if c.Size != size {
+		return &VerifyError{where, fmt.Errorf("filed under the wrong size (it says %d)", c.Size)}
+	}
+	if c.Origin != w.l.origin {
+		return &VerifyError{where, fmt.Errorf("origin %q, want %q", c.Origin, w.l.origin)}
+	}
+	root := hasher.EmptyRoot()
+	if size > 0 {
+		if root, err = w.rng.GetRootHash(nil); err != nil {
+			return &VerifyError{where, err}
+		}
+	}
+	if !bytes.Equal(root, c.Hash[:]) {
+		return &VerifyError{where, errors.New("root hash does not match the entries")}
+	}
+	w.last = append(w.last[:0], signed...)
+	return nil
+}
+
+// chunk checks the entries [start, end) in one transaction, with the blobs
+// and checkpoints filed among them.
+func (w *verifier) chunk(tx *bolt.Tx, start, end uint64) error {
+	l := w.l
+	logB, tiles := tx.Bucket(bucketLog), tx.Bucket(bucketTiles)
+	ident, leaves := tx.Bucket(bucketIdentity), tx.Bucket(bucketLeaves)
+	merged, err := readU64(tx.Bucket(bucketMeta), keyMerged)
+	if err != nil {
+		return &VerifyError{"merge watermark", err}
+	}
+	// Tile bytes are only valid within this transaction.
+	w.edge, w.edgeN = make(map[uint8][]byte), make(map[uint8]uint64)
+	c := logB.Cursor()
+	i := start // the next entry expected
+	var entry []byte
+	for k, v := c.Seek(u64(start)); k != nil && !bytes.HasPrefix(k, statePrefix); k, v = c.Next() {
+		if len(k) == 9 && (k[8] == 'b' || k[8] == 'c') {
+			idx := binary.BigEndian.Uint64(k)
+			if idx != i-1 || i == start {
+				if idx >= end {
+					break // belongs to the next chunk
+				}
+				return &VerifyError{fmt.Sprintf("log key %x", k), errors.New("filed under no entry")}
+			}
+			if k[8] == 'c' {
+				if err := w.checkpoint(idx+1, v); err != nil {
+					return err
+				}
+				continue
+			}
+			blob := v
+			if blob == nil {
+				blob = getBlob(logB, k)
+			}
+			if blob == nil {
+				return &VerifyError{fmt.Sprintf("blob of entry %d", idx), errors.New("bucket without a blob")}
+			}
+			if l.opts.CheckBlob != nil {
+				if err := l.opts.CheckBlob(entry, blob); err != nil {
+					return &VerifyError{fmt.Sprintf("blob of entry %d", idx), err}
+				}
+			}
+			continue
+		}
+		if len(k) != 8 || binary.BigEndian.Uint64(k) > i {
+			break // a missing entry: reported below
+		}
+		if i == end {
+			break
+		}
+		if binary.BigEndian.Uint64(k) != i || v == nil {
+			return &VerifyError{fmt.Sprintf("log key %x", k), errors.New("out of place")}
+		}
+		entry = v
+		if err := w.entry(tiles, logB, ident, leaves, tx, merged, i, v); err != nil {
+			return err
+		}
+		i++
+	}
+	if i < end {
+		return &VerifyError{fmt.Sprintf("entry %d", i), errors.New("missing")}
+	}
+	return nil
+}
+
+// entry checks entry i: its size, its place in the dedup and secondary
+// indexes, and its hashes in the stored tiles.
+func (w *verifier) entry(tiles, logB, ident, leaves *bolt.Bucket, tx *bolt.Tx, merged, i uint64, e []byte) error {
+	l := w.l
+	where := fmt.Sprintf("entry %d", i)
+	if len(e) == 0 || len(e) > MaxEntrySize {
+		return &VerifyError{where, fmt.Errorf("size %d out of range", len(e))}
+	}
+	var leaf [32]byte
+	copy(leaf[:], hasher.HashLeaf(e))
+	id := leaf
+	if l.opts.Identity != nil {
+		id = l.opts.Identity(e)
+	}
+	// Below the merge watermark the on-disk dedup index must point at the
+	// entry; above it, it is rebuilt from the entries on open.
+	if i < merged {
+		if l.opts.Identity != nil {
+			if v := leaves.Get(leaf[:]); len(v) != 8 || binary.BigEndian.Uint64(v) != i {
+				return &VerifyError{where, errors.New("leaf-hash index does not point at it")}
+			}
+		}
+		if v := ident.Get(id[:]); len(v) != 8 || binary.BigEndian.Uint64(v) != i {
+			return &VerifyError{where, errors.New("identity index does not point at it")}
+		}
+		if l.opts.Index != nil {
+			keys, err := l.opts.Index(e)
+			if err != nil {
+				return &VerifyError{where, fmt.Errorf("index function refuses a logged entry: %w", err)}
+			}
+			for _, k := range keys {
+				b := tx.Bucket([]byte(indexPrefix + k.Name))
+				if b == nil || b.Get(indexKey(k.Key, i)) == nil {
+					return &VerifyError{where, fmt.Errorf("missing from index %q under %q", k.Name, k.Key)}
+				}
+			}
+		}
+	}
+	var verr error
+	err := w.rng.Append(leaf[:], func(id compact.NodeID, h []byte) {
+		if id.Level%TileHeight != 0 || verr != nil {
+			return
+		}
+		tl, n, pos := uint8(id.Level/TileHeight), id.Index/TileWidth, id.Index%TileWidth
+		t, ok := w.edge[tl]
+		if !ok || w.edgeN[tl] != n {
+			t = readTile(tiles, logB, tl, n)
+			count := w.size >> (uint(tl) * TileHeight)
+			want, ok := TileWidth*32, len(t) == TileWidth*32
+			if n == (count-1)/TileWidth {
+				// The right-edge tile may have grown since.
+				want = int(count-n*TileWidth) * 32
+				ok = len(t) >= want && len(t) <= TileWidth*32
+			}
+			if !ok {
+				verr = &VerifyError{fmt.Sprintf("tile %d/%d", tl, n), fmt.Errorf("%d bytes, want %d", len(t), want)}
+				return
+			}
+			w.edge[tl], w.edgeN[tl] = t, n
+		}
+		if !bytes.Equal(t[pos*32:pos*32+32], h) {
+			if id.Level == 0 {
+				verr = &VerifyError{fmt.Sprintf("entry %d", id.Index), fmt.Errorf("its leaf hash does not match tile 0/%d", n)}
+			} else {
+				verr = &VerifyError{fmt.Sprintf("tile %d/%d", tl, n), fmt.Errorf("hash %d does not match the entries", pos)}
+			}
+		}
+	})
+	if err != nil {
+		return &VerifyError{where, err}
+	}
+	return verr
 }

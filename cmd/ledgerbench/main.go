@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/ledger"
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -48,6 +49,7 @@ func main() {
 	indexes := flag.Bool("indexes", false, "file each entry under secondary-index keys shaped like a node's (two distinct per entry, one shared)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	batchWait := flag.Duration("batch-wait", 0, "ledger MaxBatchWait: how long a batch waits for more entries once started")
+	raw := flag.Bool("raw", true, "first measure raw bbolt group commits of the same entries on this disk, the baseline the append rates are judged against")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -77,6 +79,13 @@ func main() {
 	}
 	ctx := context.Background()
 	fmt.Printf("ledgerbench: %d CPUs, %s/%s, %s, durable=%v\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), !*nosync)
+
+	if *raw {
+		for _, batch := range []int{256, 1024} {
+			rate := rawBolt(filepath.Join(*dir, "raw.db"), batch, *appends, *entrySize, *nosync)
+			fmt.Printf("raw bbolt, one goroutine, batches of %4d: %8.0f values/s (sequential keys, %d B values, no ledger)\n", batch, rate, *entrySize)
+		}
+	}
 
 	var levels []int
 	for _, s := range splitComma(*conc) {
@@ -235,6 +244,41 @@ func percentile(d []time.Duration, p int) time.Duration {
 }
 
 func sortDurations(s []time.Duration) { slices.Sort(s) }
+
+// rawBolt measures what bbolt alone does on this disk: one goroutine
+// committing batches of values under sequential keys, one transaction (and
+// fsync) per batch, with bbolt's default options. No hashing, signing or
+// deduplication: the ceiling the ledger is compared with.
+func rawBolt(path string, batch, n, size int, nosync bool) float64 {
+	defer os.Remove(path)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: nosync})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	v := make([]byte, size)
+	rand.Read(v)
+	start := time.Now()
+	for i := 0; i < n; i += batch {
+		err := db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("raw"))
+			if err != nil {
+				return err
+			}
+			b.FillPercent = 1
+			for j := i; j < min(i+batch, n); j++ {
+				if err := b.Put(binary.BigEndian.AppendUint64(nil, uint64(j)), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
 
 func splitComma(s string) []string { return strings.Split(s, ",") }
 
