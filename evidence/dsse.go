@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -63,11 +62,11 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := m.values["dsseEnvelope"]; ok {
+	if m.has("dsseEnvelope") {
 		return nil, fieldErr("envelope", "is a Sigstore bundle, not a DSSE envelope; submit the DSSE envelope "+
 			"(the bundle's dsseEnvelope member) re-signed with an Ed25519 key the node trusts")
 	}
-	if _, ok := m.values["_type"]; ok {
+	if m.has("_type") {
 		return nil, fieldErr("envelope", "is a bare in-toto statement; sign it into a DSSE envelope first")
 	}
 	for _, name := range m.names {
@@ -166,26 +165,33 @@ func (e *Envelope) Marshal() ([]byte, error) {
 // Padding is required (RFC 4648 section 3.2) and, to keep the encoding
 // unique, so are zero trailing bits and the absence of line breaks.
 func decodeBase64(raw json.RawMessage, field string, max int) ([]byte, error) {
-	s, err := decodeString(raw, field)
+	s, err := stringValue(raw, field) // shares raw's memory: only read it
 	if err != nil {
 		return nil, err
 	}
 	if base64.StdEncoding.DecodedLen(len(s)) > max {
 		return nil, fieldErr(field, "decodes to more than %d bytes", max)
 	}
-	enc := base64.StdEncoding
-	if strings.ContainsAny(s, "-_") {
-		enc = base64.URLEncoding
+	enc := strictStdEncoding
+	if bytes.IndexByte(s, '-') >= 0 || bytes.IndexByte(s, '_') >= 0 {
+		enc = strictURLEncoding
 	}
-	if strings.ContainsAny(s, "\r\n") {
+	if bytes.IndexByte(s, '\r') >= 0 || bytes.IndexByte(s, '\n') >= 0 {
 		return nil, fieldErr(field, "must be base64 without line breaks")
 	}
-	b, err := enc.Strict().DecodeString(s)
+	b := make([]byte, enc.DecodedLen(len(s)))
+	n, err := enc.Decode(b, s)
 	if err != nil {
 		return nil, fieldErr(field, "is not padded standard or URL-safe base64 (%v)", err)
 	}
-	return b, nil
+	return b[:n], nil
 }
+
+// Strict returns a new Encoding each time; make them once.
+var (
+	strictStdEncoding = base64.StdEncoding.Strict()
+	strictURLEncoding = base64.URLEncoding.Strict()
+)
 
 // PAE returns the DSSE pre-authentication encoding of payloadType and payload,
 // the bytes that are actually signed. DSSE protocol.md:

@@ -64,7 +64,8 @@ var (
 // in-toto rules it requires what Evident needs, as [Statement.Validate]
 // describes. As in-toto's parsing rules require, unknown members are ignored;
 // members that appear twice, or that differ from a known member only by
-// case, are refused.
+// case, are refused. The statement's Predicate is a sub-slice of b, not a
+// copy.
 func ParseStatement(b []byte) (*Statement, error) {
 	if len(b) > MaxEnvelopeSize {
 		return nil, fieldErr("payload", "is %d bytes, over the %d-byte limit", len(b), MaxEnvelopeSize)
@@ -133,8 +134,8 @@ func parseSubject(raw json.RawMessage, field string) (Subject, error) {
 			return Subject{}, err
 		}
 		sub.Digest = make(map[string]string, len(dm.names))
-		for _, alg := range dm.names {
-			v, err := decodeString(dm.values[alg], fmt.Sprintf("%s.digest[%s]", field, quote(alg)))
+		for i, alg := range dm.names {
+			v, err := decodeString(dm.values[i], fmt.Sprintf("%s.digest[%s]", field, quote(alg)))
 			if err != nil {
 				return Subject{}, err
 			}
