@@ -220,7 +220,7 @@ func lastEntry(log *bolt.Bucket) []byte {
 	} else {
 		k, _ = c.Prev()
 	}
-	for k != nil && len(k) == 9 && (k[8] == 'b' || k[8] == 'c') {
+	for len(k) == 9 && (k[8] == 'b' || k[8] == 'c') {
 		k, _ = c.Prev()
 	}
 	return k
