@@ -191,6 +191,12 @@ func (q *queue) push(r *request) {
 	}
 }
 
+func (q *queue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.reqs)
+}
+
 // take appends to batch queued requests until it holds max entries (or one
 // request, if that alone is larger) and returns it with its entry count.
 func (q *queue) take(batch []*request, n, max int, maxBytes int64) ([]*request, int) {
@@ -218,6 +224,10 @@ func (q *queue) take(batch []*request, n, max int, maxBytes int64) ([]*request, 
 	return batch, n
 }
 
+// maxLinger bounds how long a batch waits for the callers the last one
+// answered, whatever that commit took.
+const maxLinger = 5 * time.Millisecond
+
 // sequence is the single writer: it takes queued requests in batches and
 // commits each batch in one transaction.
 func (l *Ledger) sequence() {
@@ -230,6 +240,8 @@ func (l *Ledger) sequence() {
 	}
 	max := l.opts.MaxBatchSize
 	var batch []*request
+	var lastCommit time.Duration // how long the last batch took to commit
+	var answered int             // and how many requests it answered
 	for {
 		select {
 		case <-l.q.wake:
@@ -255,13 +267,32 @@ func (l *Ledger) sequence() {
 		if n == 0 {
 			continue
 		}
-		if l.opts.MaxBatchWait > 0 && n < max {
-			timeout := time.NewTimer(l.opts.MaxBatchWait)
+		wait := l.opts.MaxBatchWait
+		if wait == 0 {
+			// Callers that the last commit answered often come straight
+			// back with more. Without waiting for them the load splits
+			// into two halves that take turns, each committing half as
+			// much per fsync. So wait for as many callers as the last
+			// batch answered, for at most half its commit time: latency
+			// grows by at most half when they don't come. (Measured with
+			// cmd/ledgerbench: a quarter gave batches of 43 at 64
+			// appenders, half gives 59 and 20% more appends per second.)
+			wait = min(lastCommit/2, maxLinger)
+			if len(batch) >= answered {
+				wait = 0
+			}
+		}
+		if wait > 0 && n < max {
+			timeout := time.NewTimer(wait)
 		fill:
-			for n < max {
+			for n < max && (l.opts.MaxBatchWait != 0 || len(batch) < answered) {
 				select {
 				case <-l.q.wake:
+					before := n
 					batch, n = l.q.take(batch, n, max, l.opts.MaxBatchBytes)
+					if n == before && l.q.len() > 0 {
+						break fill // full by bytes: the rest waits for the next batch
+					}
 				case <-timeout.C:
 					break fill
 				case <-l.closing:
@@ -270,7 +301,7 @@ func (l *Ledger) sequence() {
 			}
 			timeout.Stop()
 		}
-		l.commit(batch)
+		lastCommit, answered = l.commit(batch), len(batch)
 		clear(batch)
 	}
 }
@@ -284,10 +315,11 @@ func (l *Ledger) batchLen(batch []*request) int {
 }
 
 // commit writes one batch in one transaction and answers its requests.
-func (l *Ledger) commit(batch []*request) {
+func (l *Ledger) commit(batch []*request) (took time.Duration) {
 	start := time.Now()
 	n := l.batchLen(batch)
 	added, err := l.writeBatch(batch)
+	took = time.Since(start)
 	if err != nil {
 		l.log.Error("couldn't commit batch", "entries", n, "err", err)
 		// The transaction rolled back; rebuild the right edge from disk.
@@ -299,8 +331,6 @@ func (l *Ledger) commit(batch []*request) {
 		for _, r := range batch {
 			r.res, r.err = nil, fmt.Errorf("couldn't commit entries: %w", err)
 		}
-	} else {
-		l.maybeMerge()
 	}
 	l.publish(l.seqState)
 	for _, r := range batch {
@@ -308,7 +338,13 @@ func (l *Ledger) commit(batch []*request) {
 		l.pendingB.Add(-r.bytes)
 		close(r.done)
 	}
-	l.metrics.batch(n, added, time.Since(start))
+	l.metrics.batch(n, added, took)
+	if err == nil {
+		// After answering: the batch is durable, and its callers need not
+		// wait for the merge's transaction too.
+		l.maybeMerge()
+	}
+	return took
 }
 
 // writeBatch assigns indices, writes entries, tiles, indexes and (unless on

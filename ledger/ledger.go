@@ -104,9 +104,10 @@ type Options struct {
 	// Default 1024.
 	MaxBatchSize int
 	// MaxBatchWait is how long the sequencer waits for more entries once a
-	// batch has started before committing it. Zero (the default) commits
-	// at once with what has queued; batches then grow naturally while the
-	// previous commit's fsync is in flight.
+	// batch has started before committing it. Zero (the default) adapts:
+	// it waits for as many callers as the last batch answered, who often
+	// come straight back with more, for at most half the last commit's
+	// time (and 5ms). Negative commits at once with whatever has queued.
 	MaxBatchWait time.Duration
 	// MaxPending bounds the entries queued and not yet committed; beyond it
 	// Append returns ErrPushback. Default 65536.

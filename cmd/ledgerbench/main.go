@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/ledger"
+	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -97,7 +98,8 @@ func main() {
 	}
 	for _, g := range levels {
 		path := filepath.Join(*dir, fmt.Sprintf("append-%d.db", g))
-		opts := ledger.Options{Signer: signer, NoSync: *nosync, MaxPending: 1 << 20, MaxBatchWait: *batchWait}
+		reg := prometheus.NewRegistry()
+		opts := ledger.Options{Signer: signer, NoSync: *nosync, MaxPending: 1 << 20, MaxBatchWait: *batchWait, Metrics: reg}
 		if *indexes {
 			opts.Index = nodeLikeIndex
 		}
@@ -108,8 +110,10 @@ func main() {
 		rate, p50, p99 := appendLoad(ctx, l, g, *appends, *entrySize)
 		l.Close()
 		fi, _ := os.Stat(path)
-		fmt.Printf("append  %4d goroutines: %8.0f entries/s durable, latency p50 %v p99 %v, %d B on disk per %d B entry\n",
-			g, rate, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), fi.Size()/int64(*appends), *entrySize)
+		batches, batchMean, commitMean := batchStats(reg)
+		fmt.Printf("append  %4d goroutines: %8.0f entries/s durable, latency p50 %v p99 %v, %d B on disk per %d B entry; %d batches of %.0f entries, %v per commit\n",
+			g, rate, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), fi.Size()/int64(*appends), *entrySize,
+			batches, batchMean, commitMean.Round(time.Microsecond))
 		os.Remove(path)
 	}
 
@@ -244,6 +248,32 @@ func percentile(d []time.Duration, p int) time.Duration {
 }
 
 func sortDurations(s []time.Duration) { slices.Sort(s) }
+
+// batchStats reads the ledger's own batch metrics: how many batches it
+// committed, their mean size in entries and mean commit time.
+func batchStats(reg *prometheus.Registry) (n uint64, meanEntries float64, meanCommit time.Duration) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if len(mf.GetMetric()) == 0 || mf.GetMetric()[0].GetHistogram() == nil {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		if h.GetSampleCount() == 0 {
+			continue
+		}
+		switch mf.GetName() {
+		case "evident_ledger_append_batch_entries":
+			n = h.GetSampleCount()
+			meanEntries = h.GetSampleSum() / float64(n)
+		case "evident_ledger_commit_seconds":
+			meanCommit = time.Duration(h.GetSampleSum() / float64(h.GetSampleCount()) * float64(time.Second))
+		}
+	}
+	return n, meanEntries, meanCommit
+}
 
 // rawBolt measures what bbolt alone does on this disk: one goroutine
 // committing batches of values under sequential keys, one transaction (and
