@@ -163,27 +163,68 @@ func checkSigners(signers []string) error {
 	return nil
 }
 
+// EntryAt returns the log entry of v, as [Verify] made and checked it, at
+// time t: what NewEntry(v, t) returns for the v that Verify returned, without
+// checking everything again. It fails for a Verified that Verify did not make.
+func (v *Verified) EntryAt(t time.Time) (*Entry, error) {
+	if v == nil || v.entry == nil {
+		return nil, fieldErr("entry", "has no verified statement")
+	}
+	if t.IsZero() {
+		return nil, fieldErr("time", "is not set")
+	}
+	e := *v.entry
+	e.Signers, e.Subjects = slices.Clone(v.entry.Signers), slices.Clone(v.entry.Subjects)
+	e.Time = t.UTC().Truncate(time.Second)
+	if y := e.Time.Year(); y < 1 || y > 9999 {
+		return nil, fieldErr("time", "year %d is outside 1 to 9999", y)
+	}
+	return &e, nil
+}
+
 // Marshal returns the encoding of e. It does not validate e: encode only
 // entries made by [NewEntry] or [ParseEntry].
 func (e *Entry) Marshal() []byte {
-	var b bytes.Buffer
-	b.WriteString(EntryHeader + "\n")
-	b.WriteString("envelope sha256:" + hex.EncodeToString(e.EnvelopeDigest[:]) + "\n")
-	b.WriteString("size " + strconv.FormatInt(e.EnvelopeSize, 10) + "\n")
-	b.WriteString("type " + e.PredicateType + "\n")
-	b.WriteString("kind " + string(e.Kind) + "\n")
+	n := len(EntryHeader) + 128 + len(e.PredicateType) + len(e.Kind)
 	for _, s := range e.Signers {
-		b.WriteString("signer " + s + "\n")
+		n += 8 + len(s)
 	}
 	for _, s := range e.Subjects {
-		b.WriteString("subject " + s.Purl)
+		n += 9 + len(s.Purl)
 		for _, d := range s.Digests {
-			b.WriteString(" " + d.Alg + ":" + d.Value)
+			n += 2 + len(d.Alg) + len(d.Value)
 		}
-		b.WriteString("\n")
 	}
-	b.WriteString("time " + e.Time.UTC().Format(entryTimeLayout) + "\n")
-	return b.Bytes()
+	b := make([]byte, 0, n)
+	b = append(b, EntryHeader+"\n"...)
+	b = append(b, "envelope sha256:"...)
+	b = hex.AppendEncode(b, e.EnvelopeDigest[:])
+	b = append(b, "\nsize "...)
+	b = strconv.AppendInt(b, e.EnvelopeSize, 10)
+	b = append(b, "\ntype "...)
+	b = append(b, e.PredicateType...)
+	b = append(b, "\nkind "...)
+	b = append(b, e.Kind...)
+	b = append(b, '\n')
+	for _, s := range e.Signers {
+		b = append(b, "signer "...)
+		b = append(b, s...)
+		b = append(b, '\n')
+	}
+	for _, s := range e.Subjects {
+		b = append(b, "subject "...)
+		b = append(b, s.Purl...)
+		for _, d := range s.Digests {
+			b = append(b, ' ')
+			b = append(b, d.Alg...)
+			b = append(b, ':')
+			b = append(b, d.Value...)
+		}
+		b = append(b, '\n')
+	}
+	b = append(b, "time "...)
+	b = e.Time.UTC().AppendFormat(b, entryTimeLayout)
+	return append(b, '\n')
 }
 
 // ParseEntry parses an entry encoded as [Entry] specifies, refusing anything

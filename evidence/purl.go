@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/package-url/packageurl-go"
 )
@@ -23,6 +24,8 @@ const MaxPurlLen = 1024
 type Purl struct {
 	p     packageurl.PackageURL
 	canon string
+	// pkg and rel are Package() and Release(), made once at parse time.
+	pkg, rel string
 }
 
 // Namespace requirements per purl type, from the purl-spec type definitions
@@ -57,8 +60,41 @@ func ParsePurl(s string) (Purl, error) {
 	return p, nil
 }
 
+// purlCache remembers recent successful parses. A submission's purl is
+// parsed when its statement is checked, when its entry is made, and again
+// when the entry is indexed; packageurl-go takes microseconds each time.
+// parsePurl is a function of its input alone, so a remembered answer is the
+// answer. The cache is bounded and simply starts over when full; failed
+// parses are not kept, so hostile input cannot crowd it.
+var purlCache = struct {
+	sync.Mutex
+	m map[string]Purl
+}{m: make(map[string]Purl)}
+
+const purlCacheSize = 4096
+
 // parsePurl is ParsePurl with an error that is only the reason.
 func parsePurl(s string) (Purl, error) {
+	purlCache.Lock()
+	p, ok := purlCache.m[s]
+	purlCache.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := parsePurlUncached(s)
+	if err != nil {
+		return Purl{}, err
+	}
+	purlCache.Lock()
+	if len(purlCache.m) >= purlCacheSize {
+		clear(purlCache.m)
+	}
+	purlCache.m[s] = p
+	purlCache.Unlock()
+	return p, nil
+}
+
+func parsePurlUncached(s string) (Purl, error) {
 	if len(s) > MaxPurlLen {
 		return Purl{}, fmt.Errorf("is %d bytes, longer than %d", len(s), MaxPurlLen)
 	}
@@ -89,7 +125,12 @@ func parsePurl(s string) (Purl, error) {
 	if err != nil || q.ToString() != canon {
 		return Purl{}, fmt.Errorf("has no stable canonical form (%s)", quote(canon))
 	}
-	return Purl{p: q, canon: canon}, nil
+	pkg := (&packageurl.PackageURL{Type: q.Type, Namespace: q.Namespace, Name: q.Name}).ToString()
+	var rel string
+	if q.Version != "" {
+		rel = (&packageurl.PackageURL{Type: q.Type, Namespace: q.Namespace, Name: q.Name, Version: q.Version}).ToString()
+	}
+	return Purl{p: q, canon: canon, pkg: pkg, rel: rel}, nil
 }
 
 // String returns the canonical form of p, for example
@@ -105,20 +146,13 @@ func (p Purl) HasVersion() bool { return p.p.Version != "" }
 // Package returns the canonical form of p without version, qualifiers and
 // subpath, for example "pkg:maven/org.apache.logging.log4j/log4j-core". It
 // names the package across its releases.
-func (p Purl) Package() string {
-	return (&packageurl.PackageURL{Type: p.p.Type, Namespace: p.p.Namespace, Name: p.p.Name}).ToString()
-}
+func (p Purl) Package() string { return p.pkg }
 
 // Release returns the canonical form of p without qualifiers and subpath, for
 // example "pkg:maven/org.apache.logging.log4j/log4j-core@2.24.1". It names
 // one release; qualifiers such as ?type=jar or ?arch=x86_64 distinguish
 // artifacts of that release. Release is "" if p has no version.
-func (p Purl) Release() string {
-	if p.p.Version == "" {
-		return ""
-	}
-	return (&packageurl.PackageURL{Type: p.p.Type, Namespace: p.p.Namespace, Name: p.p.Name, Version: p.p.Version}).ToString()
-}
+func (p Purl) Release() string { return p.rel }
 
 // PackageURL returns a copy of p's components.
 func (p Purl) PackageURL() packageurl.PackageURL {

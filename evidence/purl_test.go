@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -105,5 +106,41 @@ func TestNormalizationMatchesPackageURL(t *testing.T) {
 				t.Errorf("type %s: name %q normalizes to %q; packageurl-go gives %q", typ, name, got, p.Name)
 			}
 		}
+	}
+}
+
+// The parse cache answers exactly as a fresh parse does, keeps no failures
+// and stays bounded.
+func TestPurlCache(t *testing.T) {
+	for i := range purlCacheSize + 10 {
+		s := fmt.Sprintf("pkg:pypi/Cache_Test@%d", i)
+		p1, err := parsePurl(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2, err := parsePurl(s) // from the cache
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := parsePurlUncached(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []Purl{p1, p2} {
+			if p.String() != fresh.String() || p.Package() != fresh.Package() || p.Release() != fresh.Release() {
+				t.Fatalf("%s: cached %v/%v/%v, fresh %v/%v/%v", s, p.String(), p.Package(), p.Release(), fresh.String(), fresh.Package(), fresh.Release())
+			}
+		}
+	}
+	if _, err := parsePurl("pkg:maven/no-namespace@1"); err == nil {
+		t.Fatal("parsed a maven purl without namespace")
+	}
+	purlCache.Lock()
+	defer purlCache.Unlock()
+	if n := len(purlCache.m); n > purlCacheSize {
+		t.Errorf("cache holds %d purls, bound %d", n, purlCacheSize)
+	}
+	if _, ok := purlCache.m["pkg:maven/no-namespace@1"]; ok {
+		t.Error("cache kept a failed parse")
 	}
 }

@@ -24,6 +24,10 @@ type Verified struct {
 	// SignerKeyIDs are the ids of the trusted keys whose signatures verified
 	// and that are allowed for at least one subject, sorted.
 	SignerKeyIDs []string
+
+	// entry is the log entry Verify made from the fields above (at time
+	// zero), checking it; see EntryAt.
+	entry *Entry
 }
 
 // Verify is the submission check a node runs on an envelope. In order, it:
@@ -98,9 +102,11 @@ func Verify(envelope []byte, trust *TrustPolicy) (*Verified, error) {
 		SignerKeyIDs:   ids,
 	}
 	// The time line has a fixed length, so any time gives the real size.
-	if _, err := NewEntry(v, time.Unix(0, 0)); err != nil {
+	e, err := NewEntry(v, time.Unix(0, 0))
+	if err != nil {
 		return nil, err
 	}
+	v.entry = e
 	return v, nil
 }
 

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -8,8 +9,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestVerify(t *testing.T) {
@@ -56,8 +59,24 @@ func TestVerify(t *testing.T) {
 		if diff := cmp.Diff(want, v, cmp.FilterPath(func(p cmp.Path) bool {
 			s := p.String()
 			return s == "Envelope" || s == "Statement"
-		}, cmp.Ignore())); diff != "" {
+		}, cmp.Ignore()), cmpopts.IgnoreUnexported(Verified{})); diff != "" {
 			t.Errorf("Verified mismatch (-want +got):\n%s", diff)
+		}
+		// EntryAt is the entry NewEntry makes, without checking again.
+		at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+		e1, err := NewEntry(v, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e2, err := v.EntryAt(at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(e1.Marshal(), e2.Marshal()) {
+			t.Errorf("EntryAt:\n%s\nNewEntry:\n%s", e2.Marshal(), e1.Marshal())
+		}
+		if _, err := new(Verified).EntryAt(at); err == nil {
+			t.Error("EntryAt of a Verified that Verify did not make: no error")
 		}
 		if diff := cmp.Diff(testStatement(log4j), v.Statement); diff != "" {
 			t.Errorf("Statement mismatch (-want +got):\n%s", diff)

@@ -69,11 +69,23 @@ func (l *Ledger) Append(ctx context.Context, entries [][]byte) ([]Appended, erro
 // envelope and a refused or failed append stores neither. Blobs are keyed by
 // log index, so a batch writes them sequentially. Read them with Blob.
 func (l *Ledger) AppendWithBlobs(ctx context.Context, entries, blobs [][]byte) ([]Appended, error) {
+	return l.AppendIndexed(ctx, entries, blobs, nil)
+}
+
+// AppendIndexed is AppendWithBlobs for a caller that already has each
+// entry's secondary-index keys: keys[i] must be what Options.Index returns
+// for entries[i] (it is what Open runs to rebuild the newest keys, and what
+// Verify checks the index against), and is used instead of running it again.
+// A nil keys runs Options.Index.
+func (l *Ledger) AppendIndexed(ctx context.Context, entries, blobs [][]byte, keys [][]IndexKey) ([]Appended, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
 	if blobs != nil && len(blobs) != len(entries) {
 		return nil, fmt.Errorf("%w: %d blobs for %d entries", ErrInvalidEntry, len(blobs), len(entries))
+	}
+	if keys != nil && (len(keys) != len(entries) || l.opts.Index == nil) {
+		return nil, fmt.Errorf("%w: %d index key sets for %d entries (Index option set: %v)", ErrInvalidEntry, len(keys), len(entries), l.opts.Index != nil)
 	}
 	if len(entries) > l.opts.MaxPending {
 		return nil, fmt.Errorf("%w: %d entries in one call, at most %d", ErrInvalidEntry, len(entries), l.opts.MaxPending)
@@ -93,6 +105,7 @@ func (l *Ledger) AppendWithBlobs(ctx context.Context, entries, blobs [][]byte) (
 	if l.opts.Index != nil {
 		r.keys = make([][]IndexKey, len(entries))
 	}
+	var err error
 	for i, e := range entries {
 		if len(e) == 0 || len(e) > MaxEntrySize {
 			return nil, fmt.Errorf("%w: entry %d is %d bytes, want 1 to %d", ErrInvalidEntry, i, len(e), MaxEntrySize)
@@ -103,8 +116,10 @@ func (l *Ledger) AppendWithBlobs(ctx context.Context, entries, blobs [][]byte) (
 			r.idents[i] = l.opts.Identity(e)
 		}
 		if l.opts.Index != nil {
-			ks, err := l.opts.Index(e)
-			if err != nil {
+			var ks []IndexKey
+			if keys != nil {
+				ks = keys[i]
+			} else if ks, err = l.opts.Index(e); err != nil {
 				return nil, fmt.Errorf("%w: entry %d: %w", ErrInvalidEntry, i, err)
 			}
 			for _, k := range ks {
@@ -130,7 +145,7 @@ func (l *Ledger) AppendWithBlobs(ctx context.Context, entries, blobs [][]byte) (
 	l.dedup.mu.RLock()
 	r.checkedAt = l.dedup.merged
 	l.dedup.mu.RUnlock()
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err = l.db.View(func(tx *bolt.Tx) error {
 		identB := tx.Bucket(bucketIdentity)
 		for i := range entries {
 			id := r.leaves[i]

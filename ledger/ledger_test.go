@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -816,6 +817,43 @@ func TestDedupRacesMerges(t *testing.T) {
 				t.Fatalf("entry %d got indices %v", j, idxs)
 			}
 		}
+	}
+	if err := l.Verify(ctx, verifier); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAppendIndexed: keys the caller passes are filed as Index would file
+// them, and survive a merge, a reopen and Verify.
+func TestAppendIndexed(t *testing.T) {
+	signer, verifier := testKey(t, "example.com/indexed")
+	index := func(e []byte) ([]IndexKey, error) {
+		return []IndexKey{{Name: "pkg", Key: bytes.TrimRight(e, "0123456789")}}, nil
+	}
+	path := filepath.Join(t.TempDir(), "log.db")
+	opts := Options{Signer: signer, NoSync: true, DedupMergeSize: 2, Index: index}
+	l := openTest(t, path, opts)
+	ctx := context.Background()
+	var es [][]byte
+	var keys [][]IndexKey
+	for _, s := range []string{"a1", "b1", "a2"} {
+		k, _ := index([]byte(s))
+		es, keys = append(es, []byte(s)), append(keys, k)
+	}
+	if _, err := l.AppendIndexed(ctx, es, nil, keys[:2]); !errors.Is(err, ErrInvalidEntry) {
+		t.Fatalf("keys for 2 of 3 entries: got %v, want ErrInvalidEntry", err)
+	}
+	if _, err := l.AppendIndexed(ctx, es, nil, keys); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l = openTest(t, path, opts)
+	var got []uint64
+	if err := l.Scan(ctx, "pkg", []byte("a"), 0, func(i uint64) bool { got = append(got, i); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []uint64{2, 0}) {
+		t.Fatalf("Scan(a) = %v, want [2 0]", got)
 	}
 	if err := l.Verify(ctx, verifier); err != nil {
 		t.Fatal(err)

@@ -253,6 +253,12 @@ func entryIndexKeys(b []byte) ([]ledger.IndexKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("couldn't index entry: %w", err)
 	}
+	return indexKeysOf(e), nil
+}
+
+// indexKeysOf returns the keys entryIndexKeys files e under. Submission uses
+// it on the entry it just made, rather than parsing the encoding back.
+func indexKeysOf(e *evidence.Entry) []ledger.IndexKey {
 	var keys []ledger.IndexKey
 	seen := map[string]bool{}
 	add := func(name, key string) {
@@ -272,5 +278,5 @@ func entryIndexKeys(b []byte) ([]ledger.IndexKey, error) {
 		add(indexDigest, strings.ToLower(d))
 	}
 	add(indexPredicate, e.PredicateType)
-	return keys, nil
+	return keys
 }

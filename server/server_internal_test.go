@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/evidence"
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestEntryIdentity: the fast read of the envelope digest agrees with a full
@@ -36,5 +37,35 @@ func TestEntryIdentity(t *testing.T) {
 		if got := entryIdentity([]byte(bad)); got != sha256.Sum256([]byte(bad)) {
 			t.Errorf("entryIdentity(%q) did not fall back to the entry's own hash", bad)
 		}
+	}
+}
+
+// TestIndexKeysOf: the keys submission files an entry under, computed from
+// the entry it made, are exactly those the ledger's Index option computes from
+// the stored encoding (which Open rebuilds the newest keys with, and Verify
+// checks the index against).
+func TestIndexKeysOf(t *testing.T) {
+	e := &evidence.Entry{
+		EnvelopeDigest: sha256.Sum256([]byte("envelope")),
+		EnvelopeSize:   8,
+		PredicateType:  evidence.PredicateOpenVEX,
+		Kind:           evidence.Classify(evidence.PredicateOpenVEX),
+		Signers:        []string{"ed25519:" + strings.Repeat("ab", 32)},
+		Subjects: []evidence.EntrySubject{
+			{Purl: "pkg:pypi/requests@2.32.3", Digests: []evidence.Digest{{Alg: "sha256", Value: strings.Repeat("cd", 32)}, {Alg: "sha512", Value: strings.Repeat("ef", 64)}}},
+			{Purl: "pkg:pypi/requests@2.32.3?file_name=requests.whl", Digests: []evidence.Digest{{Alg: "sha256", Value: strings.Repeat("cd", 32)}}},
+			{Purl: "pkg:pypi/urllib3@2.2.0", Digests: []evidence.Digest{{Alg: "sha256", Value: strings.Repeat("01", 32)}}},
+		},
+		Time: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC),
+	}
+	fromBytes, err := entryIndexKeys(e.Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(fromBytes, indexKeysOf(e)); diff != "" {
+		t.Errorf("indexKeysOf differs from entryIndexKeys (-bytes +struct):\n%s", diff)
+	}
+	if len(fromBytes) != 2+2+3+1 {
+		t.Errorf("%d keys, want 2 releases, 2 packages, 3 digests and 1 predicate type: %v", len(fromBytes), fromBytes)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/evident-dev/evident/evidence"
+	"github.com/evident-dev/evident/ledger"
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
 )
 
@@ -13,6 +14,7 @@ import (
 type prepared struct {
 	digest [32]byte
 	entry  []byte
+	keys   []ledger.IndexKey // the entry's index keys (indexKeysOf)
 }
 
 // prepare verifies one envelope and makes its log entry. It stores nothing.
@@ -24,11 +26,11 @@ func (s *Server) prepare(env []byte) (*prepared, error) {
 	if err != nil {
 		return nil, evidenceError(err)
 	}
-	e, err := evidence.NewEntry(v, s.opts.Now())
+	e, err := v.EntryAt(s.opts.Now())
 	if err != nil {
 		return nil, evidenceError(err)
 	}
-	return &prepared{digest: v.EnvelopeDigest, entry: e.Marshal()}, nil
+	return &prepared{digest: v.EnvelopeDigest, entry: e.Marshal(), keys: indexKeysOf(e)}, nil
 }
 
 // submit logs one envelope: verify, store the envelope, append the entry.
@@ -89,12 +91,13 @@ func (s *Server) submitBatch(ctx context.Context, envs [][]byte, wait bool) ([]*
 // stores nothing and a logged entry always has its envelope.
 func (s *Server) logPrepared(ctx context.Context, ps []*prepared, envs [][]byte) ([]*evidentv1.SubmitResult, error) {
 	entries := make([][]byte, len(ps))
+	keys := make([][]ledger.IndexKey, len(ps))
 	for i, p := range ps {
-		entries[i] = p.entry
+		entries[i], keys[i] = p.entry, p.keys
 	}
 	// Append is not cancelled with the request: once queued the entries
 	// may be logged, and the answer must say so.
-	app, err := s.ledger.AppendWithBlobs(context.WithoutCancel(ctx), entries, envs)
+	app, err := s.ledger.AppendIndexed(context.WithoutCancel(ctx), entries, envs, keys)
 	if err != nil {
 		return nil, s.ledgerError(ctx, err)
 	}

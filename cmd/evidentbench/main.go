@@ -23,7 +23,7 @@
 //
 //	go run ./cmd/evidentbench                              # defaults for a 2-core machine, about a minute
 //	go run ./cmd/evidentbench -n 5000 -paced-time 3s       # quicker
-//	go run ./cmd/evidentbench -cpuprofile cpu.out          # profile the Submit and SubmitBatch phases
+//	go run ./cmd/evidentbench -cpuprofile cpu.out          # profile Submit into cpu.out.single, SubmitBatch into cpu.out.batch
 //	go tool pprof -top -cum cpu.out
 //	go run ./cmd/evidentbench -addr 127.0.0.1:7420 -key evident-data/submitter.key -purl pkg:generic/bench
 package main
@@ -77,7 +77,7 @@ func main() {
 	flag.StringVar(&cfg.dir, "dir", "", "data directory of the in-process node (default: temporary, removed)")
 	flag.BoolVar(&cfg.nosync, "nosync", false, "in-process node without fsync (not durable; to see what fsync costs)")
 	flag.DurationVar(&cfg.cpInterval, "checkpoint-interval", 0, "in-process node's ledger CheckpointInterval (0: a checkpoint per batch)")
-	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the Submit and SubmitBatch phases to this file")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of the Submit and SubmitBatch phases to this path + .single and .batch")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("evidentbench: ")
@@ -156,32 +156,42 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	fmt.Fprintf(out, "signed %d distinct envelopes of %d bytes (%d-byte predicate) in %v, before measuring\n",
 		3*cfg.n, len(single[0]), cfg.predicate, time.Since(start).Round(time.Millisecond))
 
-	stopProfile := func() {}
-	if cfg.cpuprofile != "" {
-		f, err := os.Create(cfg.cpuprofile)
+	// profile profiles one phase into cfg.cpuprofile + "." + phase.
+	profile := func(phase string) (stop func(), err error) {
+		if cfg.cpuprofile == "" {
+			return func() {}, nil
+		}
+		f, err := os.Create(cfg.cpuprofile + "." + phase)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+			f.Close()
+			return nil, err
 		}
-		stopProfile = sync.OnceFunc(pprof.StopCPUProfile)
-		defer stopProfile()
+		return func() { pprof.StopCPUProfile(); f.Close() }, nil
 	}
 
+	stop, err := profile("single")
+	if err != nil {
+		return err
+	}
 	m0 := scrapeLedger(baseURL)
 	s := submitLoad(ctx, cfg, clients, single, 1, nil)
 	m1 := scrapeLedger(baseURL)
+	stop()
 	s.print(out, fmt.Sprintf("Submit, %d clients", cfg.c), m1.sub(m0))
 	if s.ok == 0 {
 		return errors.New("no submission succeeded")
 	}
 
+	if stop, err = profile("batch"); err != nil {
+		return err
+	}
 	b := submitLoad(ctx, cfg, clients, batch, cfg.b, nil)
 	m2 := scrapeLedger(baseURL)
+	stop()
 	b.print(out, fmt.Sprintf("SubmitBatch of %d, %d clients", cfg.b, cfg.c), m2.sub(m1))
-	stopProfile()
 
 	msg, err := signedMessage(single[0])
 	if err != nil {
