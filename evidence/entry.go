@@ -139,7 +139,7 @@ func NewEntry(v *Verified, t time.Time) (*Entry, error) {
 		}
 		e.Subjects = append(e.Subjects, EntrySubject{Purl: p.String(), Digests: ds})
 	}
-	if n := len(e.Marshal()); n > MaxEntrySize {
+	if n := e.size(); n > MaxEntrySize {
 		return nil, fieldErr("subject", "the log entry would be %d bytes, over the %d-byte limit; split the evidence into statements with fewer subjects or digests", n, MaxEntrySize)
 	}
 	return e, nil
@@ -185,16 +185,7 @@ func (v *Verified) EntryAt(t time.Time) (*Entry, error) {
 // Marshal returns the encoding of e. It does not validate e: encode only
 // entries made by [NewEntry] or [ParseEntry].
 func (e *Entry) Marshal() []byte {
-	n := len(EntryHeader) + 128 + len(e.PredicateType) + len(e.Kind)
-	for _, s := range e.Signers {
-		n += 8 + len(s)
-	}
-	for _, s := range e.Subjects {
-		n += 9 + len(s.Purl)
-		for _, d := range s.Digests {
-			n += 2 + len(d.Alg) + len(d.Value)
-		}
-	}
+	n := e.size()
 	b := make([]byte, 0, n)
 	b = append(b, EntryHeader+"\n"...)
 	b = append(b, "envelope sha256:"...)
@@ -223,8 +214,54 @@ func (e *Entry) Marshal() []byte {
 		b = append(b, '\n')
 	}
 	b = append(b, "time "...)
-	b = e.Time.UTC().AppendFormat(b, entryTimeLayout)
+	b = appendEntryTime(b, e.Time)
 	return append(b, '\n')
+}
+
+// size is len(e.Marshal()), without marshaling.
+func (e *Entry) size() int {
+	n := len(EntryHeader) + 1 +
+		len("envelope sha256:") + 64 + 1 +
+		len("size ") + len(strconv.FormatInt(e.EnvelopeSize, 10)) + 1 +
+		len("type ") + len(e.PredicateType) + 1 +
+		len("kind ") + len(e.Kind) + 1 +
+		len("time ") + len(entryTimeLayout) + 1
+	for _, s := range e.Signers {
+		n += len("signer ") + len(s) + 1
+	}
+	for _, s := range e.Subjects {
+		n += len("subject ") + len(s.Purl) + 1
+		for _, d := range s.Digests {
+			n += 1 + len(d.Alg) + 1 + len(d.Value)
+		}
+	}
+	return n
+}
+
+// appendEntryTime appends t as entryTimeLayout does (NewEntry and
+// ParseEntry keep the year within 1 to 9999), without time.Format's
+// general layout interpreter.
+func appendEntryTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	if year < 1 || year > 9999 {
+		return t.AppendFormat(b, entryTimeLayout)
+	}
+	two := func(b []byte, v int) []byte { return append(b, byte('0'+v/10), byte('0'+v%10)) }
+	b = two(b, year/100)
+	b = two(b, year%100)
+	b = append(b, '-')
+	b = two(b, int(month))
+	b = append(b, '-')
+	b = two(b, day)
+	b = append(b, 'T')
+	b = two(b, hour)
+	b = append(b, ':')
+	b = two(b, minute)
+	b = append(b, ':')
+	b = two(b, sec)
+	return append(b, 'Z')
 }
 
 // ParseEntry parses an entry encoded as [Entry] specifies, refusing anything

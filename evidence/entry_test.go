@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -270,4 +271,35 @@ func removeLines(s, prefix string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestEntrySizeAndTime: size is exactly the encoding's length, and the
+// hand-written time encoding is time.Format's.
+func TestEntrySizeAndTime(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(1, 2))
+	for i := range 2000 {
+		tm := time.Unix(r.Int64N(253402300799+62135596800)-62135596800, 0).UTC() // years 1 to 9999
+		if got, want := string(appendEntryTime(nil, tm)), tm.Format(entryTimeLayout); got != want {
+			t.Fatalf("appendEntryTime(%v) = %q, want %q", tm, got, want)
+		}
+		e := &Entry{
+			EnvelopeSize:  r.Int64N(1 << uint(r.IntN(62))),
+			PredicateType: strings.Repeat("p", 1+r.IntN(40)),
+			Kind:          Kind(strings.Repeat("k", 1+r.IntN(10))),
+			Time:          tm,
+		}
+		for range r.IntN(4) {
+			e.Signers = append(e.Signers, strings.Repeat("s", 1+r.IntN(70)))
+		}
+		for range 1 + r.IntN(4) {
+			sub := EntrySubject{Purl: strings.Repeat("u", 1+r.IntN(90))}
+			for range r.IntN(4) {
+				sub.Digests = append(sub.Digests, Digest{Alg: strings.Repeat("a", 1+r.IntN(8)), Value: strings.Repeat("f", 1+r.IntN(128))})
+			}
+			e.Subjects = append(e.Subjects, sub)
+		}
+		if got, want := e.size(), len(e.Marshal()); got != want {
+			t.Fatalf("entry %d: size %d, encoding is %d bytes:\n%s", i, got, want, e.Marshal())
+		}
+	}
 }

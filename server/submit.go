@@ -19,18 +19,38 @@ type prepared struct {
 
 // prepare verifies one envelope and makes its log entry. It stores nothing.
 func (s *Server) prepare(env []byte) (*prepared, error) {
-	if len(env) > s.opts.MaxEnvelopeSize {
-		return nil, tooLarge(len(env), s.opts.MaxEnvelopeSize)
+	ps, errs := s.prepareBatch([][]byte{env})
+	return ps[0], errs[0]
+}
+
+// prepareBatch is prepare of each envelope (ps[i] or errs[i] for envs[i]),
+// verifying them together (evidence.VerifyBatch).
+func (s *Server) prepareBatch(envs [][]byte) (ps []*prepared, errs []error) {
+	ps, errs = make([]*prepared, len(envs)), make([]error, len(envs))
+	var sized [][]byte
+	var at []int
+	for i, env := range envs {
+		if len(env) > s.opts.MaxEnvelopeSize {
+			errs[i] = tooLarge(len(env), s.opts.MaxEnvelopeSize)
+			continue
+		}
+		sized, at = append(sized, env), append(at, i)
 	}
-	v, err := evidence.Verify(env, s.trustPolicy())
-	if err != nil {
-		return nil, evidenceError(err)
+	vs, verrs := evidence.VerifyBatch(sized, s.trustPolicy())
+	now := s.opts.Now()
+	for j, i := range at {
+		if verrs[j] != nil {
+			errs[i] = evidenceError(verrs[j])
+			continue
+		}
+		e, err := vs[j].EntryAt(now)
+		if err != nil {
+			errs[i] = evidenceError(err)
+			continue
+		}
+		ps[i] = &prepared{digest: vs[j].EnvelopeDigest, entry: e.Marshal(), keys: indexKeysOf(e)}
 	}
-	e, err := v.EntryAt(s.opts.Now())
-	if err != nil {
-		return nil, evidenceError(err)
-	}
-	return &prepared{digest: v.EnvelopeDigest, entry: e.Marshal(), keys: indexKeysOf(e)}, nil
+	return ps, errs
 }
 
 // submit logs one envelope: verify, store the envelope, append the entry.
@@ -60,13 +80,13 @@ func (s *Server) submitBatch(ctx context.Context, envs [][]byte, wait bool) ([]*
 	var ps []*prepared
 	var pEnvs [][]byte
 	var pos []int
+	prepared, errs := s.prepareBatch(envs)
 	for i, env := range envs {
-		p, err := s.prepare(env)
-		if err != nil {
-			out[i] = &evidentv1.SubmitBatchResult{Outcome: &evidentv1.SubmitBatchResult_Error{Error: statusOf(err)}}
+		if errs[i] != nil {
+			out[i] = &evidentv1.SubmitBatchResult{Outcome: &evidentv1.SubmitBatchResult_Error{Error: statusOf(errs[i])}}
 			continue
 		}
-		ps, pEnvs, pos = append(ps, p), append(pEnvs, env), append(pos, i)
+		ps, pEnvs, pos = append(ps, prepared[i]), append(pEnvs, env), append(pos, i)
 	}
 	if len(ps) > 0 {
 		results, err := s.logPrepared(ctx, ps, pEnvs)
