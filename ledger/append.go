@@ -34,8 +34,8 @@ type request struct {
 	onDisk    []uint64
 	checkedAt uint64
 	res       []Appended
-	err     error
-	done    chan struct{}
+	err       error
+	done      chan struct{}
 }
 
 // seqState is the right edge of the tree, owned by the sequencer goroutine.

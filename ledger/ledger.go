@@ -220,8 +220,12 @@ func Open(path string, opts Options) (*Ledger, error) {
 		}
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        5 * time.Second,
-		NoFreelistSync: true,
+		Timeout: 5 * time.Second,
+		// The freelist is written with each commit. Without it, bbolt
+		// rebuilds it on open by walking and order-checking every page:
+		// 4.6 s for a ten-million-entry log, against tens of
+		// milliseconds, and no append rate measurably lower.
+		NoFreelistSync: false,
 		FreelistType:   bolt.FreelistMapType,
 		NoSync:         opts.NoSync,
 		// A large initial map avoids remapping (which waits for every
