@@ -27,7 +27,7 @@ GO ?= go
 STATICCHECK_VERSION := v0.8.2
 BIN := $(CURDIR)/bin
 
-.PHONY: build run demo test test-go test-race lint vet staticcheck bench bench-quick bench-node
+.PHONY: build run demo test test-go test-race lint fmt-check vet staticcheck bench bench-quick bench-node
 build:
 	$(GO) build ./...
 	GOBIN=$(CURDIR)/bin $(GO) install ./cmd/...
@@ -47,7 +47,10 @@ test-go:
 test-race:
 	$(GO) test -count=1 -race -short ./ledger/... ./server/... ./witness/...
 
-lint: vet staticcheck buf-lint
+lint: fmt-check vet staticcheck buf-lint
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:
 	$(GO) vet ./...
