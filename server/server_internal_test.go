@@ -13,18 +13,10 @@ import (
 // TestEntryIdentity: the fast read of the envelope digest agrees with a full
 // parse of a real entry, and anything else falls back to a key of its own.
 func TestEntryIdentity(t *testing.T) {
-	e := &evidence.Entry{
-		EnvelopeDigest: sha256.Sum256([]byte("envelope")),
-		EnvelopeSize:   8,
-		PredicateType:  evidence.PredicateOpenVEX,
-		Kind:           evidence.Classify(evidence.PredicateOpenVEX),
-		Signers:        []string{"ed25519:" + strings.Repeat("ab", 32)},
-		Subjects: []evidence.EntrySubject{{
-			Purl:    "pkg:pypi/requests@2.32.3",
-			Digests: []evidence.Digest{{Alg: "sha256", Value: strings.Repeat("cd", 32)}},
-		}},
-		Time: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC),
-	}
+	e := testEntry(evidence.EntrySubject{
+		Purl:    "pkg:pypi/requests@2.32.3",
+		Digests: []evidence.Digest{{Alg: "sha256", Value: strings.Repeat("cd", 32)}},
+	})
 	b := e.Marshal()
 	parsed, err := evidence.ParseEntry(b)
 	if err != nil {
@@ -45,19 +37,11 @@ func TestEntryIdentity(t *testing.T) {
 // the stored encoding (which Open rebuilds the newest keys with, and Verify
 // checks the index against).
 func TestIndexKeysOf(t *testing.T) {
-	e := &evidence.Entry{
-		EnvelopeDigest: sha256.Sum256([]byte("envelope")),
-		EnvelopeSize:   8,
-		PredicateType:  evidence.PredicateOpenVEX,
-		Kind:           evidence.Classify(evidence.PredicateOpenVEX),
-		Signers:        []string{"ed25519:" + strings.Repeat("ab", 32)},
-		Subjects: []evidence.EntrySubject{
-			{Purl: "pkg:pypi/requests@2.32.3", Digests: []evidence.Digest{{Alg: "sha256", Value: strings.Repeat("cd", 32)}, {Alg: "sha512", Value: strings.Repeat("ef", 64)}}},
-			{Purl: "pkg:pypi/requests@2.32.3?file_name=requests.whl", Digests: []evidence.Digest{{Alg: "sha256", Value: strings.Repeat("cd", 32)}}},
-			{Purl: "pkg:pypi/urllib3@2.2.0", Digests: []evidence.Digest{{Alg: "sha256", Value: strings.Repeat("01", 32)}}},
-		},
-		Time: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC),
-	}
+	e := testEntry(
+		evidence.EntrySubject{Purl: "pkg:pypi/requests@2.32.3", Digests: []evidence.Digest{{Alg: "sha256", Value: strings.Repeat("cd", 32)}, {Alg: "sha512", Value: strings.Repeat("ef", 64)}}},
+		evidence.EntrySubject{Purl: "pkg:pypi/requests@2.32.3?file_name=requests.whl", Digests: []evidence.Digest{{Alg: "sha256", Value: strings.Repeat("cd", 32)}}},
+		evidence.EntrySubject{Purl: "pkg:pypi/urllib3@2.2.0", Digests: []evidence.Digest{{Alg: "sha256", Value: strings.Repeat("01", 32)}}},
+	)
 	fromBytes, err := entryIndexKeys(e.Marshal())
 	if err != nil {
 		t.Fatal(err)
@@ -67,5 +51,18 @@ func TestIndexKeysOf(t *testing.T) {
 	}
 	if len(fromBytes) != 2+2+3+1 {
 		t.Errorf("%d keys, want 2 releases, 2 packages, 3 digests and 1 predicate type: %v", len(fromBytes), fromBytes)
+	}
+}
+
+// testEntry is an OpenVEX entry about subjects.
+func testEntry(subjects ...evidence.EntrySubject) *evidence.Entry {
+	return &evidence.Entry{
+		EnvelopeDigest: sha256.Sum256([]byte("envelope")),
+		EnvelopeSize:   8,
+		PredicateType:  evidence.PredicateOpenVEX,
+		Kind:           evidence.Classify(evidence.PredicateOpenVEX),
+		Signers:        []string{"ed25519:" + strings.Repeat("ab", 32)},
+		Subjects:       subjects,
+		Time:           time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC),
 	}
 }
