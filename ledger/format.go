@@ -112,7 +112,11 @@ func checkFormat(path string) error {
 		}
 		v := meta.Get(keyFormat)
 		if !bytes.Equal(v, []byte(formatVersion)) {
-			return fmt.Errorf("%w: %s has format %q, this build reads %q", ErrUnrecognized, path, v, formatVersion)
+			hint := "it is not an Evident ledger"
+			if bytes.HasPrefix(v, []byte("evident-ledger/")) {
+				hint = "serve it with the build that wrote it, or move it aside to start a new log"
+			}
+			return fmt.Errorf("%w: %s has format %q, this build reads %q; %s", ErrUnrecognized, path, v, formatVersion, hint)
 		}
 		return nil
 	})

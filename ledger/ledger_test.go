@@ -520,6 +520,9 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 			if !errors.Is(err, ErrUnrecognized) {
 				t.Errorf("got %v, want ErrUnrecognized", err)
 			}
+			if path == newer && !strings.Contains(fmt.Sprint(err), "move it aside to start a new log") {
+				t.Errorf("a ledger of another format version: %v; want a hint at what to do", err)
+			}
 			if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
 				t.Error("the refused file was modified")
 			}
