@@ -9,6 +9,9 @@
 //     the size of the benchmark's signed payloads, on every core), and the
 //     fraction of it each submission mode achieves (targets: batch >= 50%,
 //     single >= 25%);
+//   - the RPC stack's own bound: unary calls per second that do no work
+//     (gRPC health Check) over the same connections, which every single
+//     Submit pays for on top of its verification;
 //   - single Submit calls again, open-loop at half the measured single peak
 //     rate, and the p99 latency at that rate (target < 50 ms), measured from
 //     when each call was due so that queueing counts.
@@ -24,7 +27,7 @@
 //	go run ./cmd/evidentbench                              # defaults for a 2-core machine, about a minute
 //	go run ./cmd/evidentbench -n 5000 -paced-time 3s       # quicker
 //	go run ./cmd/evidentbench -cpuprofile cpu.out          # profile Submit into cpu.out.single, SubmitBatch into cpu.out.batch
-//	go tool pprof -top -cum cpu.out
+//	go tool pprof -top -cum cpu.out.batch
 //	go run ./cmd/evidentbench -addr 127.0.0.1:7420 -key evident-data/submitter.key -purl pkg:generic/bench
 package main
 
@@ -58,6 +61,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 )
 
@@ -135,13 +139,14 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	// A few connections, shared by the clients, as a real fleet of
 	// submitters would spread over HTTP/2 connections.
 	clients := make([]evidentv1.EvidenceServiceClient, cfg.conns)
+	conns := make([]*grpc.ClientConn, cfg.conns)
 	for i := range clients {
 		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			return err
 		}
 		defer cc.Close()
-		clients[i] = evidentv1.NewEvidenceServiceClient(cc)
+		clients[i], conns[i] = evidentv1.NewEvidenceServiceClient(cc), cc
 	}
 
 	// Sign everything before measuring anything.
@@ -202,6 +207,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		len(msg), runtime.GOMAXPROCS(0), cfg.verifyTime, bound)
 	fmt.Fprintf(out, "fraction of the verification bound: single %.1f%% (target >= 25%%), batch %.1f%% (target >= 50%%)\n",
 		100*s.rate()/bound, 100*b.rate()/bound)
+	rpcs := rpcBound(ctx, conns, cfg.c, 2*time.Second)
+	fmt.Fprintf(out, "gRPC health Check (no work), %d clients, same connections: %.0f calls/s, the most unary calls this client and node stack carry here; single Submit reached %.1f%% of it\n",
+		cfg.c, rpcs, 100*s.rate()/rpcs)
 
 	rate := s.rate() / 2
 	count := min(len(paced), int(rate*cfg.pacedTime.Seconds()))
@@ -310,6 +318,30 @@ func verifyBound(msg []byte, d time.Duration) float64 {
 		best = max(best, float64(total.Load())/time.Since(start).Seconds())
 	}
 	return best
+}
+
+// rpcBound returns how many unary calls per second c clients complete over
+// conns when the call does no work at all (gRPC health Check): the cost of
+// the RPC stack itself, client and node, which every single Submit pays on
+// top of its verification.
+func rpcBound(ctx context.Context, conns []*grpc.ClientConn, c int, d time.Duration) float64 {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var calls atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range c {
+		hc := healthpb.NewHealthClient(conns[i%len(conns)])
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if _, err := hc.Check(ctx, &healthpb.HealthCheckRequest{}); err == nil {
+					calls.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(calls.Load()) / time.Since(start).Seconds()
 }
 
 // result is the outcome of one submission phase.
