@@ -299,6 +299,15 @@ func (l *Ledger) sequence() {
 		}
 		if wait > 0 && n < max {
 			timeout := time.NewTimer(wait)
+			// A fixed wait ends early once entries stop coming for a
+			// quarter of it, so that a lone append is not held for all of
+			// it.
+			var quiet <-chan time.Time
+			var idle *time.Timer
+			if l.opts.MaxBatchWait > 0 {
+				idle = time.NewTimer(wait / 4)
+				quiet = idle.C
+			}
 		fill:
 			for n < max && (l.opts.MaxBatchWait != 0 || len(batch) < answered) {
 				select {
@@ -308,6 +317,11 @@ func (l *Ledger) sequence() {
 					if n == before && l.q.len() > 0 {
 						break fill // full by bytes: the rest waits for the next batch
 					}
+					if idle != nil && n > before {
+						idle.Reset(wait / 4)
+					}
+				case <-quiet:
+					break fill
 				case <-timeout.C:
 					break fill
 				case <-l.closing:
@@ -315,6 +329,9 @@ func (l *Ledger) sequence() {
 				}
 			}
 			timeout.Stop()
+			if idle != nil {
+				idle.Stop()
+			}
 		}
 		lastCommit, answered = l.commit(batch), len(batch)
 		clear(batch)

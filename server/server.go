@@ -199,11 +199,25 @@ func envelope(ctx context.Context, l *ledger.Ledger, d [32]byte) ([]byte, error)
 	return b, nil
 }
 
-// LedgerOptions returns the ledger options a node needs: entries are
-// deduplicated by envelope digest (the same envelope submitted twice returns
+// BatchWait is how long a node's ledger waits to fill a batch (see
+// ledger.Options.MaxBatchWait). Submissions reach the ledger only after
+// hundreds of microseconds of verification each, so the ledger's adaptive
+// default commits nearly every one alone: 4.6 entries per commit from 64
+// clients, each commit paying a checkpoint signature and an fsync in CPU
+// the verifications need. Waiting up to 2ms gave commits of 18 entries and
+// 50% more single Submits per second, with a lower p99 (evidentbench
+// -batch-wait, 2ms against 4ms and the adaptive default, two runs each).
+const BatchWait = 2 * time.Millisecond
+
+// LedgerOptions returns the ledger options a node needs: batches filled for
+// up to BatchWait unless base says otherwise, and entries deduplicated by
+// envelope digest (the same envelope submitted twice returns
 // the first entry) and indexed by release, package, artifact digest and
 // predicate type.
 func LedgerOptions(base ledger.Options) ledger.Options {
+	if base.MaxBatchWait == 0 {
+		base.MaxBatchWait = BatchWait
+	}
 	base.Identity = entryIdentity
 	base.Index = entryIndexKeys
 	base.CheckBlob = checkEnvelope

@@ -81,6 +81,7 @@ func main() {
 	flag.StringVar(&cfg.dir, "dir", "", "data directory of the in-process node (default: temporary, removed)")
 	flag.BoolVar(&cfg.nosync, "nosync", false, "in-process node without fsync (not durable; to see what fsync costs)")
 	flag.DurationVar(&cfg.cpInterval, "checkpoint-interval", 0, "in-process node's ledger CheckpointInterval (0: a checkpoint per batch)")
+	flag.DurationVar(&cfg.batchWait, "batch-wait", 0, "in-process node's ledger MaxBatchWait (0: the node's default)")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of the Submit and SubmitBatch phases to this path + .single and .batch")
 	flag.Parse()
 	log.SetFlags(0)
@@ -100,6 +101,7 @@ type config struct {
 	nosync                bool
 	cpInterval            time.Duration
 	cpuprofile            string
+	batchWait             time.Duration
 }
 
 func run(ctx context.Context, cfg config, out io.Writer) error {
@@ -122,6 +124,9 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if addr == "" {
 		n, err := servertest.Start(servertest.Options{Dir: cfg.dir, Sync: !cfg.nosync, Ledger: func(o *ledger.Options) {
 			o.CheckpointInterval = cfg.cpInterval
+			if cfg.batchWait != 0 {
+				o.MaxBatchWait = cfg.batchWait
+			}
 		}})
 		if err != nil {
 			return fmt.Errorf("couldn't start a node: %w", err)
