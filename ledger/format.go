@@ -82,6 +82,15 @@ func edgeKey(level uint8) []byte { return append(stateKey("edge"), level) }
 
 func blobKey(index uint64) []byte { return append(u64(index), 'b') }
 
+// filedAfter returns 'b' or 'c' for the key of a blob or checkpoint filed
+// after an entry, and 0 for any other key.
+func filedAfter(k []byte) byte {
+	if len(k) == 9 && (k[8] == 'b' || k[8] == 'c') {
+		return k[8]
+	}
+	return 0
+}
+
 // checkpointKey is where the checkpoint of a tree of size >= 1 is kept:
 // right after the tree's last entry.
 func checkpointKey(size uint64) []byte { return append(u64(size-1), 'c') }
@@ -197,7 +206,7 @@ func forEntries(log *bolt.Bucket, start, end uint64, fn func(i uint64, e []byte)
 	c := log.Cursor()
 	i := start
 	for k, v := c.Seek(u64(start)); k != nil && i < end; k, v = c.Next() {
-		if len(k) == 9 && (k[8] == 'b' || k[8] == 'c') {
+		if filedAfter(k) != 0 {
 			continue
 		}
 		if len(k) != 8 || binary.BigEndian.Uint64(k) != i || v == nil {
@@ -224,7 +233,7 @@ func lastEntry(log *bolt.Bucket) []byte {
 	} else {
 		k, _ = c.Prev()
 	}
-	for len(k) == 9 && (k[8] == 'b' || k[8] == 'c') {
+	for filedAfter(k) != 0 {
 		k, _ = c.Prev()
 	}
 	return k

@@ -226,7 +226,7 @@ func (l *Ledger) BlobCount(ctx context.Context) (int, error) {
 	err := l.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketLog).Cursor()
 		for k, _ := c.First(); k != nil && !bytes.HasPrefix(k, statePrefix); k, _ = c.Next() {
-			if len(k) == 9 && k[8] == 'b' {
+			if filedAfter(k) == 'b' {
 				n++
 			}
 		}

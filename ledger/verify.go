@@ -137,7 +137,7 @@ func (w *verifier) chunk(tx *bolt.Tx, start, end uint64) error {
 	i := start // the next entry expected
 	var entry []byte
 	for k, v := c.Seek(u64(start)); k != nil && !bytes.HasPrefix(k, statePrefix); k, v = c.Next() {
-		if len(k) == 9 && (k[8] == 'b' || k[8] == 'c') {
+		if filedAfter(k) != 0 {
 			idx := binary.BigEndian.Uint64(k)
 			if idx != i-1 || i == start {
 				if idx >= end {
