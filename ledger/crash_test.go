@@ -81,7 +81,11 @@ func TestCrashChild(t *testing.T) {
 					}
 					batch[i] = e
 				}
-				res, err := l.Append(context.Background(), batch)
+				blobs := make([][]byte, len(batch))
+				for i, e := range batch {
+					blobs[i] = crashBlob(e)
+				}
+				res, err := l.AppendWithBlobs(context.Background(), batch, blobs)
 				if err != nil {
 					continue
 				}
@@ -192,6 +196,10 @@ func TestCrashSafety(t *testing.T) {
 			if sha256.Sum256(e) != sum {
 				t.Fatalf("cycle %d: entry %d has other bytes than acknowledged", cycle, idx)
 			}
+			b, err := l.Blob(ctx, idx)
+			if want := crashBlob(e); want == nil && err == nil || want != nil && !bytes.Equal(b, want) {
+				t.Fatalf("cycle %d: entry %d has a blob of %d bytes (%v), want %d", cycle, idx, len(b), err, len(want))
+			}
 		}
 		if err := l.Verify(ctx, verifier); err != nil {
 			t.Fatalf("cycle %d: %v", cycle, err)
@@ -263,11 +271,28 @@ func parseAck(line string) (uint64, [32]byte, bool) {
 }
 
 // crashOptions are the child's and the parent's ledger options: small
-// merges, so crashes land before, during and after them, and a secondary
-// index by first byte.
+// merges, so crashes land before, during and after them, a secondary index
+// by first byte, and Verify checking each stored blob against its entry.
 func crashOptions(signer note.Signer) Options {
 	return Options{
 		Signer: signer, MaxBatchSize: 256, DedupMergeSize: 2000,
 		Index: func(e []byte) ([]IndexKey, error) { return []IndexKey{{Name: "first", Key: e[:1]}}, nil },
+		CheckBlob: func(e, b []byte) error {
+			if !bytes.Equal(b, crashBlob(e)) {
+				return fmt.Errorf("blob of %d bytes is not its entry's", len(b))
+			}
+			return nil
+		},
 	}
+}
+
+// crashBlob is the blob the child stores with entry e, as a node stores an
+// envelope with its entry: none for a third of entries, and from a copy of
+// the entry to eight copies (up to 16 KiB), so that blobs both below and
+// above largeValue are stored.
+func crashBlob(e []byte) []byte {
+	if e[0]%3 == 0 {
+		return nil
+	}
+	return bytes.Repeat(e, 1+int(e[1])%8)
 }
