@@ -18,7 +18,7 @@ GO ?= go
 #
 # Other targets:
 #   make build        build every package and the binaries into ./bin
-#   make lint         go vet, staticcheck and buf lint
+#   make lint         gofmt check, go vet, staticcheck and buf lint
 #   make test-race    the tests again under the race detector (short mode)
 #   make bench        the ledger's benchmark numbers (several minutes, ~2 GB disk)
 #   make bench-quick  the same on smaller logs
