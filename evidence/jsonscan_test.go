@@ -474,6 +474,10 @@ func sameVerdict(t *testing.T, decoder string, data []byte, oldErr, err error) b
 	case msg == oldMsg:
 	case strings.Contains(oldMsg, "is not valid JSON") && strings.Contains(msg, "is not valid JSON"):
 	case strings.Contains(oldMsg, "is not valid JSON") && strings.Contains(msg, "must be a JSON"):
+	case strings.Contains(msg, "is not valid JSON") && !json.Valid(data):
+		// The scanner checks the whole text's syntax first; the old
+		// decoder read it lazily and could meet a duplicate member or
+		// one element too many before the syntax error further on.
 	default:
 		t.Fatalf("%s(%q): error %q; old decoder: %q", decoder, data, msg, oldMsg)
 	}
