@@ -520,9 +520,6 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 				return err
 			}
 		}
-		if err := logB.Put(keySize, u64(st.size)); err != nil {
-			return err
-		}
 		if l.opts.CheckpointInterval <= 0 {
 			return l.signCheckpoint(tx, st)
 		}
@@ -601,9 +598,6 @@ func (l *Ledger) signCheckpoint(tx *bolt.Tx, st *seqState) error {
 			return err
 		}
 	} else if err := tx.Bucket(bucketLog).Put(checkpointKey(st.size), signed); err != nil {
-		return err
-	}
-	if err := tx.Bucket(bucketLog).Put(keyCheckpoint, signed); err != nil {
 		return err
 	}
 	st.cpSize, st.cpRoot, st.cpNote, st.cpTime = st.size, root, signed, l.opts.now()

@@ -24,12 +24,12 @@ import (
 //	             bytes or more is a bucket holding it under "v";
 //	             log index (8) || 'c' -> the checkpoint signed at the tree
 //	             size that entry ends, if one was;
-//	             and, after every entry, the state of the right edge:
-//	             statePrefix || "size" -> uint64 tree size;
-//	             statePrefix || "checkpoint" -> the latest signed checkpoint;
+//	             and, after every entry, the partial tiles of the right edge:
 //	             statePrefix || "edge" || level (1) -> tile index (8) ||
 //	             hashes: the partial tile at the right edge of that level,
 //	             absent when the level ends on a full tile
+//	             The tree size is the last entry's index + 1, and the latest
+//	             checkpoint the last one filed: neither is stored twice.
 //	tiles        level (1) || tile index (8) -> a full tile's 256 hashes, 32
 //	             bytes each, as c2sp.org/tlog-tiles serves them
 //	identity     identity (32) -> log index (8), for deduplication, for
@@ -66,9 +66,7 @@ var (
 
 	// statePrefix sorts after every key of an entry: log indices stay below
 	// MaxTreeSize.
-	statePrefix   = []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-	keySize       = stateKey("size")
-	keyCheckpoint = stateKey("checkpoint")
+	statePrefix = []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
 	indexPrefix = "x/"
 )
@@ -221,6 +219,26 @@ func forEntries(log *bolt.Bucket, start, end uint64, fn func(i uint64, e []byte)
 		return &missingEntryError{i}
 	}
 	return nil
+}
+
+// latestCheckpoint returns the last checkpoint filed in the log, or the
+// empty tree's. It walks back from the right edge past the entries appended
+// since that checkpoint: none when one is signed per batch, an interval's
+// worth otherwise.
+func latestCheckpoint(log, meta *bolt.Bucket) []byte {
+	c := log.Cursor()
+	var k, v []byte
+	if k, _ = c.Seek(statePrefix); k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	for ; k != nil; k, v = c.Prev() {
+		if filedAfter(k) == 'c' {
+			return v
+		}
+	}
+	return meta.Get(keyCheckpoint0)
 }
 
 // lastEntry returns the key of the last entry stored in the log, or nil if

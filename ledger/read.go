@@ -12,11 +12,11 @@ import (
 // treeSize reads the committed size within tx, so that every read in one
 // transaction sees one tree.
 func treeSize(tx *bolt.Tx) uint64 {
-	v := tx.Bucket(bucketLog).Get(keySize)
-	if len(v) != 8 {
+	k := lastEntry(tx.Bucket(bucketLog))
+	if len(k) != 8 {
 		return 0
 	}
-	return binary.BigEndian.Uint64(v)
+	return binary.BigEndian.Uint64(k) + 1
 }
 
 // Entry returns the entry at index.

@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 
 	"github.com/evident-dev/evident/checkpoint"
@@ -17,12 +16,7 @@ func (l *Ledger) loadState() (*seqState, error) {
 	st := &seqState{edge: make(map[uint8][]byte)}
 	err := l.db.View(func(tx *bolt.Tx) error {
 		meta, logB := tx.Bucket(bucketMeta), tx.Bucket(bucketLog)
-		if v := logB.Get(keySize); v != nil {
-			if len(v) != 8 {
-				return fmt.Errorf("%w: size is %d bytes", errCorrupt, len(v))
-			}
-			st.size = binary.BigEndian.Uint64(v)
-		}
+		st.size = treeSize(tx)
 		merged, err := readU64(meta, keyMerged)
 		if err != nil {
 			return err
@@ -63,17 +57,7 @@ func (l *Ledger) loadState() (*seqState, error) {
 			copy(buf, t)
 			st.edge[tl] = buf
 		}
-		// The last stored entry must be the last of the tree.
-		if k := lastEntry(logB); k != nil || st.size > 0 {
-			if len(k) != 8 || binary.BigEndian.Uint64(k) != st.size-1 {
-				return fmt.Errorf("%w: the last stored entry is not entry %d, the last of the tree", errCorrupt, int64(st.size)-1)
-			}
-		}
-
-		signed := logB.Get(keyCheckpoint)
-		if signed == nil {
-			signed = meta.Get(keyCheckpoint0)
-		}
+		signed := latestCheckpoint(logB, meta)
 		if signed == nil {
 			return nil
 		}
