@@ -263,6 +263,12 @@ func (l *Ledger) sequence() {
 		case <-tick:
 			l.checkpointNow()
 			continue
+		case <-l.mergeWork():
+			// Nothing queued: a merge step now delays no one.
+			if l.q.len() == 0 {
+				l.idleMerge()
+				continue
+			}
 		case <-l.closing:
 			// Commit whatever was queued before Close.
 			for {
@@ -406,6 +412,8 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 	}
 	dirty := make(map[tileID][]byte)
 	fresh := newRecent(l.opts.Identity != nil)
+	var mergeUndo func()
+	var mergeFinished bool
 	err = l.db.Update(func(tx *bolt.Tx) error {
 		identB := tx.Bucket(bucketIdentity)
 		// Keys are appended in order at the right end of the log (before
@@ -419,7 +427,7 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 				if r.idents != nil {
 					id = r.idents[i]
 				}
-				if idx, ok := l.dedup.ident[id]; ok {
+				if idx, ok := l.dedup.find(false, id); ok {
 					r.res[i] = Appended{Index: idx, Duplicate: true}
 					continue
 				}
@@ -521,15 +529,26 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 			}
 		}
 		if l.opts.CheckpointInterval <= 0 {
-			return l.signCheckpoint(tx, st)
+			if err := l.signCheckpoint(tx, st); err != nil {
+				return err
+			}
 		}
-		return nil
+		// The batch's share of the merge under way, in its transaction:
+		// no fsync of its own.
+		mergeUndo, mergeFinished, err = l.mergeStep(tx, added)
+		return err
 	})
 	if err != nil {
+		if mergeUndo != nil {
+			mergeUndo()
+		}
 		return 0, err
 	}
 	l.seqState = st
 	l.dedup.add(fresh)
+	if mergeFinished {
+		l.mergeDone(st)
+	}
 	return added, nil
 }
 

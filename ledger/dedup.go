@@ -2,10 +2,14 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -16,12 +20,13 @@ import (
 // of an append. Instead the identities, leaf hashes and index keys of the
 // newest entries, those at or above the merge watermark, live in bounded
 // in-memory maps, and are merged into their buckets in one sorted pass once
-// there are Options.DedupMergeSize such entries. This is a log-structured
-// merge whose write-ahead log is the log itself: the maps are not a source of
-// truth, Open rebuilds them from the entries above the watermark (running
-// Identity and Index again), and the watermark is stored in the same
-// transaction as each merge. So after a crash at any moment the indexes and
-// the log cannot disagree, and nothing is lost.
+// there are Options.DedupMergeSize such entries (see merge for how the pass
+// is spread over many transactions). This is a log-structured merge whose
+// write-ahead log is the log itself: the maps are not a source of truth, Open
+// rebuilds them from the entries above the watermark (running Identity and
+// Index again), and the watermark moves in the transaction that puts a
+// merge's last keys. So after a crash at any moment the indexes and the log
+// cannot disagree, and nothing is lost.
 
 // recent maps identities (and, with a custom identity, leaf hashes) of
 // entries above the merge watermark to their indices.
@@ -51,11 +56,18 @@ func (r recent) addKeys(keys []IndexKey, idx uint64) {
 	}
 }
 
-// dedup is the in-memory part of the deduplication index. Only the
-// sequencer writes it, holding mu; readers hold mu for reading.
+// dedup is the in-memory part of the deduplication index: the newest
+// entries' keys (recent), and while a merge runs, the older ones it is moving
+// to the buckets (frozen). Only the sequencer writes it, holding mu; readers
+// hold mu for reading.
 type dedup struct {
 	mu sync.RWMutex
 	recent
+	// frozen holds the keys of the entries [merged, merging.upTo) while a
+	// merge moves them to the buckets; nil when no merge runs. It is not
+	// changed once frozen, and is cleared only after the merge's last step
+	// has committed, so every key is always either here or on disk.
+	frozen *recent
 	merged uint64 // the watermark: entries below it are in the buckets
 }
 
@@ -88,11 +100,17 @@ func (d *dedup) add(r recent) {
 func (d *dedup) scanRecent(name string, key []byte, before uint64) ([]uint64, uint64) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	idxs := d.index[name][string(key)]
 	var out []uint64
-	for i := len(idxs) - 1; i >= 0; i-- {
-		if idxs[i] < before {
-			out = append(out, idxs[i])
+	// recent's indices are all above frozen's.
+	for _, r := range []*recent{&d.recent, d.frozen} {
+		if r == nil {
+			continue
+		}
+		idxs := r.index[name][string(key)]
+		for i := len(idxs) - 1; i >= 0; i-- {
+			if idxs[i] < before {
+				out = append(out, idxs[i])
+			}
 		}
 	}
 	return out, d.merged
@@ -101,72 +119,294 @@ func (d *dedup) scanRecent(name string, key []byte, before uint64) ([]uint64, ui
 func (d *dedup) lookup(leaf bool, key [32]byte) (uint64, bool) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	m := d.ident
-	if leaf && d.leaf != nil {
-		m = d.leaf
-	}
-	idx, ok := m[key]
-	return idx, ok
+	return d.find(leaf, key)
 }
 
-// maybeMerge merges the in-memory identities into the buckets once there
-// are enough of them. It runs on the sequencer, between batches.
+// find is lookup for the sequencer, which needs no lock to read what only it
+// writes.
+func (d *dedup) find(leaf bool, key [32]byte) (uint64, bool) {
+	for _, r := range []*recent{&d.recent, d.frozen} {
+		if r == nil {
+			continue
+		}
+		m := r.ident
+		if leaf && r.leaf != nil {
+			m = r.leaf
+		}
+		if idx, ok := m[key]; ok {
+			return idx, true
+		}
+	}
+	return 0, false
+}
+
+// A merge moves the frozen keys into their buckets in key order, a share of
+// them in each batch's transaction (a step) in proportion to the entries the
+// batch appends, so that the merge is done by the time the next one is half
+// due. One sorted pass touches each leaf of a bucket about once however many
+// steps it takes, as the single transaction this replaced did, but no batch
+// waits for more than its share: that transaction held the sequencer for
+// 0.8 s at 100,000 entries, and for longer as the index grew. When no batch
+// is waiting the sequencer runs steps on its own. Until the last step the
+// keys stay in memory too, and the watermark moves in the last step's
+// transaction; a crash part way leaves keys of entries at or above the
+// watermark in the buckets, which are correct, and which the next merge
+// writes again unchanged.
+type merge struct {
+	upTo  uint64        // the frozen keys are those of entries [merged, upTo)
+	ready chan struct{} // closed once every run is sorted
+	runs  []mergeRun    // runs[:sorted] are sorted and no longer change
+	// sorted counts the runs ready, and total the keys in all of them (set
+	// before the first run is ready).
+	sorted atomic.Int32
+	total  int
+	run    int // the next key to put: runs[run].key(pos)
+	pos    int
+}
+
+// mergeRun is the sorted keys (and values) a merge puts into one bucket.
+// They are kept in a few flat arrays, not a slice each: a merge has hundreds
+// of thousands of keys, and as many pointers made the collector's every
+// cycle slower while they lived.
+type mergeRun struct {
+	bucket []byte
+	keys   []byte // the keys, concatenated
+	ends   []int  // key i is keys[ends[i-1]:ends[i]]
+	vals   []byte // 8 bytes per key; nil when every value is empty
+}
+
+func (r *mergeRun) len() int { return len(r.ends) }
+
+func (r *mergeRun) key(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = r.ends[i-1]
+	}
+	return r.keys[start:r.ends[i]:r.ends[i]]
+}
+
+func (r *mergeRun) val(i int) []byte {
+	if r.vals == nil {
+		return nil
+	}
+	return r.vals[8*i : 8*i+8 : 8*i+8]
+}
+
+// idleStepTime is how long a merge step the sequencer runs on its own puts
+// keys before it commits.
+const idleStepTime = 4 * time.Millisecond
+
+// maybeMerge starts a merge once there are Options.DedupMergeSize entries in
+// memory. It runs on the sequencer after each commit.
 func (l *Ledger) maybeMerge() {
-	if len(l.dedup.ident) < l.opts.DedupMergeSize {
+	if l.merging != nil || len(l.dedup.ident) < l.opts.DedupMergeSize {
 		return
 	}
-	size := l.seqState.size
+	m := &merge{upTo: l.seqState.size, ready: make(chan struct{})}
+	l.dedup.mu.Lock()
+	frozen := l.dedup.recent
+	l.dedup.frozen = &frozen
+	l.dedup.recent = newRecent(l.opts.Identity != nil)
+	l.dedup.mu.Unlock()
+	names := slices.Sorted(maps.Keys(frozen.index))
+	m.runs = append(m.runs, mergeRun{bucket: bucketIdentity})
+	if frozen.leaf != nil {
+		m.runs = append(m.runs, mergeRun{bucket: bucketLeaves})
+	}
+	for _, name := range names {
+		m.runs = append(m.runs, mergeRun{bucket: []byte(indexPrefix + name)})
+	}
+	l.merging = m
+	// Sorting a merge's keys takes longer than a batch: sort them off the
+	// sequencer, one run at a time, resting as long between runs as each
+	// took, so that the sort takes at most about half a core and the
+	// batches' steps can start on the first run. frozen no longer changes.
+	l.bg.Go(func() {
+		defer close(m.ready)
+		total := len(frozen.ident) + len(frozen.leaf)
+		for _, name := range names {
+			for _, idxs := range frozen.index[name] {
+				total += len(idxs)
+			}
+		}
+		m.total = total
+		for i := range m.runs {
+			start := time.Now()
+			switch {
+			case i == 0:
+				m.runs[i].sortIdentities(frozen.ident)
+			case frozen.leaf != nil && i == 1:
+				m.runs[i].sortIdentities(frozen.leaf)
+			default:
+				m.runs[i].sortIndex(frozen.index[names[i-len(m.runs)+len(names)]])
+			}
+			m.sorted.Store(int32(i + 1))
+			if i+1 < len(m.runs) {
+				select {
+				case <-time.After(time.Since(start)):
+				case <-l.closing:
+					return
+				}
+			}
+		}
+	})
+}
+
+// mergeStep puts the merge's next keys within tx: its share for a batch
+// that appended added entries, or with added 0 (the sequencer idle), as many
+// as it puts in idleStepTime. It reports whether the merge is done; the
+// caller must then call mergeDone once tx has committed, or mergeUndo if tx
+// fails. A merge whose keys are still being sorted takes no step.
+func (l *Ledger) mergeStep(tx *bolt.Tx, added int) (undo func(), done bool, err error) {
+	m := l.merging
+	if m == nil {
+		return nil, false, nil
+	}
+	sorted := int(m.sorted.Load())
+	if m.run >= sorted {
+		return nil, false, nil
+	}
+	run, pos := m.run, m.pos
+	undo = func() { m.run, m.pos = run, pos }
+	// Twice the keys the batch's entries will bring to the next merge, so
+	// that this one is done when the next is half due; four times that
+	// when the next is already due.
+	quota := 256 + 2*added*m.total/max(1, int(m.upTo-l.seqState.merged))
+	if len(l.dedup.ident) >= l.opts.DedupMergeSize {
+		quota *= 4
+	}
+	if l.stepKeys > 0 {
+		quota = l.stepKeys
+	}
+	var deadline time.Time
+	if added == 0 && l.stepKeys == 0 {
+		deadline, quota = time.Now().Add(idleStepTime), m.total
+	}
+	for put := 0; m.run < len(m.runs); m.run, m.pos = m.run+1, 0 {
+		if m.run >= sorted {
+			return undo, false, nil // the next run is still being sorted
+		}
+		r := &m.runs[m.run]
+		b, err := tx.CreateBucketIfNotExists(r.bucket)
+		if err != nil {
+			return undo, false, err
+		}
+		for m.pos < r.len() {
+			if put == quota || (put%64 == 63 && !deadline.IsZero() && time.Now().After(deadline)) {
+				return undo, false, nil
+			}
+			if err := b.Put(r.key(m.pos), r.val(m.pos)); err != nil {
+				return undo, false, err
+			}
+			m.pos++
+			put++
+		}
+	}
+	return undo, true, tx.Bucket(bucketMeta).Put(keyMerged, u64(m.upTo))
+}
+
+// mergeDone ends the merge whose last step has committed: its keys leave
+// memory and the watermark moves.
+func (l *Ledger) mergeDone(st *seqState) {
+	m := l.merging
+	l.dedup.mu.Lock()
+	l.dedup.frozen = nil
+	l.dedup.merged = m.upTo
+	l.dedup.mu.Unlock()
+	st.merged = m.upTo
+	l.merging = nil
+}
+
+// idleMerge runs a merge step in a transaction of its own.
+func (l *Ledger) idleMerge() {
+	var undo func()
+	var done bool
 	err := l.db.Update(func(tx *bolt.Tx) error {
-		for _, m := range []struct {
-			bucket []byte
-			keys   map[[32]byte]uint64
-		}{{bucketIdentity, l.dedup.ident}, {bucketLeaves, l.dedup.leaf}} {
-			if len(m.keys) == 0 {
-				continue
-			}
-			keys := make([][32]byte, 0, len(m.keys))
-			for k := range m.keys {
-				keys = append(keys, k)
-			}
-			slices.SortFunc(keys, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
-			b := tx.Bucket(m.bucket)
-			for _, k := range keys {
-				if err := b.Put(k[:], u64(m.keys[k])); err != nil {
-					return err
-				}
-			}
-		}
-		for name, keys := range l.dedup.index {
-			b, err := tx.CreateBucketIfNotExists([]byte(indexPrefix + name))
-			if err != nil {
-				return err
-			}
-			var composite [][]byte
-			for k, idxs := range keys {
-				for _, i := range idxs {
-					composite = append(composite, indexKey([]byte(k), i))
-				}
-			}
-			slices.SortFunc(composite, bytes.Compare)
-			for _, k := range composite {
-				if err := b.Put(k, nil); err != nil {
-					return err
-				}
-			}
-		}
-		return tx.Bucket(bucketMeta).Put(keyMerged, u64(size))
+		var err error
+		undo, done, err = l.mergeStep(tx, 0)
+		return err
 	})
 	if err != nil {
-		// Nothing is lost: the map still answers, and the next batch
-		// tries again.
-		l.log.Error("couldn't merge the deduplication index", "entries", len(l.dedup.ident), "err", err)
+		// Nothing is lost: memory still answers, and the next step tries
+		// again from where this one began.
+		if undo != nil {
+			undo()
+		}
+		l.log.Error("couldn't merge the deduplication index", "err", err)
 		return
 	}
-	l.dedup.mu.Lock()
-	l.dedup.recent = newRecent(l.opts.Identity != nil)
-	l.dedup.merged = size
-	l.dedup.mu.Unlock()
-	l.seqState.merged = size
+	if done {
+		l.mergeDone(l.seqState)
+	}
+}
+
+// mergeWork is a channel that is ready while a merge has steps to run, for
+// the sequencer to run them when it has nothing else to do.
+func (l *Ledger) mergeWork() <-chan struct{} {
+	if l.merging == nil {
+		return nil
+	}
+	return l.merging.ready
+}
+
+// sortIdentities fills r with ids' keys, sorted, and their indices.
+func (r *mergeRun) sortIdentities(ids map[[32]byte]uint64) {
+	type item struct {
+		id  [32]byte
+		idx uint64
+	}
+	items := make([]item, 0, len(ids))
+	for id, idx := range ids {
+		items = append(items, item{id, idx})
+	}
+	// The keys are hashes: their first 8 bytes almost always decide.
+	slices.SortFunc(items, func(a, b item) int {
+		if c := cmp.Compare(binary.BigEndian.Uint64(a.id[:8]), binary.BigEndian.Uint64(b.id[:8])); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.id[8:], b.id[8:])
+	})
+	r.keys = make([]byte, 0, 32*len(items))
+	r.ends = make([]int, len(items))
+	r.vals = make([]byte, 0, 8*len(items))
+	for i, it := range items {
+		r.keys = append(r.keys, it.id[:]...)
+		r.ends[i] = len(r.keys)
+		r.vals = binary.BigEndian.AppendUint64(r.vals, it.idx)
+	}
+}
+
+// sortIndex fills r with the composite keys (indexKey) of index, sorted.
+func (r *mergeRun) sortIndex(index map[string][]uint64) {
+	// A composite key is the key's prefix then the index, and no prefix is
+	// a prefix of another: so sorting the distinct prefixes and taking each
+	// one's indices in order (they are ascending) sorts the composite keys.
+	type group struct {
+		prefix []byte
+		idxs   []uint64
+	}
+	groups := make([]group, 0, len(index))
+	size, n, prefixes := 0, 0, 0
+	for k, idxs := range index {
+		prefixes += binary.MaxVarintLen64 + len(k)
+		size += (len(k) + binary.MaxVarintLen64 + 8) * len(idxs)
+		n += len(idxs)
+	}
+	arena := make([]byte, 0, prefixes)
+	for k, idxs := range index {
+		start := len(arena)
+		arena = append(binary.AppendUvarint(arena, uint64(len(k))), k...)
+		groups = append(groups, group{arena[start:len(arena):len(arena)], idxs})
+	}
+	slices.SortFunc(groups, func(a, b group) int { return bytes.Compare(a.prefix, b.prefix) })
+	r.keys = make([]byte, 0, size)
+	r.ends = make([]int, 0, n)
+	for _, g := range groups {
+		for _, i := range g.idxs {
+			r.keys = binary.BigEndian.AppendUint64(append(r.keys, g.prefix...), i)
+			r.ends = append(r.ends, len(r.keys))
+		}
+	}
 }
 
 // loadRecent rebuilds the in-memory identities from the entries in

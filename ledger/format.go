@@ -14,9 +14,11 @@ import (
 // The bbolt file holds these top-level buckets. Integers are big-endian so
 // that keys sort in log order.
 //
-//	meta         "format" -> formatVersion; "merged" -> uint64: entries below
-//	             it are in identity and leaves, the rest only in memory (see
-//	             dedup.go); "checkpoint0" -> the checkpoint of the empty tree
+//	meta         "format" -> formatVersion; "merged" -> uint64: the keys of
+//	             entries below it are in identity, leaves and x/, the rest in
+//	             memory (see dedup.go), though a merge under way, or cut
+//	             short by a crash, may have put some of them already;
+//	             "checkpoint0" -> the checkpoint of the empty tree
 //	log          the log itself, in one key order:
 //	             log index (8) -> entry;
 //	             log index (8) || 'b' -> the blob stored with that entry by

@@ -85,9 +85,10 @@ type Options struct {
 
 	// DedupMergeSize is how many of the newest entries' identities are
 	// kept in memory (rebuilt from the log on open) before they are merged
-	// into the on-disk index in one sorted pass; see dedup.go. Memory use
-	// is about 100 bytes per entry (twice that with Identity set).
-	// Default 65536.
+	// into the on-disk index in one sorted pass, spread over the following
+	// batches; see dedup.go. Memory use is about 100 bytes per entry (twice
+	// that with Identity set), and up to twice DedupMergeSize entries are
+	// in memory while a merge runs. Default 65536.
 	DedupMergeSize int
 
 	// TileCacheSize is how many full tiles' interior hashes are cached for
@@ -171,6 +172,9 @@ type Ledger struct {
 	closed   bool
 	seqState *seqState // owned by the sequencer goroutine
 	dedup    dedup
+	merging  *merge         // the merge under way, or nil; owned by the sequencer
+	bg       sync.WaitGroup // goroutines the sequencer starts (merge sorts)
+	stepKeys int            // tests: a merge step puts this many keys, not mergeStepTime's worth
 	tiles    *tileCache
 
 	// published is what readers see: the latest committed size and signed
@@ -301,6 +305,7 @@ func (l *Ledger) Close() error {
 	close(l.closing)
 	l.closeMu.Unlock()
 	<-l.done
+	l.bg.Wait()
 	return l.db.Close()
 }
 

@@ -52,6 +52,25 @@ func openTest(t testing.TB, path string, opts Options) *Ledger {
 	return l
 }
 
+// waitMerged waits until no merge is under way or due: every entry's keys
+// but the newest few are on disk.
+func waitMerged(t testing.TB, l *Ledger) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		l.dedup.mu.RLock()
+		settled := l.dedup.frozen == nil && len(l.dedup.ident) < l.opts.DedupMergeSize
+		l.dedup.mu.RUnlock()
+		if settled {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the merge under way did not finish in 30s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // reference is an in-memory tree built independently from compact ranges,
 // to check the ledger's roots, tiles and proofs against.
 type reference struct {
@@ -558,6 +577,8 @@ func TestVerifyFindsCorruption(t *testing.T) {
 		if _, err := l.Append(ctx, es); err != nil {
 			t.Fatal(err)
 		}
+		// Entries' keys on disk, so that the edits below meet them there.
+		waitMerged(t, l)
 		if err := l.Verify(ctx, verifier); err != nil {
 			t.Fatalf("clean ledger: %v", err)
 		}
@@ -861,4 +882,124 @@ func TestAppendIndexed(t *testing.T) {
 	if err := l.Verify(ctx, verifier); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestMergeInSteps: while a merge moves keys to disk a few at a time, every
+// entry stays findable once by identity and by secondary key; and a copy of
+// the file taken between any two transactions, as a crash would leave it,
+// opens, verifies and answers the same.
+func TestMergeInSteps(t *testing.T) {
+	signer, verifier := testKey(t, "example.com/steps")
+	index := func(e []byte) ([]IndexKey, error) {
+		var i int
+		if _, err := fmt.Sscanf(string(e), "entry %d", &i); err != nil {
+			return nil, err
+		}
+		return []IndexKey{{Name: "group", Key: []byte(fmt.Sprint(i % 7))}, {Name: "self", Key: e}}, nil
+	}
+	dir := t.TempDir()
+	opts := Options{Signer: signer, NoSync: true, DedupMergeSize: 40, Index: index}
+	l, err := Open(filepath.Join(dir, "log.db"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.stepKeys = 5
+	ctx := context.Background()
+
+	// check asserts that l finds exactly entries [0, n).
+	check := func(t *testing.T, l *Ledger, n int) {
+		t.Helper()
+		for i := range n {
+			e := []byte(fmt.Sprint("entry ", i))
+			if got, err := l.IndexOfLeaf(ctx, [32]byte(hasher.HashLeaf(e))); err != nil || got != uint64(i) {
+				t.Fatalf("IndexOfLeaf(entry %d) = %d, %v", i, got, err)
+			}
+		}
+		for g := range 7 {
+			var got, want []uint64
+			for i := n - 1; i >= 0; i-- {
+				if i%7 == g {
+					want = append(want, uint64(i))
+				}
+			}
+			if err := l.Scan(ctx, "group", []byte(fmt.Sprint(g)), 0, func(i uint64) bool { got = append(got, i); return true }); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("Scan(group %d) at size %d = %v, want %v", g, n, got, want)
+			}
+		}
+	}
+
+	var snaps []string
+	sizes := map[string]int{}
+	const total = 300
+	for i := range total {
+		e := []byte(fmt.Sprint("entry ", i))
+		if _, err := l.Append(ctx, [][]byte{e}); err != nil {
+			t.Fatal(err)
+		}
+		// A duplicate, wherever its first copy's keys are now.
+		if i%13 == 0 {
+			j := i / 2
+			app, err := l.Append(ctx, [][]byte{[]byte(fmt.Sprint("entry ", j))})
+			if err != nil || !app[0].Duplicate || app[0].Index != uint64(j) {
+				t.Fatalf("appending entry %d again: %+v, %v", j, app, err)
+			}
+		}
+		if i%5 == 0 {
+			check(t, l, i+1)
+			snap := filepath.Join(dir, fmt.Sprint("snap", i, ".db"))
+			if err := l.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(snap, 0o600) }); err != nil {
+				t.Fatal(err)
+			}
+			snaps = append(snaps, snap)
+			sizes[snap] = i + 1
+		}
+	}
+	waitMerged(t, l)
+	check(t, l, total)
+
+	partial := 0
+	for _, snap := range snaps {
+		db, err := bolt.Open(snap, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.View(func(tx *bolt.Tx) error {
+			merged, _ := readU64(tx.Bucket(bucketMeta), keyMerged)
+			if uint64(tx.Bucket(bucketIdentity).Stats().KeyN) > merged {
+				partial++
+			}
+			return nil
+		})
+		db.Close()
+		s, err := Open(snap, opts)
+		if err != nil {
+			t.Fatalf("%s: %v", snap, err)
+		}
+		n := int(s.Size())
+		if n < sizes[snap] {
+			t.Fatalf("%s: size %d, want at least %d", snap, n, sizes[snap])
+		}
+		if err := s.Verify(ctx, verifier); err != nil {
+			t.Fatalf("%s: %v", snap, err)
+		}
+		check(t, s, n)
+		// It goes on merging where the copy stopped.
+		if _, err := s.Append(ctx, [][]byte{[]byte(fmt.Sprint("entry ", n))}); err != nil {
+			t.Fatal(err)
+		}
+		waitMerged(t, s)
+		check(t, s, n+1)
+		if err := s.Verify(ctx, verifier); err != nil {
+			t.Fatalf("%s after merging: %v", snap, err)
+		}
+		s.Close()
+	}
+	if partial == 0 {
+		t.Fatal("no copy caught a merge part way: the test no longer tests that")
+	}
+	t.Logf("%d of %d copies caught a merge part way", partial, len(snaps))
 }

@@ -31,8 +31,11 @@ func (l *Ledger) loadState() (*seqState, error) {
 		}
 		l.dedup.mu.Lock()
 		l.dedup.recent = rec
+		l.dedup.frozen = nil
 		l.dedup.merged = merged
 		l.dedup.mu.Unlock()
+		// A merge under way starts again: its keys are in rec.
+		l.merging = nil
 		hr := newHashReader(tx)
 		rng, err := hr.rangeAt(l.factory, st.size)
 		if err != nil {

@@ -67,11 +67,48 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 		if err != nil {
 			return &VerifyError{"merge watermark", err}
 		}
-		if n := tx.Bucket(bucketIdentity).Stats().KeyN; uint64(n) != merged {
-			return &VerifyError{"identity index", fmt.Errorf("%d keys for %d merged entries", n, merged)}
-		}
-		return nil
+		return l.verifyIdentities(tx.Bucket(bucketIdentity), tx.Bucket(bucketLog), merged, treeSize(tx))
 	})
+}
+
+// verifyIdentities checks the identity index holds nothing but the keys of
+// logged entries: one for each entry below the watermark merged (whose keys
+// the walk has checked), and above it only keys a merge under way has put,
+// each pointing at the entry it is the identity of.
+func (l *Ledger) verifyIdentities(ident, logB *bolt.Bucket, merged, size uint64) error {
+	below := uint64(0)
+	c := ident.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		where := fmt.Sprintf("identity index key %x", k)
+		if len(k) != 32 || len(v) != 8 {
+			return &VerifyError{where, fmt.Errorf("a %d-byte key with a %d-byte value, want 32 and 8", len(k), len(v))}
+		}
+		i := binary.BigEndian.Uint64(v)
+		if i < merged {
+			below++
+			continue
+		}
+		if i >= size {
+			return &VerifyError{where, fmt.Errorf("points at entry %d, beyond the tree size %d", i, size)}
+		}
+		e := logB.Get(u64(i))
+		if e == nil {
+			return &VerifyError{where, fmt.Errorf("points at entry %d, which is missing", i)}
+		}
+		var id [32]byte
+		if l.opts.Identity != nil {
+			id = l.opts.Identity(e)
+		} else {
+			copy(id[:], hasher.HashLeaf(e))
+		}
+		if !bytes.Equal(id[:], k) {
+			return &VerifyError{where, fmt.Errorf("points at entry %d, whose identity is %x", i, id)}
+		}
+	}
+	if below != merged {
+		return &VerifyError{"identity index", fmt.Errorf("%d keys for the %d merged entries", below, merged)}
+	}
+	return nil
 }
 
 // verifier is the state of one Verify walk.

@@ -26,7 +26,7 @@
 //
 //	go run ./cmd/evidentbench                              # defaults for a 2-core machine, about a minute
 //	go run ./cmd/evidentbench -n 5000 -paced-time 3s       # quicker
-//	go run ./cmd/evidentbench -cpuprofile cpu.out          # profile Submit into cpu.out.single, SubmitBatch into cpu.out.batch
+//	go run ./cmd/evidentbench -cpuprofile cpu.out          # profile each phase into cpu.out.single, .batch and .paced
 //	go tool pprof -top -cum cpu.out.batch
 //	go run ./cmd/evidentbench -addr 127.0.0.1:7420 -key evident-data/submitter.key -purl pkg:generic/bench
 package main
@@ -52,6 +52,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/evident-dev/evident/evidence"
@@ -82,7 +83,8 @@ func main() {
 	flag.BoolVar(&cfg.nosync, "nosync", false, "in-process node without fsync (not durable; to see what fsync costs)")
 	flag.DurationVar(&cfg.cpInterval, "checkpoint-interval", 0, "in-process node's ledger CheckpointInterval (0: a checkpoint per batch)")
 	flag.DurationVar(&cfg.batchWait, "batch-wait", 0, "in-process node's ledger MaxBatchWait (0: the node's default)")
-	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of the Submit and SubmitBatch phases to this path + .single and .batch")
+	flag.StringVar(&cfg.memprofile, "memprofile", "", "write a profile of the allocations made during the run (all phases) to this path")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of the Submit, SubmitBatch and paced phases to this path + .single, .batch and .paced")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("evidentbench: ")
@@ -92,16 +94,16 @@ func main() {
 }
 
 type config struct {
-	addr, keyFile, purl   string
-	n, c, b, conns        int
-	predicate             int
-	verifyTime, pacedTime time.Duration
-	phaseTimeout          time.Duration
-	dir                   string
-	nosync                bool
-	cpInterval            time.Duration
-	cpuprofile            string
-	batchWait             time.Duration
+	addr, keyFile, purl    string
+	n, c, b, conns         int
+	predicate              int
+	verifyTime, pacedTime  time.Duration
+	phaseTimeout           time.Duration
+	dir                    string
+	nosync                 bool
+	cpInterval             time.Duration
+	cpuprofile, memprofile string
+	batchWait              time.Duration
 }
 
 func run(ctx context.Context, cfg config, out io.Writer) error {
@@ -208,8 +210,8 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	bound := verifyBound(msg, cfg.verifyTime)
-	fmt.Fprintf(out, "ed25519.Verify of %d-byte messages, %d goroutines, best 0.5s window of %v: %.0f verifications/s\n",
-		len(msg), runtime.GOMAXPROCS(0), cfg.verifyTime, bound)
+	fmt.Fprintf(out, "ed25519.Verify of %d-byte messages, %d goroutines, best 0.5s window of %v: %.0f verifications/s (%.0f µs of CPU each)\n",
+		len(msg), runtime.GOMAXPROCS(0), cfg.verifyTime, bound, 1e6*float64(runtime.GOMAXPROCS(0))/bound)
 	fmt.Fprintf(out, "fraction of the verification bound: single %.1f%% (target >= 25%%), batch %.1f%% (target >= 50%%)\n",
 		100*s.rate()/bound, 100*b.rate()/bound)
 	rpcs := rpcBound(ctx, conns, cfg.c, 2*time.Second)
@@ -218,9 +220,23 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 
 	rate := s.rate() / 2
 	count := min(len(paced), int(rate*cfg.pacedTime.Seconds()))
+	if stop, err = profile("paced"); err != nil {
+		return err
+	}
 	p := submitLoad(ctx, cfg, clients, paced[:max(count, 1)], 1, &rate)
 	m3 := scrapeLedger(baseURL)
+	stop()
 	p.print(out, fmt.Sprintf("Submit paced at %.0f/s (half the single peak), open loop", rate), m3.sub(m2))
+	if cfg.memprofile != "" {
+		f, err := os.Create(cfg.memprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			return err
+		}
+	}
 	verdict := "met"
 	if p.percentile(99) >= 50*time.Millisecond {
 		verdict = "MISSED"
@@ -351,6 +367,9 @@ func rpcBound(ctx context.Context, conns []*grpc.ClientConn, c int, d time.Durat
 
 // result is the outcome of one submission phase.
 type result struct {
+	cpu       time.Duration // this process's CPU time (user and system) during the phase
+	alloc     uint64        // bytes this process allocated during the phase
+	gcs       uint32        // garbage collections during the phase
 	envelopes int
 	ok        int // envelopes logged as new
 	dups      int // envelopes answered as duplicates: there should be none
@@ -374,6 +393,13 @@ func (r *result) print(out io.Writer, what string, m ledgerStats) {
 	fmt.Fprintf(out, "%s: %d envelopes in %v: %.0f submissions/s; per call p50 %v p99 %v (%d calls)\n",
 		what, r.envelopes, r.elapsed.Round(time.Millisecond), r.rate(),
 		r.percentile(50).Round(10*time.Microsecond), r.percentile(99).Round(10*time.Microsecond), len(r.lat))
+	if r.cpu > 0 && r.ok > 0 {
+		// Which is short of the bound: CPU not kept busy, or CPU spent
+		// per submission.
+		fmt.Fprintf(out, "  CPU: %.0f%% of %d cores busy, %.0f µs per logged submission; %.1f KiB allocated per logged submission, %d GCs (client and node)\n",
+			100*r.cpu.Seconds()/r.elapsed.Seconds()/float64(runtime.GOMAXPROCS(0)), runtime.GOMAXPROCS(0),
+			float64(r.cpu.Microseconds())/float64(r.ok), float64(r.alloc)/1024/float64(r.ok), r.gcs)
+	}
 	if m.batches > 0 {
 		fmt.Fprintf(out, "  ledger: %.0f commits, %.1f entries per commit, %.2f ms per commit (fsync included)",
 			m.batches, m.entries/m.batches, 1000*m.commitSeconds/m.batches)
@@ -401,6 +427,9 @@ func submitLoad(ctx context.Context, cfg config, clients []evidentv1.EvidenceSer
 		r.errs[status.Code(err).String()] += n
 	}
 
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	cpu0 := processCPU()
 	start := time.Now()
 	due := func(i int) time.Time { return start }
 	work := make(chan int, calls)
@@ -479,6 +508,12 @@ func submitLoad(ctx context.Context, cfg config, clients []evidentv1.EvidenceSer
 	}
 	wg.Wait()
 	r.elapsed = time.Since(start)
+	if cpu0 > 0 {
+		r.cpu = processCPU() - cpu0
+	}
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
+	r.alloc, r.gcs = ms1.TotalAlloc-ms0.TotalAlloc, ms1.NumGC-ms0.NumGC
 	for i, d := range done {
 		if d {
 			r.lat = append(r.lat, lat[i])
@@ -542,4 +577,14 @@ func loadAverage() string {
 		return "?"
 	}
 	return f[0]
+}
+
+// processCPU is the CPU time (user and system) this process has used so far,
+// or 0 where the system does not say.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
