@@ -128,12 +128,11 @@ func NewEntry(v *Verified, t time.Time) (*Entry, error) {
 		return nil, fieldErr("subject", "must have 1 to %d elements", MaxSubjects)
 	}
 	for i, sub := range v.Statement.Subject {
-		field := fmt.Sprintf("subject[%d]", i)
-		p, err := releasePurl(sub.Name, field+".name")
+		p, err := releasePurl(sub.Name, subjectField(i, "name"))
 		if err != nil {
 			return nil, err
 		}
-		ds, err := sortedDigests(sub.Digest, field+".digest")
+		ds, err := sortedDigests(sub.Digest, subjectField(i, "digest"))
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -97,7 +98,7 @@ func ParseStatement(b []byte) (*Statement, error) {
 			return nil, err
 		}
 		for i, raw := range elems {
-			sub, err := parseSubject(raw, fmt.Sprintf("subject[%d]", i))
+			sub, err := parseSubject(raw, subjectField(i, ""))
 			if err != nil {
 				return nil, err
 			}
@@ -137,8 +138,10 @@ func parseSubject(raw json.RawMessage, field string) (Subject, error) {
 		}
 		sub.Digest = make(map[string]string, len(dm.names))
 		for i, alg := range dm.names {
-			v, err := decodeString(dm.values[i], fmt.Sprintf("%s.digest[%s]", field, quote(alg)))
+			v, err := decodeString(dm.values[i], "")
 			if err != nil {
+				// Named only now: naming it costs more than decoding it.
+				_, err = decodeString(dm.values[i], fmt.Sprintf("%s.digest[%s]", field, quote(alg)))
 				return Subject{}, err
 			}
 			sub.Digest[alg] = v
@@ -177,11 +180,10 @@ func (s *Statement) validate(checkPredicateSyntax bool) error {
 		return fieldErr("subject", "has more than %d elements; split the evidence into several statements", MaxSubjects)
 	}
 	for i, sub := range s.Subject {
-		field := fmt.Sprintf("subject[%d]", i)
-		if _, err := releasePurl(sub.Name, field+".name"); err != nil {
+		if _, err := releasePurl(sub.Name, subjectField(i, "name")); err != nil {
 			return err
 		}
-		if _, err := sortedDigests(sub.Digest, field+".digest"); err != nil {
+		if _, err := sortedDigests(sub.Digest, subjectField(i, "digest")); err != nil {
 			return err
 		}
 	}
@@ -211,6 +213,35 @@ func (s *Statement) Marshal() ([]byte, error) {
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
+
+// subjectField names field part (or with part "", the whole element) of
+// element i of a statement's subject, for error messages. It is called on
+// every submission: the common names are built once.
+func subjectField(i int, part string) string {
+	if i < len(subjectFields) {
+		switch part {
+		case "":
+			return subjectFields[i][0]
+		case "name":
+			return subjectFields[i][1]
+		case "digest":
+			return subjectFields[i][2]
+		}
+	}
+	f := "subject[" + strconv.Itoa(i) + "]"
+	if part != "" {
+		f += "." + part
+	}
+	return f
+}
+
+var subjectFields = func() (t [8][3]string) {
+	for i := range t {
+		f := "subject[" + strconv.Itoa(i) + "]"
+		t[i] = [3]string{f, f + ".name", f + ".digest"}
+	}
+	return t
+}()
 
 // releasePurl parses the name of a subject, which must be a purl with a
 // version.

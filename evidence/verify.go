@@ -104,7 +104,7 @@ func verifyStatement(envelope []byte, env *Envelope, signers []*trustedKey) (*Ve
 
 	allowed := make(map[string]bool)
 	for i, sub := range st.Subject {
-		p, err := releasePurl(sub.Name, fmt.Sprintf("subject[%d].name", i))
+		p, err := releasePurl(sub.Name, subjectField(i, "name"))
 		if err != nil {
 			return nil, err // unreachable: ParseStatement validated it
 		}

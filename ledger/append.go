@@ -257,16 +257,27 @@ func (l *Ledger) sequence() {
 	var batch []*request
 	var lastCommit time.Duration // how long the last batch took to commit
 	var answered int             // and how many requests it answered
+	// A merge takes steps of its own once no batch has come for
+	// mergeIdleDelay: the sequencer's being idle for a moment does not
+	// mean the CPUs are (they verify what the next batch brings).
+	idle := time.NewTimer(mergeIdleDelay)
+	defer idle.Stop()
 	for {
+		var idleC <-chan time.Time
+		if l.mergeReady() {
+			idleC = idle.C
+		}
 		select {
 		case <-l.q.wake:
 		case <-tick:
 			l.checkpointNow()
 			continue
-		case <-l.mergeWork():
-			// Nothing queued: a merge step now delays no one.
+		case <-l.sortedRun:
+			continue // idleC may be ready now
+		case <-idleC:
 			if l.q.len() == 0 {
 				l.idleMerge()
+				idle.Reset(0) // and the next step at once while still idle
 				continue
 			}
 		case <-l.closing:
@@ -340,6 +351,7 @@ func (l *Ledger) sequence() {
 			}
 		}
 		lastCommit, answered = l.commit(batch), len(batch)
+		idle.Reset(mergeIdleDelay)
 		clear(batch)
 	}
 }
@@ -411,7 +423,7 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 		n     uint64
 	}
 	dirty := make(map[tileID][]byte)
-	fresh := newRecent(l.opts.Identity != nil)
+	fresh := newBatchKeys(l.opts.Identity != nil)
 	var mergeUndo func()
 	var mergeFinished bool
 	err = l.db.Update(func(tx *bolt.Tx) error {
@@ -492,7 +504,7 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 				st.size++
 				added++
 				if r.keys != nil {
-					fresh.addKeys(r.keys[i], idx)
+					fresh.keys = append(fresh.keys, indexedKeys{r.keys[i], idx})
 				}
 			}
 		}

@@ -71,27 +71,41 @@ type dedup struct {
 	merged uint64 // the watermark: entries below it are in the buckets
 }
 
-func (d *dedup) add(r recent) {
-	if len(r.ident) == 0 {
+// batchKeys are the keys of the entries a batch appends, kept apart until
+// its transaction commits.
+type batchKeys struct {
+	ident map[[32]byte]uint64 // also finds duplicates within the batch
+	leaf  map[[32]byte]uint64 // nil when identity is the leaf hash
+	keys  []indexedKeys
+}
+
+type indexedKeys struct {
+	keys []IndexKey
+	idx  uint64
+}
+
+func newBatchKeys(leaves bool) *batchKeys {
+	b := &batchKeys{ident: make(map[[32]byte]uint64)}
+	if leaves {
+		b.leaf = make(map[[32]byte]uint64)
+	}
+	return b
+}
+
+func (d *dedup) add(b *batchKeys) {
+	if len(b.ident) == 0 {
 		return
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for k, v := range r.ident {
+	for k, v := range b.ident {
 		d.ident[k] = v
 	}
-	for k, v := range r.leaf {
+	for k, v := range b.leaf {
 		d.leaf[k] = v
 	}
-	for name, keys := range r.index {
-		m := d.index[name]
-		if m == nil {
-			m = make(map[string][]uint64)
-			d.index[name] = m
-		}
-		for k, idxs := range keys {
-			m[k] = append(m[k], idxs...)
-		}
+	for _, k := range b.keys {
+		d.addKeys(k.keys, k.idx)
 	}
 }
 
@@ -142,20 +156,19 @@ func (d *dedup) find(leaf bool, key [32]byte) (uint64, bool) {
 
 // A merge moves the frozen keys into their buckets in key order, a share of
 // them in each batch's transaction (a step) in proportion to the entries the
-// batch appends, so that the merge is done by the time the next one is half
-// due. One sorted pass touches each leaf of a bucket about once however many
+// batch appends, so that the merge is done before the next one is due. One
+// sorted pass touches each leaf of a bucket about once however many
 // steps it takes, as the single transaction this replaced did, but no batch
 // waits for more than its share: that transaction held the sequencer for
 // 0.8 s at 100,000 entries, and for longer as the index grew. When no batch
-// is waiting the sequencer runs steps on its own. Until the last step the
+// has come for a while the sequencer runs steps on its own. Until the last step the
 // keys stay in memory too, and the watermark moves in the last step's
 // transaction; a crash part way leaves keys of entries at or above the
 // watermark in the buckets, which are correct, and which the next merge
 // writes again unchanged.
 type merge struct {
-	upTo  uint64        // the frozen keys are those of entries [merged, upTo)
-	ready chan struct{} // closed once every run is sorted
-	runs  []mergeRun    // runs[:sorted] are sorted and no longer change
+	upTo uint64     // the frozen keys are those of entries [merged, upTo)
+	runs []mergeRun // runs[:sorted] are sorted and no longer change
 	// sorted counts the runs ready, and total the keys in all of them (set
 	// before the first run is ready).
 	sorted atomic.Int32
@@ -193,8 +206,12 @@ func (r *mergeRun) val(i int) []byte {
 }
 
 // idleStepTime is how long a merge step the sequencer runs on its own puts
-// keys before it commits.
-const idleStepTime = 4 * time.Millisecond
+// keys before it commits, and mergeIdleDelay how long after the last batch
+// it starts such steps.
+const (
+	idleStepTime   = 4 * time.Millisecond
+	mergeIdleDelay = 50 * time.Millisecond
+)
 
 // maybeMerge starts a merge once there are Options.DedupMergeSize entries in
 // memory. It runs on the sequencer after each commit.
@@ -202,7 +219,7 @@ func (l *Ledger) maybeMerge() {
 	if l.merging != nil || len(l.dedup.ident) < l.opts.DedupMergeSize {
 		return
 	}
-	m := &merge{upTo: l.seqState.size, ready: make(chan struct{})}
+	m := &merge{upTo: l.seqState.size}
 	l.dedup.mu.Lock()
 	frozen := l.dedup.recent
 	l.dedup.frozen = &frozen
@@ -222,7 +239,6 @@ func (l *Ledger) maybeMerge() {
 	// took, so that the sort takes at most about half a core and the
 	// batches' steps can start on the first run. frozen no longer changes.
 	l.bg.Go(func() {
-		defer close(m.ready)
 		total := len(frozen.ident) + len(frozen.leaf)
 		for _, name := range names {
 			for _, idxs := range frozen.index[name] {
@@ -241,6 +257,10 @@ func (l *Ledger) maybeMerge() {
 				m.runs[i].sortIndex(frozen.index[names[i-len(m.runs)+len(names)]])
 			}
 			m.sorted.Store(int32(i + 1))
+			select {
+			case l.sortedRun <- struct{}{}:
+			default:
+			}
 			if i+1 < len(m.runs) {
 				select {
 				case <-time.After(time.Since(start)):
@@ -268,10 +288,11 @@ func (l *Ledger) mergeStep(tx *bolt.Tx, added int) (undo func(), done bool, err 
 	}
 	run, pos := m.run, m.pos
 	undo = func() { m.run, m.pos = run, pos }
-	// Twice the keys the batch's entries will bring to the next merge, so
-	// that this one is done when the next is half due; four times that
-	// when the next is already due.
-	quota := 256 + 2*added*m.total/max(1, int(m.upTo-l.seqState.merged))
+	// One and a half times the keys the batch's entries will bring to the
+	// next merge (and a few more, for small batches), so that this one is
+	// done when the next is two thirds due; four times that when the next
+	// is already due.
+	quota := 64 + 3*added*m.total/(2*max(1, int(m.upTo-l.seqState.merged)))
 	if len(l.dedup.ident) >= l.opts.DedupMergeSize {
 		quota *= 4
 	}
@@ -340,13 +361,10 @@ func (l *Ledger) idleMerge() {
 	}
 }
 
-// mergeWork is a channel that is ready while a merge has steps to run, for
-// the sequencer to run them when it has nothing else to do.
-func (l *Ledger) mergeWork() <-chan struct{} {
-	if l.merging == nil {
-		return nil
-	}
-	return l.merging.ready
+// mergeReady reports whether the merge under way has keys ready to put.
+func (l *Ledger) mergeReady() bool {
+	m := l.merging
+	return m != nil && int(m.sorted.Load()) > m.run
 }
 
 // sortIdentities fills r with ids' keys, sorted, and their indices.

@@ -174,8 +174,10 @@ type Ledger struct {
 	dedup    dedup
 	merging  *merge         // the merge under way, or nil; owned by the sequencer
 	bg       sync.WaitGroup // goroutines the sequencer starts (merge sorts)
-	stepKeys int            // tests: a merge step puts this many keys, not mergeStepTime's worth
-	tiles    *tileCache
+	// sortedRun wakes the sequencer when a merge's next keys are sorted.
+	sortedRun chan struct{}
+	stepKeys  int // tests: a merge step puts this many keys, not mergeStepTime's worth
+	tiles     *tileCache
 
 	// published is what readers see: the latest committed size and signed
 	// checkpoint.
@@ -249,15 +251,16 @@ func Open(path string, opts Options) (*Ledger, error) {
 		return nil, fmt.Errorf("couldn't open ledger %s: %w", path, err)
 	}
 	l := &Ledger{
-		db:      db,
-		opts:    opts,
-		origin:  opts.Signer.Name(),
-		log:     opts.Logger,
-		factory: &compact.RangeFactory{Hash: hasher.HashChildren},
-		q:       queue{wake: make(chan struct{}, 1)},
-		closing: make(chan struct{}),
-		tiles:   newTileCache(opts.TileCacheSize),
-		done:    make(chan struct{}),
+		db:        db,
+		opts:      opts,
+		origin:    opts.Signer.Name(),
+		log:       opts.Logger,
+		factory:   &compact.RangeFactory{Hash: hasher.HashChildren},
+		q:         queue{wake: make(chan struct{}, 1)},
+		closing:   make(chan struct{}),
+		sortedRun: make(chan struct{}, 1),
+		tiles:     newTileCache(opts.TileCacheSize),
+		done:      make(chan struct{}),
 	}
 	l.metrics = newMetrics(opts.Metrics, l)
 	if err := db.Update(initFormat); err != nil {

@@ -273,13 +273,15 @@ func entryIndexKeys(b []byte) ([]ledger.IndexKey, error) {
 // indexKeysOf returns the keys entryIndexKeys files e under. Submission uses
 // it on the entry it just made, rather than parsing the encoding back.
 func indexKeysOf(e *evidence.Entry) []ledger.IndexKey {
-	var keys []ledger.IndexKey
-	seen := map[string]bool{}
+	// An entry has a handful of keys: a linear search finds repeats
+	// sooner than a map.
+	keys := make([]ledger.IndexKey, 0, 8)
 	add := func(name, key string) {
-		if seen[name+"\x00"+key] {
-			return
+		for _, k := range keys {
+			if k.Name == name && string(k.Key) == key {
+				return
+			}
 		}
-		seen[name+"\x00"+key] = true
 		keys = append(keys, ledger.IndexKey{Name: name, Key: []byte(key)})
 	}
 	for _, r := range e.Releases() {
