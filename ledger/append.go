@@ -123,8 +123,11 @@ func (l *Ledger) AppendIndexed(ctx context.Context, entries, blobs [][]byte, key
 				return nil, fmt.Errorf("%w: entry %d: %w", ErrInvalidEntry, i, err)
 			}
 			for _, k := range ks {
-				if k.Name == "" || len(k.Key) == 0 || len(k.Key) > MaxEntrySize {
-					return nil, fmt.Errorf("%w: entry %d: index key %q/%q out of bounds", ErrInvalidEntry, i, k.Name, k.Key)
+				// Checked now: a key the buckets cannot hold would
+				// fail a merge step, and the batch that took it, long
+				// after this entry was logged.
+				if k.Name == "" || len(k.Name) > MaxIndexNameSize || len(k.Key) == 0 || len(k.Key) > MaxIndexKeySize {
+					return nil, fmt.Errorf("%w: entry %d: index %q key of %d bytes: names are 1 to %d bytes, keys 1 to %d", ErrInvalidEntry, i, k.Name, len(k.Key), MaxIndexNameSize, MaxIndexKeySize)
 				}
 			}
 			r.keys[i] = ks
@@ -276,8 +279,11 @@ func (l *Ledger) sequence() {
 			continue // idleC may be ready now
 		case <-idleC:
 			if l.q.len() == 0 {
-				l.idleMerge()
-				idle.Reset(0) // and the next step at once while still idle
+				if l.idleMerge() {
+					idle.Reset(0) // and the next step at once while still idle
+				} else {
+					idle.Reset(time.Second) // logged; try again later
+				}
 				continue
 			}
 		case <-l.closing:
@@ -320,10 +326,10 @@ func (l *Ledger) sequence() {
 			// quarter of it, so that a lone append is not held for all of
 			// it.
 			var quiet <-chan time.Time
-			var idle *time.Timer
+			var lull *time.Timer
 			if l.opts.MaxBatchWait > 0 {
-				idle = time.NewTimer(wait / 4)
-				quiet = idle.C
+				lull = time.NewTimer(wait / 4)
+				quiet = lull.C
 			}
 		fill:
 			for n < max && (l.opts.MaxBatchWait != 0 || len(batch) < answered) {
@@ -334,8 +340,8 @@ func (l *Ledger) sequence() {
 					if n == before && l.q.len() > 0 {
 						break fill // full by bytes: the rest waits for the next batch
 					}
-					if idle != nil && n > before {
-						idle.Reset(wait / 4)
+					if lull != nil && n > before {
+						lull.Reset(wait / 4)
 					}
 				case <-quiet:
 					break fill
@@ -346,8 +352,8 @@ func (l *Ledger) sequence() {
 				}
 			}
 			timeout.Stop()
-			if idle != nil {
-				idle.Stop()
+			if lull != nil {
+				lull.Stop()
 			}
 		}
 		lastCommit, answered = l.commit(batch), len(batch)
@@ -508,9 +514,8 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 				}
 			}
 		}
-		if added == 0 {
-			return nil
-		}
+		// A batch of duplicates appends nothing, and still takes its step
+		// of the merge: retried submissions must not hold a merge up.
 		// Full tiles are written once into tiles; the partial tile at the
 		// right edge of each level, the only one a batch rewrites, into the
 		// log's state.

@@ -172,9 +172,11 @@ type merge struct {
 	// sorted counts the runs ready, and total the keys in all of them (set
 	// before the first run is ready).
 	sorted atomic.Int32
-	total  int
-	run    int // the next key to put: runs[run].key(pos)
-	pos    int
+	// dropped tells the sort to stop: the merge was abandoned (loadState).
+	dropped atomic.Bool
+	total   int
+	run     int // the next key to put: runs[run].key(pos)
+	pos     int
 }
 
 // mergeRun is the sorted keys (and values) a merge puts into one bucket.
@@ -247,6 +249,9 @@ func (l *Ledger) maybeMerge() {
 		}
 		m.total = total
 		for i := range m.runs {
+			if m.dropped.Load() {
+				return
+			}
 			start := time.Now()
 			switch {
 			case i == 0:
@@ -292,7 +297,7 @@ func (l *Ledger) mergeStep(tx *bolt.Tx, added int) (undo func(), done bool, err 
 	// next merge (and a few more, for small batches), so that this one is
 	// done when the next is two thirds due; four times that when the next
 	// is already due.
-	quota := 64 + 3*added*m.total/(2*max(1, int(m.upTo-l.seqState.merged)))
+	quota := 64 + int(3*int64(added)*int64(m.total)/(2*max(1, int64(m.upTo-l.seqState.merged))))
 	if len(l.dedup.ident) >= l.opts.DedupMergeSize {
 		quota *= 4
 	}
@@ -338,8 +343,9 @@ func (l *Ledger) mergeDone(st *seqState) {
 	l.merging = nil
 }
 
-// idleMerge runs a merge step in a transaction of its own.
-func (l *Ledger) idleMerge() {
+// idleMerge runs a merge step in a transaction of its own, and reports
+// whether it could.
+func (l *Ledger) idleMerge() bool {
 	var undo func()
 	var done bool
 	err := l.db.Update(func(tx *bolt.Tx) error {
@@ -354,11 +360,12 @@ func (l *Ledger) idleMerge() {
 			undo()
 		}
 		l.log.Error("couldn't merge the deduplication index", "err", err)
-		return
+		return false
 	}
 	if done {
 		l.mergeDone(l.seqState)
 	}
+	return true
 }
 
 // mergeReady reports whether the merge under way has keys ready to put.

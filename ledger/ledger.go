@@ -19,6 +19,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,6 +38,13 @@ import (
 // MaxEntrySize is the largest entry the ledger accepts. C2SP tlog-tiles entry
 // bundles prefix each entry with a 16-bit big-endian length.
 const MaxEntrySize = 1<<16 - 1
+
+// MaxIndexNameSize and MaxIndexKeySize bound an IndexKey's Name and Key: the
+// key, with its length and a log index, must fit a bbolt key.
+const (
+	MaxIndexNameSize = 255
+	MaxIndexKeySize  = bolt.MaxKeySize - binary.MaxVarintLen64 - 8
+)
 
 var (
 	// ErrPushback means the append queue is full; the caller should retry

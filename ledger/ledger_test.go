@@ -1003,3 +1003,64 @@ func TestMergeInSteps(t *testing.T) {
 	}
 	t.Logf("%d of %d copies caught a merge part way", partial, len(snaps))
 }
+
+// TestIndexKeyBounds: index keys the buckets could not hold are refused at
+// append time, not by a merge step long after.
+func TestIndexKeyBounds(t *testing.T) {
+	signer, _ := testKey(t, "example.com/bounds")
+	index := func([]byte) ([]IndexKey, error) { return nil, nil } // keys come with the entries
+	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{Signer: signer, NoSync: true, DedupMergeSize: 2, Index: index})
+	ctx := context.Background()
+	for _, k := range []IndexKey{
+		{Name: "x", Key: bytes.Repeat([]byte("k"), MaxIndexKeySize+1)},
+		{Name: strings.Repeat("n", MaxIndexNameSize+1), Key: []byte("k")},
+		{Name: "", Key: []byte("k")},
+		{Name: "x", Key: nil},
+	} {
+		_, err := l.AppendIndexed(ctx, [][]byte{[]byte("e")}, nil, [][]IndexKey{{k}})
+		if !errors.Is(err, ErrInvalidEntry) {
+			t.Errorf("key %d bytes under a %d-byte name: got %v, want ErrInvalidEntry", len(k.Key), len(k.Name), err)
+		}
+	}
+	// The largest allowed key goes through a merge.
+	big := IndexKey{Name: strings.Repeat("n", MaxIndexNameSize), Key: bytes.Repeat([]byte("k"), MaxIndexKeySize)}
+	for i := range 3 {
+		if _, err := l.AppendIndexed(ctx, [][]byte{[]byte(fmt.Sprint("e", i))}, nil, [][]IndexKey{{big}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitMerged(t, l)
+	if l.Size() != 3 {
+		t.Fatalf("size %d, want 3", l.Size())
+	}
+}
+
+// TestMergeProgressesOnDuplicates: batches that append nothing, retried
+// submissions say, still move a merge on.
+func TestMergeProgressesOnDuplicates(t *testing.T) {
+	signer, _ := testKey(t, "example.com/dups")
+	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{Signer: signer, NoSync: true, DedupMergeSize: 8})
+	ctx := context.Background()
+	var es [][]byte
+	for i := range 8 {
+		es = append(es, []byte(fmt.Sprint("entry ", i)))
+	}
+	if _, err := l.Append(ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	// Duplicates more often than the sequencer's idle delay, so that only
+	// batches can take the merge's steps.
+	for range 100 {
+		if _, err := l.Append(ctx, es[:1]); err != nil {
+			t.Fatal(err)
+		}
+		l.dedup.mu.RLock()
+		merged := l.dedup.merged
+		l.dedup.mu.RUnlock()
+		if merged == 8 {
+			return
+		}
+		time.Sleep(mergeIdleDelay / 5)
+	}
+	t.Fatal("the merge made no progress while duplicates came")
+}

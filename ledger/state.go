@@ -35,7 +35,10 @@ func (l *Ledger) loadState() (*seqState, error) {
 		l.dedup.merged = merged
 		l.dedup.mu.Unlock()
 		// A merge under way starts again: its keys are in rec.
-		l.merging = nil
+		if l.merging != nil {
+			l.merging.dropped.Store(true)
+			l.merging = nil
+		}
 		hr := newHashReader(tx)
 		rng, err := hr.rangeAt(l.factory, st.size)
 		if err != nil {
