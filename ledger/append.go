@@ -552,7 +552,7 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 		}
 		// The batch's share of the merge under way, in its transaction:
 		// no fsync of its own.
-		mergeUndo, mergeFinished, err = l.mergeStep(tx, added)
+		mergeUndo, mergeFinished, err = l.mergeStep(tx, added, false)
 		return err
 	})
 	if err != nil {

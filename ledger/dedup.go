@@ -161,10 +161,10 @@ func (d *dedup) find(leaf bool, key [32]byte) (uint64, bool) {
 // steps it takes, as the single transaction this replaced did, but no batch
 // waits for more than its share: that transaction held the sequencer for
 // 0.8 s at 100,000 entries, and for longer as the index grew. When no batch
-// has come for a while the sequencer runs steps on its own. Until the last step the
-// keys stay in memory too, and the watermark moves in the last step's
-// transaction; a crash part way leaves keys of entries at or above the
-// watermark in the buckets, which are correct, and which the next merge
+// has come for a while the sequencer runs steps on its own. Until the last
+// step the keys stay in memory too, and the watermark moves in the last
+// step's transaction; a crash part way leaves keys of entries at or above
+// the watermark in the buckets, which are correct, and which the next merge
 // writes again unchanged.
 type merge struct {
 	upTo uint64     // the frozen keys are those of entries [merged, upTo)
@@ -278,11 +278,12 @@ func (l *Ledger) maybeMerge() {
 }
 
 // mergeStep puts the merge's next keys within tx: its share for a batch
-// that appended added entries, or with added 0 (the sequencer idle), as many
-// as it puts in idleStepTime. It reports whether the merge is done; the
-// caller must then call mergeDone once tx has committed, or mergeUndo if tx
-// fails. A merge whose keys are still being sorted takes no step.
-func (l *Ledger) mergeStep(tx *bolt.Tx, added int) (undo func(), done bool, err error) {
+// that appended added entries (perhaps none: a batch of duplicates), or when
+// the sequencer is idle, as many as it puts in idleStepTime. It reports
+// whether the merge is done; the caller must then call mergeDone once tx has
+// committed, or undo if tx fails. A merge whose keys are still being sorted
+// takes no step.
+func (l *Ledger) mergeStep(tx *bolt.Tx, added int, idle bool) (undo func(), done bool, err error) {
 	m := l.merging
 	if m == nil {
 		return nil, false, nil
@@ -305,7 +306,7 @@ func (l *Ledger) mergeStep(tx *bolt.Tx, added int) (undo func(), done bool, err 
 		quota = l.stepKeys
 	}
 	var deadline time.Time
-	if added == 0 && l.stepKeys == 0 {
+	if idle && l.stepKeys == 0 {
 		deadline, quota = time.Now().Add(idleStepTime), m.total
 	}
 	for put := 0; m.run < len(m.runs); m.run, m.pos = m.run+1, 0 {
@@ -350,7 +351,7 @@ func (l *Ledger) idleMerge() bool {
 	var done bool
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		undo, done, err = l.mergeStep(tx, 0)
+		undo, done, err = l.mergeStep(tx, 0, true)
 		return err
 	})
 	if err != nil {
