@@ -1064,3 +1064,51 @@ func TestMergeProgressesOnDuplicates(t *testing.T) {
 	}
 	t.Fatal("the merge made no progress while duplicates came")
 }
+
+// TestVerifyFindsStrayKeys: keys above the merge watermark, which a merge
+// under way (or cut short) may have put, must point at the entry they are
+// the key of.
+func TestVerifyFindsStrayKeys(t *testing.T) {
+	signer, verifier := testKey(t, "example.com/stray")
+	identity := func(e []byte) [32]byte { return sha256.Sum256(append([]byte("id:"), e...)) }
+	opts := Options{Signer: signer, NoSync: true, Identity: identity}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		bucket []byte
+		where  string
+	}{{bucketIdentity, "identity index key"}, {bucketLeaves, "leaf-hash index key"}} {
+		t.Run(string(tc.bucket), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "log.db")
+			l := openTest(t, path, opts)
+			if _, err := l.Append(ctx, [][]byte{[]byte("a"), []byte("b"), []byte("c")}); err != nil {
+				t.Fatal(err)
+			}
+			// Nothing is merged yet. A right key above the watermark is
+			// fine, as a merge under way leaves it.
+			err := l.db.Update(func(tx *bolt.Tx) error {
+				ida, leafa := identity([]byte("a")), hasher.HashLeaf([]byte("a"))
+				if err := tx.Bucket(bucketIdentity).Put(ida[:], u64(0)); err != nil {
+					return err
+				}
+				return tx.Bucket(bucketLeaves).Put(leafa, u64(0))
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Verify(ctx, verifier); err != nil {
+				t.Fatalf("a merge's keys above the watermark: %v", err)
+			}
+			// A key pointing at an entry it is not the key of is not.
+			err = l.db.Update(func(tx *bolt.Tx) error {
+				return tx.Bucket(tc.bucket).Put(bytes.Repeat([]byte{7}, 32), u64(1))
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ve *VerifyError
+			if err := l.Verify(ctx, verifier); !errors.As(err, &ve) || !strings.HasPrefix(ve.Where, tc.where) {
+				t.Fatalf("stray key: got %v, want a VerifyError at %s", err, tc.where)
+			}
+		})
+	}
+}

@@ -67,19 +67,37 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 		if err != nil {
 			return &VerifyError{"merge watermark", err}
 		}
-		return l.verifyIdentities(tx.Bucket(bucketIdentity), tx.Bucket(bucketLog), merged, treeSize(tx))
+		logB, size := tx.Bucket(bucketLog), treeSize(tx)
+		identity := func(e []byte) (id [32]byte) {
+			if l.opts.Identity != nil {
+				return l.opts.Identity(e)
+			}
+			copy(id[:], hasher.HashLeaf(e))
+			return id
+		}
+		if err := l.verifyIdentities("identity", tx.Bucket(bucketIdentity), logB, merged, size, identity); err != nil {
+			return err
+		}
+		if l.opts.Identity == nil {
+			return nil // the identity is the leaf hash; leaves is unused
+		}
+		leaf := func(e []byte) (h [32]byte) {
+			copy(h[:], hasher.HashLeaf(e))
+			return h
+		}
+		return l.verifyIdentities("leaf-hash", tx.Bucket(bucketLeaves), logB, merged, size, leaf)
 	})
 }
 
-// verifyIdentities checks the identity index holds nothing but the keys of
-// logged entries: one for each entry below the watermark merged (whose keys
-// the walk has checked), and above it only keys a merge under way has put,
-// each pointing at the entry it is the identity of.
-func (l *Ledger) verifyIdentities(ident, logB *bolt.Bucket, merged, size uint64) error {
+// verifyIdentities checks the identity (or leaf-hash) index b holds nothing
+// but the keys of logged entries: one for each entry below the watermark
+// merged (whose keys the walk has checked), and above it only keys a merge
+// under way has put, each pointing at the entry whose key (keyOf) it is.
+func (l *Ledger) verifyIdentities(name string, b, logB *bolt.Bucket, merged, size uint64, keyOf func(entry []byte) [32]byte) error {
 	below := uint64(0)
-	c := ident.Cursor()
+	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		where := fmt.Sprintf("identity index key %x", k)
+		where := fmt.Sprintf("%s index key %x", name, k)
 		if len(k) != 32 || len(v) != 8 {
 			return &VerifyError{where, fmt.Errorf("a %d-byte key with a %d-byte value, want 32 and 8", len(k), len(v))}
 		}
@@ -95,18 +113,12 @@ func (l *Ledger) verifyIdentities(ident, logB *bolt.Bucket, merged, size uint64)
 		if e == nil {
 			return &VerifyError{where, fmt.Errorf("points at entry %d, which is missing", i)}
 		}
-		var id [32]byte
-		if l.opts.Identity != nil {
-			id = l.opts.Identity(e)
-		} else {
-			copy(id[:], hasher.HashLeaf(e))
-		}
-		if !bytes.Equal(id[:], k) {
-			return &VerifyError{where, fmt.Errorf("points at entry %d, whose identity is %x", i, id)}
+		if id := keyOf(e); !bytes.Equal(id[:], k) {
+			return &VerifyError{where, fmt.Errorf("points at entry %d, whose key is %x", i, id)}
 		}
 	}
 	if below != merged {
-		return &VerifyError{"identity index", fmt.Errorf("%d keys for the %d merged entries", below, merged)}
+		return &VerifyError{name + " index", fmt.Errorf("%d keys for the %d merged entries", below, merged)}
 	}
 	return nil
 }
