@@ -5,6 +5,7 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -159,7 +160,7 @@ func Start(cfg Config) (_ *Node, err error) {
 		if tls {
 			n.served <- n.http.ServeTLS(n.lis, cfg.TLSCert, cfg.TLSKey)
 		} else {
-			n.served <- n.http.Serve(n.lis)
+			n.served <- n.http.Serve(bufferedListener{n.lis})
 		}
 	}()
 	ctx, stop := context.WithCancel(context.Background())
@@ -213,3 +214,34 @@ type cosignedLog struct {
 }
 
 func (c cosignedLog) Checkpoint() ([]byte, uint64) { return c.fed.Checkpoint() }
+
+// bufferedListener buffers each connection's reads. net/http's HTTP/2 server
+// reads an h2c connection's frames straight from it: a read system call for
+// each 9-byte frame header and another for its payload, four or more for each
+// unary gRPC call. Through a buffer, one read takes in whatever the client
+// has sent. (Over TLS the TLS layer buffers already.)
+type bufferedListener struct{ net.Listener }
+
+func (l bufferedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &bufferedConn{Conn: c, r: bufio.NewReaderSize(c, 16<<10)}, nil
+}
+
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// CloseWrite half-closes a TCP connection, as net/http does before closing
+// an HTTP/1 connection it is done with.
+func (c *bufferedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
