@@ -111,7 +111,7 @@ func (l *Ledger) AppendIndexed(ctx context.Context, entries, blobs [][]byte, key
 			return nil, fmt.Errorf("%w: entry %d is %d bytes, want 1 to %d", ErrInvalidEntry, i, len(e), MaxEntrySize)
 		}
 		r.bytes += int64(len(e))
-		copy(r.leaves[i][:], hasher.HashLeaf(e))
+		r.leaves[i] = leafHash(e)
 		if l.opts.Identity != nil {
 			r.idents[i] = l.opts.Identity(e)
 		}

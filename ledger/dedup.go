@@ -440,8 +440,7 @@ func (r *mergeRun) sortIndex(index map[string][]uint64) {
 func (l *Ledger) loadRecent(tx *bolt.Tx, merged, size uint64) (recent, error) {
 	r := newRecent(l.opts.Identity != nil)
 	err := forEntries(tx.Bucket(bucketLog), merged, size, func(i uint64, e []byte) error {
-		var leaf [32]byte
-		copy(leaf[:], hasher.HashLeaf(e))
+		leaf := leafHash(e)
 		if l.opts.Identity != nil {
 			r.ident[l.opts.Identity(e)] = i
 			r.leaf[leaf] = i

@@ -198,6 +198,21 @@ type Ledger struct {
 
 var hasher = rfc6962.DefaultHasher
 
+// leafHash is e's RFC 6962 leaf hash.
+func leafHash(e []byte) (h [32]byte) {
+	copy(h[:], hasher.HashLeaf(e))
+	return h
+}
+
+// identity is e's deduplication key: Options.Identity of it, or its leaf
+// hash.
+func (l *Ledger) identity(e []byte) [32]byte {
+	if l.opts.Identity != nil {
+		return l.opts.Identity(e)
+	}
+	return leafHash(e)
+}
+
 // Open opens the ledger in the bbolt file at path, creating it if it does not
 // exist. A file that is not an Evident ledger, or of a newer format version,
 // is refused with ErrUnrecognized and not modified.

@@ -68,24 +68,13 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 			return &VerifyError{"merge watermark", err}
 		}
 		logB, size := tx.Bucket(bucketLog), treeSize(tx)
-		identity := func(e []byte) (id [32]byte) {
-			if l.opts.Identity != nil {
-				return l.opts.Identity(e)
-			}
-			copy(id[:], hasher.HashLeaf(e))
-			return id
-		}
-		if err := l.verifyIdentities("identity", tx.Bucket(bucketIdentity), logB, merged, size, identity); err != nil {
+		if err := l.verifyIdentities("identity", tx.Bucket(bucketIdentity), logB, merged, size, l.identity); err != nil {
 			return err
 		}
 		if l.opts.Identity == nil {
 			return nil // the identity is the leaf hash; leaves is unused
 		}
-		leaf := func(e []byte) (h [32]byte) {
-			copy(h[:], hasher.HashLeaf(e))
-			return h
-		}
-		return l.verifyIdentities("leaf-hash", tx.Bucket(bucketLeaves), logB, merged, size, leaf)
+		return l.verifyIdentities("leaf-hash", tx.Bucket(bucketLeaves), logB, merged, size, leafHash)
 	})
 }
 
@@ -236,8 +225,7 @@ func (w *verifier) entry(tiles, logB, ident, leaves *bolt.Bucket, tx *bolt.Tx, m
 	if len(e) == 0 || len(e) > MaxEntrySize {
 		return &VerifyError{where, fmt.Errorf("size %d out of range", len(e))}
 	}
-	var leaf [32]byte
-	copy(leaf[:], hasher.HashLeaf(e))
+	leaf := leafHash(e)
 	id := leaf
 	if l.opts.Identity != nil {
 		id = l.opts.Identity(e)
