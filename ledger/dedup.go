@@ -33,12 +33,12 @@ import (
 type recent struct {
 	ident map[[32]byte]uint64
 	leaf  map[[32]byte]uint64 // nil when identity is the leaf hash
-	// index maps index name -> key -> log indices, ascending.
-	index map[string]map[string][]uint64
+	// index maps an index's name to its keys and their entries.
+	index map[string]*postings
 }
 
 func newRecent(leaves bool) recent {
-	r := recent{ident: make(map[[32]byte]uint64), index: make(map[string]map[string][]uint64)}
+	r := recent{ident: make(map[[32]byte]uint64), index: make(map[string]*postings)}
 	if leaves {
 		r.leaf = make(map[[32]byte]uint64)
 	}
@@ -47,12 +47,12 @@ func newRecent(leaves bool) recent {
 
 func (r recent) addKeys(keys []IndexKey, idx uint64) {
 	for _, k := range keys {
-		m := r.index[k.Name]
-		if m == nil {
-			m = make(map[string][]uint64)
-			r.index[k.Name] = m
+		p := r.index[k.Name]
+		if p == nil {
+			p = newPostings()
+			r.index[k.Name] = p
 		}
-		m[string(k.Key)] = append(m[string(k.Key)], idx)
+		p.add(k.Key, idx)
 	}
 }
 
@@ -120,11 +120,13 @@ func (d *dedup) scanRecent(name string, key []byte, before uint64) ([]uint64, ui
 		if r == nil {
 			continue
 		}
-		idxs := r.index[name][string(key)]
-		for i := len(idxs) - 1; i >= 0; i-- {
-			if idxs[i] < before {
-				out = append(out, idxs[i])
-			}
+		if p := r.index[name]; p != nil {
+			p.newestFirst(key, func(idx uint64) bool {
+				if idx < before {
+					out = append(out, idx)
+				}
+				return true
+			})
 		}
 	}
 	return out, d.merged
@@ -236,45 +238,128 @@ func (l *Ledger) maybeMerge() {
 		m.runs = append(m.runs, mergeRun{bucket: []byte(indexPrefix + name)})
 	}
 	l.merging = m
-	// Sorting a merge's keys takes longer than a batch: sort them off the
-	// sequencer, one run at a time, resting as long between runs as each
-	// took, so that the sort takes at most about half a core and the
-	// batches' steps can start on the first run. frozen no longer changes.
+	// Sorting a merge's keys takes a few hundred milliseconds of CPU, far
+	// longer than a batch: sort them off the sequencer, one run at a time,
+	// so that the batches' steps can start on the first run, and paced
+	// (pacer), so that the sort never holds a core for long. A sort that
+	// held one for 100 ms at a stretch left a loaded node's requests one
+	// core for all their work meanwhile, and their p99 latency trebled.
+	// frozen no longer changes.
 	l.bg.Go(func() {
+		p := newPacer(func() bool { return m.dropped.Load() }, l.closing)
+		defer p.timer.Stop()
 		total := len(frozen.ident) + len(frozen.leaf)
 		for _, name := range names {
-			for _, idxs := range frozen.index[name] {
-				total += len(idxs)
-			}
+			total += frozen.index[name].len()
 		}
 		m.total = total
 		for i := range m.runs {
-			if m.dropped.Load() {
-				return
-			}
-			start := time.Now()
+			var ok bool
 			switch {
 			case i == 0:
-				m.runs[i].sortIdentities(frozen.ident)
+				ok = m.runs[i].sortIdentities(frozen.ident, p)
 			case frozen.leaf != nil && i == 1:
-				m.runs[i].sortIdentities(frozen.leaf)
+				ok = m.runs[i].sortIdentities(frozen.leaf, p)
 			default:
-				m.runs[i].sortIndex(frozen.index[names[i-len(m.runs)+len(names)]])
+				ok = m.runs[i].sortIndex(frozen.index[names[i-len(m.runs)+len(names)]], p)
+			}
+			if !ok {
+				return // dropped, or the ledger is closing
 			}
 			m.sorted.Store(int32(i + 1))
 			select {
 			case l.sortedRun <- struct{}{}:
 			default:
 			}
-			if i+1 < len(m.runs) {
-				select {
-				case <-time.After(time.Since(start)):
-				case <-l.closing:
-					return
-				}
-			}
 		}
 	})
+}
+
+// pacer keeps a long background job, such as a merge's sort, to a third of
+// a core, in slices short enough that no request waits behind one for
+// long: the job calls rest often, and after each millisecond of work rest
+// sleeps for twice as long.
+type pacer struct {
+	work    time.Time // when the current slice of work began
+	timer   *time.Timer
+	stopped func() bool
+	closing <-chan struct{}
+}
+
+// Every paceEvery items a paced loop calls rest; paceSlice is the work
+// between rests.
+const (
+	paceEvery = 1024
+	paceSlice = time.Millisecond
+)
+
+func newPacer(stopped func() bool, closing <-chan struct{}) *pacer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &pacer{work: time.Now(), timer: t, stopped: stopped, closing: closing}
+}
+
+// rest sleeps if the job has worked for paceSlice since it last did. It
+// reports false when the job is to stop. A nil pacer never rests.
+func (p *pacer) rest() bool {
+	if p == nil {
+		return true // unpaced
+	}
+	if p.stopped() {
+		return false
+	}
+	// Wall time, not CPU time: a job descheduled meanwhile rests longer.
+	worked := time.Since(p.work)
+	if worked < paceSlice {
+		return true
+	}
+	p.timer.Reset(2 * worked)
+	select {
+	case <-p.timer.C:
+	case <-p.closing:
+		return false
+	}
+	p.work = time.Now()
+	return true
+}
+
+// pacedSort sorts s by cmp as slices.SortStableFunc would, resting with p
+// every paceEvery items: runs of paceEvery items are sorted, then merged
+// pairwise. It reports false, leaving s in some order, if p says stop.
+func pacedSort[T any](s []T, cmp func(a, b T) int, p *pacer) bool {
+	for lo := 0; lo < len(s); lo += paceEvery {
+		slices.SortStableFunc(s[lo:min(lo+paceEvery, len(s))], cmp)
+		if !p.rest() {
+			return false
+		}
+	}
+	if len(s) <= paceEvery {
+		return true
+	}
+	src, dst := s, make([]T, len(s))
+	for width := paceEvery; width < len(s); width *= 2 {
+		for lo := 0; lo < len(s); lo += 2 * width {
+			mid, hi := min(lo+width, len(s)), min(lo+2*width, len(s))
+			i, j, k := lo, mid, lo
+			for ; i < mid && j < hi; k++ {
+				if cmp(src[j], src[i]) < 0 {
+					dst[k] = src[j]
+					j++
+				} else {
+					dst[k] = src[i]
+					i++
+				}
+				if k%paceEvery == 0 && !p.rest() {
+					return false
+				}
+			}
+			k += copy(dst[k:], src[i:mid])
+			copy(dst[k:], src[j:hi])
+		}
+		src, dst = dst, src
+	}
+	copy(s, src) // after an odd number of passes the result is in the copy
+	return true
 }
 
 // mergeStep puts the merge's next keys within tx: its share for a batch
@@ -375,8 +460,9 @@ func (l *Ledger) mergeReady() bool {
 	return m != nil && int(m.sorted.Load()) > m.run
 }
 
-// sortIdentities fills r with ids' keys, sorted, and their indices.
-func (r *mergeRun) sortIdentities(ids map[[32]byte]uint64) {
+// sortIdentities fills r with ids' keys, sorted, and their indices, paced
+// by p. It reports false if p says stop.
+func (r *mergeRun) sortIdentities(ids map[[32]byte]uint64, p *pacer) bool {
 	type item struct {
 		id  [32]byte
 		idx uint64
@@ -384,14 +470,20 @@ func (r *mergeRun) sortIdentities(ids map[[32]byte]uint64) {
 	items := make([]item, 0, len(ids))
 	for id, idx := range ids {
 		items = append(items, item{id, idx})
+		if len(items)%paceEvery == 0 && !p.rest() {
+			return false
+		}
 	}
 	// The keys are hashes: their first 8 bytes almost always decide.
-	slices.SortFunc(items, func(a, b item) int {
+	ok := pacedSort(items, func(a, b item) int {
 		if c := cmp.Compare(binary.BigEndian.Uint64(a.id[:8]), binary.BigEndian.Uint64(b.id[:8])); c != 0 {
 			return c
 		}
 		return bytes.Compare(a.id[8:], b.id[8:])
-	})
+	}, p)
+	if !ok {
+		return false
+	}
 	r.keys = make([]byte, 0, 32*len(items))
 	r.ends = make([]int, len(items))
 	r.vals = make([]byte, 0, 8*len(items))
@@ -399,40 +491,59 @@ func (r *mergeRun) sortIdentities(ids map[[32]byte]uint64) {
 		r.keys = append(r.keys, it.id[:]...)
 		r.ends[i] = len(r.keys)
 		r.vals = binary.BigEndian.AppendUint64(r.vals, it.idx)
-	}
-}
-
-// sortIndex fills r with the composite keys (indexKey) of index, sorted.
-func (r *mergeRun) sortIndex(index map[string][]uint64) {
-	// A composite key is the key's prefix then the index, and no prefix is
-	// a prefix of another: so sorting the distinct prefixes and taking each
-	// one's indices in order (they are ascending) sorts the composite keys.
-	type group struct {
-		prefix []byte
-		idxs   []uint64
-	}
-	groups := make([]group, 0, len(index))
-	size, n, prefixes := 0, 0, 0
-	for k, idxs := range index {
-		prefixes += binary.MaxVarintLen64 + len(k)
-		size += (len(k) + binary.MaxVarintLen64 + 8) * len(idxs)
-		n += len(idxs)
-	}
-	arena := make([]byte, 0, prefixes)
-	for k, idxs := range index {
-		start := len(arena)
-		arena = append(binary.AppendUvarint(arena, uint64(len(k))), k...)
-		groups = append(groups, group{arena[start:len(arena):len(arena)], idxs})
-	}
-	slices.SortFunc(groups, func(a, b group) int { return bytes.Compare(a.prefix, b.prefix) })
-	r.keys = make([]byte, 0, size)
-	r.ends = make([]int, 0, n)
-	for _, g := range groups {
-		for _, i := range g.idxs {
-			r.keys = binary.BigEndian.AppendUint64(append(r.keys, g.prefix...), i)
-			r.ends = append(r.ends, len(r.keys))
+		if i%paceEvery == 0 && !p.rest() {
+			return false
 		}
 	}
+	return true
+}
+
+// sortIndex fills r with the composite keys (indexKey) of p, sorted, paced
+// by pc. It reports false if pc says stop.
+func (r *mergeRun) sortIndex(p *postings, pc *pacer) bool {
+	// A composite key is the key's prefix then the index, and no prefix is
+	// a prefix of another: so sorting the distinct prefixes and taking each
+	// one's indices in order sorts the composite keys.
+	type group struct {
+		prefix []byte
+		rec    uint32
+	}
+	groups := make([]group, 0, len(p.keys))
+	size, prefixes := 0, 0
+	for _, k := range p.keys {
+		prefixes += binary.MaxVarintLen64 + int(k.len)
+		size += (int(k.len) + binary.MaxVarintLen64 + 8) * int(k.count)
+	}
+	arena := make([]byte, 0, prefixes)
+	for i := range p.keys {
+		key := p.key(uint32(i + 1))
+		start := len(arena)
+		arena = append(binary.AppendUvarint(arena, uint64(len(key))), key...)
+		groups = append(groups, group{arena[start:len(arena):len(arena)], uint32(i + 1)})
+		if len(groups)%paceEvery == 0 && !pc.rest() {
+			return false
+		}
+	}
+	if !pacedSort(groups, func(a, b group) int { return bytes.Compare(a.prefix, b.prefix) }, pc) {
+		return false
+	}
+	r.keys = make([]byte, 0, size)
+	r.ends = make([]int, 0, p.len())
+	var idxs []uint64
+	for _, g := range groups {
+		idxs = idxs[:0]
+		for i := p.keys[g.rec-1].newest; i != 0; i = p.posts[i-1].prev {
+			idxs = append(idxs, p.posts[i-1].idx)
+		}
+		for _, idx := range slices.Backward(idxs) {
+			r.keys = binary.BigEndian.AppendUint64(append(r.keys, g.prefix...), idx)
+			r.ends = append(r.ends, len(r.keys))
+			if len(r.ends)%paceEvery == 0 && !pc.rest() {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // loadRecent rebuilds the in-memory identities from the entries in

@@ -7,7 +7,8 @@ import (
 )
 
 // BenchmarkMergeSort measures sorting one merge's keys (65,536 entries with a
-// node's index keys), which runs off the sequencer but takes CPU from it.
+// node's index keys), which runs off the sequencer but takes CPU from it: the
+// CPU it takes, unpaced.
 func BenchmarkMergeSort(b *testing.B) {
 	r := newRecent(true)
 	for i := range 65536 {
@@ -24,10 +25,10 @@ func BenchmarkMergeSort(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var run mergeRun
-		run.sortIdentities(r.ident)
-		run.sortIdentities(r.leaf)
+		run.sortIdentities(r.ident, nil)
+		run.sortIdentities(r.leaf, nil)
 		for _, idx := range r.index {
-			run.sortIndex(idx)
+			run.sortIndex(idx, nil)
 		}
 	}
 }
