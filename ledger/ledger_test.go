@@ -1112,3 +1112,84 @@ func TestVerifyFindsStrayKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyFindsStrayIndexKeys(t *testing.T) {
+	signer, verifier := testKey(t, "example.com/stray-index")
+	// Each entry is filed under its first byte in "first" (named twice, as
+	// an index function may) and under "x" in "all".
+	index := func(e []byte) ([]IndexKey, error) {
+		return []IndexKey{{Name: "first", Key: e[:1]}, {Name: "all", Key: []byte("x")}, {Name: "first", Key: e[:1]}}, nil
+	}
+	opts := Options{Signer: signer, NoSync: true, Index: index, DedupMergeSize: 4}
+	ctx := context.Background()
+	put := func(bucket string, key []byte) func(tx *bolt.Tx) error {
+		return func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte(indexPrefix + bucket))
+			if err != nil {
+				return err
+			}
+			return b.Put(key, nil)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		tamper func(merged, size uint64) func(tx *bolt.Tx) error
+		where  string // "" for no error
+	}{
+		{"a merge's right key above the watermark", func(merged, size uint64) func(tx *bolt.Tx) error {
+			return put("first", indexKey([]byte("j"), size-1))
+		}, ""},
+		{"stray key below the watermark", func(merged, size uint64) func(tx *bolt.Tx) error {
+			return put("first", indexKey([]byte("z"), 0))
+		}, `index "first"`},
+		{"key in an index no entry has", func(merged, size uint64) func(tx *bolt.Tx) error {
+			return put("other", indexKey([]byte("a"), 0))
+		}, `index "other"`},
+		{"wrong key above the watermark", func(merged, size uint64) func(tx *bolt.Tx) error {
+			return put("first", indexKey([]byte("q"), size-1))
+		}, `index "first" key`},
+		{"key beyond the tree", func(merged, size uint64) func(tx *bolt.Tx) error {
+			return put("all", indexKey([]byte("x"), size+5))
+		}, `index "all" key`},
+		{"malformed key", func(merged, size uint64) func(tx *bolt.Tx) error {
+			return put("all", []byte{0xff})
+		}, `index "all" key`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := openTest(t, filepath.Join(t.TempDir(), "log.db"), opts)
+			var entries [][]byte
+			for i := range 10 {
+				entries = append(entries, []byte{'a' + byte(i), '!'})
+			}
+			// Eight entries merged, two above the watermark.
+			for _, batch := range [][][]byte{entries[:8], entries[8:]} {
+				if _, err := l.Append(ctx, batch); err != nil {
+					t.Fatal(err)
+				}
+				waitMerged(t, l)
+			}
+			if err := l.Verify(ctx, verifier); err != nil {
+				t.Fatalf("before tampering: %v", err)
+			}
+			var merged uint64
+			err := l.db.View(func(tx *bolt.Tx) (err error) {
+				merged, err = readU64(tx.Bucket(bucketMeta), keyMerged)
+				return err
+			})
+			if err != nil || merged == 0 || merged >= 10 {
+				t.Fatalf("watermark %d (%v): the test needs entries on both sides of it", merged, err)
+			}
+			if err := l.db.Update(tc.tamper(merged, 10)); err != nil {
+				t.Fatal(err)
+			}
+			err = l.Verify(ctx, verifier)
+			var ve *VerifyError
+			switch {
+			case tc.where == "" && err != nil:
+				t.Fatalf("got %v, want no error", err)
+			case tc.where != "" && (!errors.As(err, &ve) || !strings.HasPrefix(ve.Where, tc.where)):
+				t.Fatalf("got %v, want a VerifyError at %s", err, tc.where)
+			}
+		})
+	}
+}

@@ -2,10 +2,12 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/evident-dev/evident/checkpoint"
 	"github.com/transparency-dev/merkle/compact"
@@ -30,11 +32,12 @@ const verifyChunk = 1 << 16
 
 // Verify walks the whole ledger: it recomputes every leaf hash and every
 // stored tile hash from the entries, checks the deduplication and secondary
-// indexes point at each entry, checks every stored checkpoint's signature
+// indexes point at each entry and hold nothing else, checks every stored
+// checkpoint's signature
 // (with v) and root, and reports the first problem as a *VerifyError. It
 // checks the tree as it was when Verify started; appends may continue.
 func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
-	w := &verifier{l: l, v: v, rng: l.factory.NewEmptyRange(0)}
+	w := &verifier{l: l, v: v, rng: l.factory.NewEmptyRange(0), want: map[string]uint64{}}
 	err := l.view(ctx, func(tx *bolt.Tx) error {
 		w.size = treeSize(tx)
 		signed := tx.Bucket(bucketMeta).Get(keyCheckpoint0)
@@ -71,11 +74,70 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 		if err := l.verifyIdentities("identity", tx.Bucket(bucketIdentity), logB, merged, size, l.identity); err != nil {
 			return err
 		}
-		if l.opts.Identity == nil {
-			return nil // the identity is the leaf hash; leaves is unused
+		if l.opts.Identity != nil { // else the identity is the leaf hash, and leaves unused
+			if err := l.verifyIdentities("leaf-hash", tx.Bucket(bucketLeaves), logB, merged, size, leafHash); err != nil {
+				return err
+			}
 		}
-		return l.verifyIdentities("leaf-hash", tx.Bucket(bucketLeaves), logB, merged, size, leafHash)
+		return w.indexes(tx, logB, size)
 	})
+}
+
+// indexes checks the secondary indexes hold nothing but the keys of logged
+// entries: as many keys of the entries the walk counted as it counted (the
+// walk has checked each of those is present), and of any other entry (one
+// the watermark passed after the walk did, or above the watermark, put by a
+// merge under way) only keys its entry has.
+func (w *verifier) indexes(tx *bolt.Tx, logB *bolt.Bucket, size uint64) error {
+	if w.l.opts.Index == nil {
+		return nil // nothing to check the keys against
+	}
+	c := tx.Cursor()
+	for bname, v := c.Seek([]byte(indexPrefix)); bname != nil && bytes.HasPrefix(bname, []byte(indexPrefix)); bname, v = c.Next() {
+		name := string(bname[len(indexPrefix):])
+		b := tx.Bucket(bname)
+		if v != nil || b == nil {
+			return &VerifyError{fmt.Sprintf("index %q", name), errors.New("is not a bucket")}
+		}
+		counted := uint64(0)
+		bc := b.Cursor()
+		for k, v := bc.First(); k != nil; k, v = bc.Next() {
+			where := fmt.Sprintf("index %q key %x", name, k)
+			n, m := binary.Uvarint(k)
+			if m <= 0 || len(k) < m+8 || n != uint64(len(k)-m-8) || len(v) != 0 {
+				return &VerifyError{where, errors.New("malformed: want a length-prefixed key, an 8-byte entry index and no value")}
+			}
+			key, i := k[m:len(k)-8], binary.BigEndian.Uint64(k[len(k)-8:])
+			if w.wasCounted(i) {
+				counted++
+				continue
+			}
+			if i >= size {
+				return &VerifyError{where, fmt.Errorf("points at entry %d, beyond the tree size %d", i, size)}
+			}
+			e := logB.Get(u64(i))
+			if e == nil {
+				return &VerifyError{where, fmt.Errorf("points at entry %d, which is missing", i)}
+			}
+			keys, err := w.l.opts.Index(e)
+			if err != nil {
+				return &VerifyError{where, fmt.Errorf("index function refuses entry %d: %w", i, err)}
+			}
+			if !slices.ContainsFunc(keys, func(ik IndexKey) bool { return ik.Name == name && bytes.Equal(ik.Key, key) }) {
+				return &VerifyError{where, fmt.Errorf("points at entry %d, which has no such key", i)}
+			}
+		}
+		if counted != w.want[name] {
+			return &VerifyError{fmt.Sprintf("index %q", name), fmt.Errorf("%d keys of merged entries, but those entries have %d", counted, w.want[name])}
+		}
+	}
+	return nil
+}
+
+// wasCounted reports whether the walk counted entry i's index keys.
+func (w *verifier) wasCounted(i uint64) bool {
+	j, _ := slices.BinarySearchFunc(w.counted, i, func(r [2]uint64, i uint64) int { return cmp.Compare(r[1], i+1) })
+	return j < len(w.counted) && w.counted[j][0] <= i && i < w.counted[j][1]
 }
 
 // verifyIdentities checks the identity (or leaf-hash) index b holds nothing
@@ -120,6 +182,11 @@ type verifier struct {
 	rng   *compact.Range
 	edge  map[uint8][]byte
 	edgeN map[uint8]uint64
+	// counted are the ranges of entries [start, end), ascending, whose
+	// secondary-index keys the walk checked and counted in want, by index
+	// name: those below the watermark when their chunk was walked.
+	counted [][2]uint64
+	want    map[string]uint64
 }
 
 // checkpoint checks a stored checkpoint: its signature, that it is filed
@@ -161,6 +228,9 @@ func (w *verifier) chunk(tx *bolt.Tx, start, end uint64) error {
 	merged, err := readU64(tx.Bucket(bucketMeta), keyMerged)
 	if err != nil {
 		return &VerifyError{"merge watermark", err}
+	}
+	if hi := min(end, merged); start < hi {
+		w.counted = append(w.counted, [2]uint64{start, hi})
 	}
 	// Tile bytes are only valid within this transaction.
 	w.edge, w.edgeN = make(map[uint8][]byte), make(map[uint8]uint64)
@@ -246,11 +316,15 @@ func (w *verifier) entry(tiles, logB, ident, leaves *bolt.Bucket, tx *bolt.Tx, m
 			if err != nil {
 				return &VerifyError{where, fmt.Errorf("index function refuses a logged entry: %w", err)}
 			}
-			for _, k := range keys {
+			for j, k := range keys {
+				if slices.ContainsFunc(keys[:j], func(o IndexKey) bool { return o.Name == k.Name && bytes.Equal(o.Key, k.Key) }) {
+					continue // one key however often Index names it
+				}
 				b := tx.Bucket([]byte(indexPrefix + k.Name))
 				if b == nil || b.Get(indexKey(k.Key, i)) == nil {
 					return &VerifyError{where, fmt.Errorf("missing from index %q under %q", k.Name, k.Key)}
 				}
+				w.want[k.Name]++
 			}
 		}
 	}
