@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -287,10 +288,11 @@ type pacer struct {
 }
 
 // Every paceEvery items a paced loop calls rest; paceSlice is the work
-// between rests.
+// between rests, and paceMaxRest the longest rest.
 const (
-	paceEvery = 1024
-	paceSlice = time.Millisecond
+	paceEvery   = 1024
+	paceSlice   = time.Millisecond
+	paceMaxRest = 10 * time.Millisecond
 )
 
 func newPacer(stopped func() bool, closing <-chan struct{}) *pacer {
@@ -308,12 +310,14 @@ func (p *pacer) rest() bool {
 	if p.stopped() {
 		return false
 	}
-	// Wall time, not CPU time: a job descheduled meanwhile rests longer.
+	// Wall time, not CPU time: a job descheduled meanwhile rests longer,
+	// but no more than paceMaxRest, so that on a node short of CPU the job
+	// still ends.
 	worked := time.Since(p.work)
 	if worked < paceSlice {
 		return true
 	}
-	p.timer.Reset(2 * worked)
+	p.timer.Reset(min(2*worked, paceMaxRest))
 	select {
 	case <-p.timer.C:
 	case <-p.closing:
@@ -325,7 +329,8 @@ func (p *pacer) rest() bool {
 
 // pacedSort sorts s by cmp as slices.SortStableFunc would, resting with p
 // every paceEvery items: runs of paceEvery items are sorted, then merged
-// pairwise. It reports false, leaving s in some order, if p says stop.
+// pairwise. It reports false, leaving s's contents undefined, if p says
+// stop.
 func pacedSort[T any](s []T, cmp func(a, b T) int, p *pacer) bool {
 	for lo := 0; lo < len(s); lo += paceEvery {
 		slices.SortStableFunc(s[lo:min(lo+paceEvery, len(s))], cmp)
@@ -504,27 +509,30 @@ func (r *mergeRun) sortIndex(p *postings, pc *pacer) bool {
 	// A composite key is the key's prefix then the index, and no prefix is
 	// a prefix of another: so sorting the distinct prefixes and taking each
 	// one's indices in order sorts the composite keys.
-	type group struct {
-		prefix []byte
-		rec    uint32
-	}
+	// A group is a prefix, arena[start:end], and its key's record: no
+	// pointers, so that the collector need not trace a merge's worth.
+	type group struct{ start, end, rec uint32 }
 	groups := make([]group, 0, len(p.keys))
 	size, prefixes := 0, 0
 	for _, k := range p.keys {
 		prefixes += binary.MaxVarintLen64 + int(k.len)
 		size += (int(k.len) + binary.MaxVarintLen64 + 8) * int(k.count)
 	}
+	if prefixes > math.MaxUint32 {
+		// Four gigabytes of keys in memory: DedupMergeSize far too large.
+		panic("ledger: a merge's index keys exceed 4 GiB")
+	}
 	arena := make([]byte, 0, prefixes)
 	for i := range p.keys {
 		key := p.key(uint32(i + 1))
 		start := len(arena)
 		arena = append(binary.AppendUvarint(arena, uint64(len(key))), key...)
-		groups = append(groups, group{arena[start:len(arena):len(arena)], uint32(i + 1)})
+		groups = append(groups, group{uint32(start), uint32(len(arena)), uint32(i + 1)})
 		if len(groups)%paceEvery == 0 && !pc.rest() {
 			return false
 		}
 	}
-	if !pacedSort(groups, func(a, b group) int { return bytes.Compare(a.prefix, b.prefix) }, pc) {
+	if !pacedSort(groups, func(a, b group) int { return bytes.Compare(arena[a.start:a.end], arena[b.start:b.end]) }, pc) {
 		return false
 	}
 	r.keys = make([]byte, 0, size)
@@ -536,7 +544,7 @@ func (r *mergeRun) sortIndex(p *postings, pc *pacer) bool {
 			idxs = append(idxs, p.posts[i-1].idx)
 		}
 		for _, idx := range slices.Backward(idxs) {
-			r.keys = binary.BigEndian.AppendUint64(append(r.keys, g.prefix...), idx)
+			r.keys = binary.BigEndian.AppendUint64(append(r.keys, arena[g.start:g.end]...), idx)
 			r.ends = append(r.ends, len(r.keys))
 			if len(r.ends)%paceEvery == 0 && !pc.rest() {
 				return false

@@ -95,8 +95,9 @@ type Options struct {
 	// kept in memory (rebuilt from the log on open) before they are merged
 	// into the on-disk index in one sorted pass, spread over the following
 	// batches; see dedup.go. Memory use is about 100 bytes per entry (twice
-	// that with Identity set), and up to twice DedupMergeSize entries are
-	// in memory while a merge runs. Default 65536.
+	// that with Identity set) plus its index keys, and up to twice
+	// DedupMergeSize entries are in memory while a merge runs. Default
+	// 65536.
 	DedupMergeSize int
 
 	// TileCacheSize is how many full tiles' interior hashes are cached for
@@ -184,7 +185,7 @@ type Ledger struct {
 	bg       sync.WaitGroup // goroutines the sequencer starts (merge sorts)
 	// sortedRun wakes the sequencer when a merge's next keys are sorted.
 	sortedRun chan struct{}
-	stepKeys  int // tests: a merge step puts this many keys, not mergeStepTime's worth
+	stepKeys  int // tests: a merge step puts this many keys, whatever its quota
 	tiles     *tileCache
 
 	// published is what readers see: the latest committed size and signed

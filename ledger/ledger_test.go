@@ -1154,6 +1154,12 @@ func TestVerifyFindsStrayIndexKeys(t *testing.T) {
 		{"malformed key", func(merged, size uint64) func(tx *bolt.Tx) error {
 			return put("all", []byte{0xff})
 		}, `index "all" key`},
+		{"a bucket inside an index", func(merged, size uint64) func(tx *bolt.Tx) error {
+			return func(tx *bolt.Tx) error {
+				_, err := tx.Bucket([]byte(indexPrefix + "all")).CreateBucket(indexKey([]byte("x"), size-1))
+				return err
+			}
+		}, `index "all" key`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := openTest(t, filepath.Join(t.TempDir(), "log.db"), opts)
@@ -1191,5 +1197,54 @@ func TestVerifyFindsStrayIndexKeys(t *testing.T) {
 				t.Fatalf("got %v, want a VerifyError at %s", err, tc.where)
 			}
 		})
+	}
+}
+
+// TestVerifyCatchesUp checks the index keys of entries a merge passed after
+// the walk read their chunk are checked all the same (catchUp).
+func TestVerifyCatchesUp(t *testing.T) {
+	signer, _ := testKey(t, "example.com/catch-up")
+	index := func(e []byte) ([]IndexKey, error) { return []IndexKey{{Name: "first", Key: e[:1]}}, nil }
+	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{Signer: signer, NoSync: true, Index: index, DedupMergeSize: 4})
+	ctx := context.Background()
+	var entries [][]byte
+	for i := range 10 {
+		entries = append(entries, []byte{'a' + byte(i), '!'})
+	}
+	for _, batch := range [][][]byte{entries[:8], entries[8:]} {
+		if _, err := l.Append(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		waitMerged(t, l)
+	}
+	// A walk that read every chunk before the merge counted nothing.
+	check := func() error {
+		w := &verifier{l: l, want: map[string]uint64{}}
+		return l.db.View(func(tx *bolt.Tx) error {
+			merged, err := readU64(tx.Bucket(bucketMeta), keyMerged)
+			if err != nil {
+				return err
+			}
+			if merged != 8 {
+				t.Fatalf("watermark %d, want 8", merged)
+			}
+			if err := w.catchUp(tx, merged); err != nil {
+				return err
+			}
+			return w.indexes(tx, tx.Bucket(bucketLog), merged, treeSize(tx))
+		})
+	}
+	if err := check(); err != nil {
+		t.Fatalf("healthy ledger: %v", err)
+	}
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(indexPrefix + "first")).Delete(indexKey([]byte("d"), 3))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ve *VerifyError
+	if err := check(); !errors.As(err, &ve) || ve.Where != "entry 3" {
+		t.Fatalf("entry 3's key deleted: got %v, want a VerifyError at entry 3", err)
 	}
 }

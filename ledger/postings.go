@@ -34,9 +34,12 @@ type posting struct {
 	prev uint32 // 1 + the key's posting before this one; 0: none
 }
 
-// postingsChunk is the size of the chunks of key bytes; a longer key gets
-// a chunk of its own.
-const postingsChunk = 256 << 10
+// Chunks of key bytes start at postingsFirstChunk bytes and double up to
+// postingsChunk; a longer key gets a chunk of its own.
+const (
+	postingsFirstChunk = 4 << 10
+	postingsChunk      = 256 << 10
+)
 
 func newPostings() *postings {
 	return &postings{seed: maphash.MakeSeed(), mask: math.MaxUint64, heads: make(map[uint64]uint32)}
@@ -72,7 +75,11 @@ func (p *postings) add(key []byte, idx uint64) {
 	if r == 0 {
 		last := len(p.chunks) - 1
 		if last < 0 || len(p.chunks[last])+len(key) > cap(p.chunks[last]) {
-			p.chunks = append(p.chunks, make([]byte, 0, max(postingsChunk, len(key))))
+			size := postingsFirstChunk
+			if last >= 0 {
+				size = min(2*cap(p.chunks[last]), postingsChunk)
+			}
+			p.chunks = append(p.chunks, make([]byte, 0, max(size, len(key))))
 			last++
 		}
 		c := p.chunks[last]
@@ -82,6 +89,9 @@ func (p *postings) add(key []byte, idx uint64) {
 		p.heads[h] = r
 	}
 	k := &p.keys[r-1]
+	if k.newest != 0 && p.posts[k.newest-1].idx == idx {
+		return // an index function naming a key twice for one entry
+	}
 	p.posts = append(p.posts, posting{idx: idx, prev: k.newest})
 	k.newest = uint32(len(p.posts))
 	k.count++

@@ -37,6 +37,9 @@ func TestPostings(t *testing.T) {
 				}
 				want[key] = append(want[key], idx)
 				p.add([]byte(key), idx)
+				if rng.IntN(50) == 0 {
+					p.add([]byte(key), idx) // named twice for one entry: one posting
+				}
 			}
 			total := 0
 			for key, idxs := range want {

@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -33,9 +32,9 @@ const verifyChunk = 1 << 16
 // Verify walks the whole ledger: it recomputes every leaf hash and every
 // stored tile hash from the entries, checks the deduplication and secondary
 // indexes point at each entry and hold nothing else, checks every stored
-// checkpoint's signature
-// (with v) and root, and reports the first problem as a *VerifyError. It
-// checks the tree as it was when Verify started; appends may continue.
+// checkpoint's signature (with v) and root, and reports the first problem as
+// a *VerifyError. It checks the tree as it was when Verify started; appends
+// may continue. Secondary indexes are checked only if Options.Index is set.
 func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 	w := &verifier{l: l, v: v, rng: l.factory.NewEmptyRange(0), want: map[string]uint64{}}
 	err := l.view(ctx, func(tx *bolt.Tx) error {
@@ -71,6 +70,9 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 			return &VerifyError{"merge watermark", err}
 		}
 		logB, size := tx.Bucket(bucketLog), treeSize(tx)
+		if err := w.catchUp(tx, merged); err != nil {
+			return err
+		}
 		if err := l.verifyIdentities("identity", tx.Bucket(bucketIdentity), logB, merged, size, l.identity); err != nil {
 			return err
 		}
@@ -79,16 +81,45 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 				return err
 			}
 		}
-		return w.indexes(tx, logB, size)
+		return w.indexes(tx, logB, merged, size)
 	})
 }
 
+// catchUp checks the index keys of the entries below merged, the watermark
+// in tx, that the walk did not: those a merge passed after the walk read
+// their chunk, and any appended since the walk began.
+func (w *verifier) catchUp(tx *bolt.Tx, merged uint64) error {
+	logB := tx.Bucket(bucketLog)
+	var gaps [][2]uint64
+	next := uint64(0)
+	for _, r := range w.counted {
+		if next < min(r[0], merged) {
+			gaps = append(gaps, [2]uint64{next, min(r[0], merged)})
+		}
+		next = r[1]
+	}
+	if next < merged {
+		gaps = append(gaps, [2]uint64{next, merged})
+	}
+	for _, g := range gaps {
+		for i := g[0]; i < g[1]; i++ {
+			e := logB.Get(u64(i))
+			if e == nil {
+				return &VerifyError{fmt.Sprintf("entry %d", i), errors.New("missing")}
+			}
+			if err := w.indexed(tx, i, e, leafHash(e)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // indexes checks the secondary indexes hold nothing but the keys of logged
-// entries: as many keys of the entries the walk counted as it counted (the
-// walk has checked each of those is present), and of any other entry (one
-// the watermark passed after the walk did, or above the watermark, put by a
-// merge under way) only keys its entry has.
-func (w *verifier) indexes(tx *bolt.Tx, logB *bolt.Bucket, size uint64) error {
+// entries: as many keys of the entries below the watermark as they have (the
+// walk and catchUp have checked each of those is present), and of entries
+// above it, which a merge under way puts, only keys the entry has.
+func (w *verifier) indexes(tx *bolt.Tx, logB *bolt.Bucket, merged, size uint64) error {
 	if w.l.opts.Index == nil {
 		return nil // nothing to check the keys against
 	}
@@ -103,12 +134,15 @@ func (w *verifier) indexes(tx *bolt.Tx, logB *bolt.Bucket, size uint64) error {
 		bc := b.Cursor()
 		for k, v := bc.First(); k != nil; k, v = bc.Next() {
 			where := fmt.Sprintf("index %q key %x", name, k)
+			if v == nil {
+				return &VerifyError{where, errors.New("is a bucket, not a key")}
+			}
 			n, m := binary.Uvarint(k)
 			if m <= 0 || len(k) < m+8 || n != uint64(len(k)-m-8) || len(v) != 0 {
 				return &VerifyError{where, errors.New("malformed: want a length-prefixed key, an 8-byte entry index and no value")}
 			}
 			key, i := k[m:len(k)-8], binary.BigEndian.Uint64(k[len(k)-8:])
-			if w.wasCounted(i) {
+			if i < merged {
 				counted++
 				continue
 			}
@@ -134,15 +168,9 @@ func (w *verifier) indexes(tx *bolt.Tx, logB *bolt.Bucket, size uint64) error {
 	return nil
 }
 
-// wasCounted reports whether the walk counted entry i's index keys.
-func (w *verifier) wasCounted(i uint64) bool {
-	j, _ := slices.BinarySearchFunc(w.counted, i, func(r [2]uint64, i uint64) int { return cmp.Compare(r[1], i+1) })
-	return j < len(w.counted) && w.counted[j][0] <= i && i < w.counted[j][1]
-}
-
 // verifyIdentities checks the identity (or leaf-hash) index b holds nothing
 // but the keys of logged entries: one for each entry below the watermark
-// merged (whose keys the walk has checked), and above it only keys a merge
+// merged (whose keys the walk and catchUp have checked), and above it only keys a merge
 // under way has put, each pointing at the entry whose key (keyOf) it is.
 func (l *Ledger) verifyIdentities(name string, b, logB *bolt.Bucket, merged, size uint64, keyOf func(entry []byte) [32]byte) error {
 	below := uint64(0)
@@ -183,8 +211,8 @@ type verifier struct {
 	edge  map[uint8][]byte
 	edgeN map[uint8]uint64
 	// counted are the ranges of entries [start, end), ascending, whose
-	// secondary-index keys the walk checked and counted in want, by index
-	// name: those below the watermark when their chunk was walked.
+	// index keys the walk checked (and counted in want, by index name):
+	// those below the watermark when their chunk was walked.
 	counted [][2]uint64
 	want    map[string]uint64
 }
@@ -224,7 +252,6 @@ func (w *verifier) checkpoint(size uint64, signed []byte) error {
 func (w *verifier) chunk(tx *bolt.Tx, start, end uint64) error {
 	l := w.l
 	logB, tiles := tx.Bucket(bucketLog), tx.Bucket(bucketTiles)
-	ident, leaves := tx.Bucket(bucketIdentity), tx.Bucket(bucketLeaves)
 	merged, err := readU64(tx.Bucket(bucketMeta), keyMerged)
 	if err != nil {
 		return &VerifyError{"merge watermark", err}
@@ -276,7 +303,7 @@ func (w *verifier) chunk(tx *bolt.Tx, start, end uint64) error {
 			return &VerifyError{fmt.Sprintf("log key %x", k), errors.New("out of place")}
 		}
 		entry = v
-		if err := w.entry(tiles, logB, ident, leaves, tx, merged, i, v); err != nil {
+		if err := w.entry(tiles, logB, tx, merged, i, v); err != nil {
 			return err
 		}
 		i++
@@ -287,45 +314,54 @@ func (w *verifier) chunk(tx *bolt.Tx, start, end uint64) error {
 	return nil
 }
 
+// indexed checks the on-disk indexes point at entry i, e (whose leaf hash
+// is leaf), which is below the watermark, and counts its secondary-index
+// keys in w.want.
+func (w *verifier) indexed(tx *bolt.Tx, i uint64, e []byte, leaf [32]byte) error {
+	l := w.l
+	where := fmt.Sprintf("entry %d", i)
+	if l.opts.Identity != nil {
+		if v := tx.Bucket(bucketLeaves).Get(leaf[:]); len(v) != 8 || binary.BigEndian.Uint64(v) != i {
+			return &VerifyError{where, errors.New("leaf-hash index does not point at it")}
+		}
+	}
+	id := l.identity(e)
+	if v := tx.Bucket(bucketIdentity).Get(id[:]); len(v) != 8 || binary.BigEndian.Uint64(v) != i {
+		return &VerifyError{where, errors.New("identity index does not point at it")}
+	}
+	if l.opts.Index == nil {
+		return nil
+	}
+	keys, err := l.opts.Index(e)
+	if err != nil {
+		return &VerifyError{where, fmt.Errorf("index function refuses a logged entry: %w", err)}
+	}
+	for j, k := range keys {
+		if slices.ContainsFunc(keys[:j], func(o IndexKey) bool { return o.Name == k.Name && bytes.Equal(o.Key, k.Key) }) {
+			continue // one key however often Index names it
+		}
+		b := tx.Bucket([]byte(indexPrefix + k.Name))
+		if b == nil || b.Get(indexKey(k.Key, i)) == nil {
+			return &VerifyError{where, fmt.Errorf("missing from index %q under %q", k.Name, k.Key)}
+		}
+		w.want[k.Name]++
+	}
+	return nil
+}
+
 // entry checks entry i: its size, its place in the dedup and secondary
 // indexes, and its hashes in the stored tiles.
-func (w *verifier) entry(tiles, logB, ident, leaves *bolt.Bucket, tx *bolt.Tx, merged, i uint64, e []byte) error {
-	l := w.l
+func (w *verifier) entry(tiles, logB *bolt.Bucket, tx *bolt.Tx, merged, i uint64, e []byte) error {
 	where := fmt.Sprintf("entry %d", i)
 	if len(e) == 0 || len(e) > MaxEntrySize {
 		return &VerifyError{where, fmt.Errorf("size %d out of range", len(e))}
 	}
 	leaf := leafHash(e)
-	id := leaf
-	if l.opts.Identity != nil {
-		id = l.opts.Identity(e)
-	}
-	// Below the merge watermark the on-disk dedup index must point at the
-	// entry; above it, it is rebuilt from the entries on open.
+	// Below the merge watermark the on-disk indexes must point at the
+	// entry; above it, they are rebuilt from the entries on open.
 	if i < merged {
-		if l.opts.Identity != nil {
-			if v := leaves.Get(leaf[:]); len(v) != 8 || binary.BigEndian.Uint64(v) != i {
-				return &VerifyError{where, errors.New("leaf-hash index does not point at it")}
-			}
-		}
-		if v := ident.Get(id[:]); len(v) != 8 || binary.BigEndian.Uint64(v) != i {
-			return &VerifyError{where, errors.New("identity index does not point at it")}
-		}
-		if l.opts.Index != nil {
-			keys, err := l.opts.Index(e)
-			if err != nil {
-				return &VerifyError{where, fmt.Errorf("index function refuses a logged entry: %w", err)}
-			}
-			for j, k := range keys {
-				if slices.ContainsFunc(keys[:j], func(o IndexKey) bool { return o.Name == k.Name && bytes.Equal(o.Key, k.Key) }) {
-					continue // one key however often Index names it
-				}
-				b := tx.Bucket([]byte(indexPrefix + k.Name))
-				if b == nil || b.Get(indexKey(k.Key, i)) == nil {
-					return &VerifyError{where, fmt.Errorf("missing from index %q under %q", k.Name, k.Key)}
-				}
-				w.want[k.Name]++
-			}
+		if err := w.indexed(tx, i, e, leaf); err != nil {
+			return err
 		}
 	}
 	var verr error
