@@ -1163,17 +1163,7 @@ func TestVerifyFindsStrayIndexKeys(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := openTest(t, filepath.Join(t.TempDir(), "log.db"), opts)
-			var entries [][]byte
-			for i := range 10 {
-				entries = append(entries, []byte{'a' + byte(i), '!'})
-			}
-			// Eight entries merged, two above the watermark.
-			for _, batch := range [][][]byte{entries[:8], entries[8:]} {
-				if _, err := l.Append(ctx, batch); err != nil {
-					t.Fatal(err)
-				}
-				waitMerged(t, l)
-			}
+			appendEightMergedTwoNot(t, l)
 			if err := l.Verify(ctx, verifier); err != nil {
 				t.Fatalf("before tampering: %v", err)
 			}
@@ -1206,17 +1196,7 @@ func TestVerifyCatchesUp(t *testing.T) {
 	signer, _ := testKey(t, "example.com/catch-up")
 	index := func(e []byte) ([]IndexKey, error) { return []IndexKey{{Name: "first", Key: e[:1]}}, nil }
 	l := openTest(t, filepath.Join(t.TempDir(), "log.db"), Options{Signer: signer, NoSync: true, Index: index, DedupMergeSize: 4})
-	ctx := context.Background()
-	var entries [][]byte
-	for i := range 10 {
-		entries = append(entries, []byte{'a' + byte(i), '!'})
-	}
-	for _, batch := range [][][]byte{entries[:8], entries[8:]} {
-		if _, err := l.Append(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
-		waitMerged(t, l)
-	}
+	appendEightMergedTwoNot(t, l)
 	// A walk that read every chunk before the merge counted nothing.
 	check := func() error {
 		w := &verifier{l: l, want: map[string]uint64{}}
@@ -1246,5 +1226,22 @@ func TestVerifyCatchesUp(t *testing.T) {
 	var ve *VerifyError
 	if err := check(); !errors.As(err, &ve) || ve.Where != "entry 3" {
 		t.Fatalf("entry 3's key deleted: got %v, want a VerifyError at entry 3", err)
+	}
+}
+
+// appendEightMergedTwoNot appends the entries "a!" to "j!" to l, a ledger
+// with DedupMergeSize 4, so that the first eight are merged and the last two
+// are above the watermark.
+func appendEightMergedTwoNot(t *testing.T, l *Ledger) {
+	t.Helper()
+	var entries [][]byte
+	for i := range 10 {
+		entries = append(entries, []byte{'a' + byte(i), '!'})
+	}
+	for _, batch := range [][][]byte{entries[:8], entries[8:]} {
+		if _, err := l.Append(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+		waitMerged(t, l)
 	}
 }

@@ -146,12 +146,9 @@ func (w *verifier) indexes(tx *bolt.Tx, logB *bolt.Bucket, merged, size uint64) 
 				counted++
 				continue
 			}
-			if i >= size {
-				return &VerifyError{where, fmt.Errorf("points at entry %d, beyond the tree size %d", i, size)}
-			}
-			e := logB.Get(u64(i))
-			if e == nil {
-				return &VerifyError{where, fmt.Errorf("points at entry %d, which is missing", i)}
+			e, err := pointee(logB, where, i, size)
+			if err != nil {
+				return err
 			}
 			keys, err := w.l.opts.Index(e)
 			if err != nil {
@@ -168,10 +165,24 @@ func (w *verifier) indexes(tx *bolt.Tx, logB *bolt.Bucket, merged, size uint64) 
 	return nil
 }
 
+// pointee returns entry i, which the index key at where points at, or an
+// error if there is none below size.
+func pointee(logB *bolt.Bucket, where string, i, size uint64) ([]byte, error) {
+	if i >= size {
+		return nil, &VerifyError{where, fmt.Errorf("points at entry %d, beyond the tree size %d", i, size)}
+	}
+	e := logB.Get(u64(i))
+	if e == nil {
+		return nil, &VerifyError{where, fmt.Errorf("points at entry %d, which is missing", i)}
+	}
+	return e, nil
+}
+
 // verifyIdentities checks the identity (or leaf-hash) index b holds nothing
 // but the keys of logged entries: one for each entry below the watermark
-// merged (whose keys the walk and catchUp have checked), and above it only keys a merge
-// under way has put, each pointing at the entry whose key (keyOf) it is.
+// merged (whose keys the walk and catchUp have checked), and above it only
+// keys a merge under way has put, each pointing at the entry whose key
+// (keyOf) it is.
 func (l *Ledger) verifyIdentities(name string, b, logB *bolt.Bucket, merged, size uint64, keyOf func(entry []byte) [32]byte) error {
 	below := uint64(0)
 	c := b.Cursor()
@@ -185,12 +196,9 @@ func (l *Ledger) verifyIdentities(name string, b, logB *bolt.Bucket, merged, siz
 			below++
 			continue
 		}
-		if i >= size {
-			return &VerifyError{where, fmt.Errorf("points at entry %d, beyond the tree size %d", i, size)}
-		}
-		e := logB.Get(u64(i))
-		if e == nil {
-			return &VerifyError{where, fmt.Errorf("points at entry %d, which is missing", i)}
+		e, err := pointee(logB, where, i, size)
+		if err != nil {
+			return err
 		}
 		if id := keyOf(e); !bytes.Equal(id[:], k) {
 			return &VerifyError{where, fmt.Errorf("points at entry %d, whose key is %x", i, id)}
