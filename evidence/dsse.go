@@ -199,17 +199,17 @@ var (
 //	PAE(type, body) = "DSSEv1" + SP + LEN(type) + SP + type + SP + LEN(body) + SP + body
 //	LEN(s) = ASCII decimal encoding of the byte length of s, with no leading zeros
 func PAE(payloadType string, payload []byte) []byte {
-	var b bytes.Buffer
-	b.Grow(len("DSSEv1") + 2*(1+20+1) + len(payloadType) + len(payload))
-	b.WriteString("DSSEv1 ")
-	b.WriteString(strconv.Itoa(len(payloadType)))
-	b.WriteByte(' ')
-	b.WriteString(payloadType)
-	b.WriteByte(' ')
-	b.WriteString(strconv.Itoa(len(payload)))
-	b.WriteByte(' ')
-	b.Write(payload)
-	return b.Bytes()
+	return appendPAE(nil, payloadType, payload)
+}
+
+// appendPAE appends PAE(payloadType, payload) to dst.
+func appendPAE(dst []byte, payloadType string, payload []byte) []byte {
+	dst = slices.Grow(dst, len("DSSEv1")+2*(1+20+1)+len(payloadType)+len(payload))
+	dst = append(dst, "DSSEv1 "...)
+	dst = strconv.AppendInt(dst, int64(len(payloadType)), 10)
+	dst = append(append(append(dst, ' '), payloadType...), ' ')
+	dst = strconv.AppendInt(dst, int64(len(payload)), 10)
+	return append(append(dst, ' '), payload...)
 }
 
 // Sign returns a new envelope of payload signed with key. keyID is the

@@ -50,7 +50,7 @@ func Verify(envelope []byte, trust *TrustPolicy) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	signers, err := verifySignatures(env, trust)
+	signers, err := verifySignatures(env, trust, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -68,9 +68,10 @@ func VerifyBatch(envelopes [][]byte, trust *TrustPolicy) (verified []*Verified, 
 		envs[i], errs[i] = parseInToto(b)
 	}
 	signers := make([][]*trustedKey, len(envelopes))
+	var pae []byte // one buffer for every envelope's signed message
 	for i, env := range envs {
 		if errs[i] == nil {
-			signers[i], errs[i] = verifySignatures(env, trust)
+			signers[i], errs[i] = verifySignatures(env, trust, &pae)
 		}
 	}
 	for i, env := range envs {
@@ -148,13 +149,16 @@ func verifyStatement(envelope []byte, env *Envelope, signers []*trustedKey) (*Ve
 }
 
 // verifySignatures returns the trusted keys with a valid signature on env,
-// sorted by id.
-func verifySignatures(env *Envelope, trust *TrustPolicy) ([]*trustedKey, error) {
+// sorted by id. If buf is not nil, the signed message is built in *buf.
+func verifySignatures(env *Envelope, trust *TrustPolicy, buf *[]byte) ([]*trustedKey, error) {
 	var (
 		pae                        []byte
 		verified                   []*trustedKey
 		failed, unknown, anonymous []string
 	)
+	if buf == nil {
+		buf = new([]byte)
+	}
 	for i, s := range env.Signatures {
 		if s.KeyID == "" {
 			anonymous = append(anonymous, fmt.Sprint(i))
@@ -172,7 +176,8 @@ func verifySignatures(env *Envelope, trust *TrustPolicy) ([]*trustedKey, error) 
 			continue
 		}
 		if pae == nil {
-			pae = PAE(env.PayloadType, env.Payload)
+			*buf = appendPAE((*buf)[:0], env.PayloadType, env.Payload)
+			pae = *buf
 		}
 		if !ed25519.Verify(k.pub, pae, s.Sig) {
 			failed = append(failed, k.id)
