@@ -66,7 +66,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 )
 
@@ -151,8 +153,16 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	// submitters would spread over HTTP/2 connections.
 	clients := make([]evidentv1.EvidenceServiceClient, cfg.conns)
 	conns := make([]*grpc.ClientConn, cfg.conns)
+	// grpc-go's default buffer pool jumps from 32 KiB to 1 MiB and clears
+	// a pooled buffer whole before use: every 200 KB SubmitBatch request
+	// cleared 1 MiB, some 3 µs of the client's CPU per envelope on these
+	// machines, taken from the node beside it. A 256 KiB tier fits them.
+	pool, err := mem.NewBinaryTieredBufferPool(8, 12, 14, 15, 18, 20)
+	if err != nil {
+		return err
+	}
 	for i := range clients {
-		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), experimental.WithBufferPool(pool))
 		if err != nil {
 			return err
 		}
