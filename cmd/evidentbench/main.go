@@ -242,6 +242,15 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		singleBound, batchBound, 1e6*float64(cores())/batchBound, 100*s.rate()/singleBound, 100*b.rate()/batchBound)
 	fmt.Fprintf(out, "  against the best 0.5s window of the run instead (%.0f/s): single %.1f%%, batch %.1f%%\n",
 		best, 100*s.rate()/best, 100*b.rate()/best)
+	// The same fractions split in two, to show which to work on: how busy
+	// the phase kept the cores, and how many verifications' worth of CPU a
+	// submission cost (fraction = busy / cost).
+	if s.cpu > 0 && s.ok > 0 && b.ok > 0 {
+		verify := float64(cores()) / singleBound
+		fmt.Fprintf(out, "  in CPU: a single Submit costs %.2f verifications (25%% at its %.0f%% busy needs <= %.2f), a batched one %.2f (50%% at %.0f%% busy needs <= %.2f)\n",
+			s.cpuPer()/verify, 100*s.busy(), 4*s.busy(),
+			b.cpuPer()/(float64(cores())/batchBound), 100*b.busy(), 2*b.busy())
+	}
 	rpcs := rpcBound(ctx, conns, cfg.c, 2*time.Second)
 	fmt.Fprintf(out, "gRPC health Check (no work), %d clients, same connections: %.0f calls/s, the most unary calls this client and node stack carry here; single Submit reached %.1f%% of it\n",
 		cfg.c, rpcs, 100*s.rate()/rpcs)
@@ -427,6 +436,14 @@ type result struct {
 
 func (r *result) rate() float64 { return float64(r.ok) / r.elapsed.Seconds() }
 
+// cpuPer returns the CPU seconds, client and node, per submission logged.
+func (r *result) cpuPer() float64 { return r.cpu.Seconds() / float64(r.ok) }
+
+// busy returns the share of the cores the phase kept busy.
+func (r *result) busy() float64 {
+	return r.cpu.Seconds() / r.elapsed.Seconds() / float64(cores())
+}
+
 func (r *result) percentile(p int) time.Duration {
 	if len(r.lat) == 0 {
 		return 0
@@ -444,8 +461,7 @@ func (r *result) print(out io.Writer, what string, m ledgerStats) {
 		// Which is short of the bound: CPU not kept busy, or CPU spent
 		// per submission.
 		fmt.Fprintf(out, "  CPU: %.0f%% of %d cores busy, %.0f µs per logged submission; %.1f KiB allocated per logged submission, %d GCs (client and node)\n",
-			100*r.cpu.Seconds()/r.elapsed.Seconds()/float64(cores()), cores(),
-			float64(r.cpu.Microseconds())/float64(r.ok), float64(r.alloc)/1024/float64(r.ok), r.gcs)
+			100*r.busy(), cores(), 1e6*r.cpuPer(), float64(r.alloc)/1024/float64(r.ok), r.gcs)
 	}
 	if m.batches > 0 {
 		fmt.Fprintf(out, "  ledger: %.0f commits, %.1f entries per commit, %.2f ms per commit (fsync included)",
