@@ -245,7 +245,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	// The same fractions split in two, to show which to work on: how busy
 	// the phase kept the cores, and how many verifications' worth of CPU a
 	// submission cost (fraction = busy / cost).
-	if s.cpu > 0 && s.ok > 0 && b.ok > 0 {
+	if s.inProcess && s.cpu > 0 && s.ok > 0 && b.ok > 0 {
 		verify := float64(cores()) / singleBound
 		fmt.Fprintf(out, "  in CPU: a single Submit costs %.2f verifications (25%% at its %.0f%% busy needs <= %.2f), a batched one %.2f (50%% at %.0f%% busy needs <= %.2f)\n",
 			s.cpuPer()/verify, 100*s.busy(), 4*s.busy(),
@@ -423,6 +423,7 @@ func rpcBound(ctx context.Context, conns []*grpc.ClientConn, c int, d time.Durat
 
 // result is the outcome of one submission phase.
 type result struct {
+	inProcess bool          // the node runs in this process, so cpu, alloc and gcs count it too
 	cpu       time.Duration // this process's CPU time (user and system) during the phase
 	alloc     uint64        // bytes this process allocated during the phase
 	gcs       uint32        // garbage collections during the phase
@@ -460,8 +461,12 @@ func (r *result) print(out io.Writer, what string, m ledgerStats) {
 	if r.cpu > 0 && r.ok > 0 {
 		// Which is short of the bound: CPU not kept busy, or CPU spent
 		// per submission.
-		fmt.Fprintf(out, "  CPU: %.0f%% of %d cores busy, %.0f µs per logged submission; %.1f KiB allocated per logged submission, %d GCs (client and node)\n",
-			100*r.busy(), cores(), 1e6*r.cpuPer(), float64(r.alloc)/1024/float64(r.ok), r.gcs)
+		who := "client and node"
+		if !r.inProcess {
+			who = "this client only: the node at -addr is not counted"
+		}
+		fmt.Fprintf(out, "  CPU: %.0f%% of %d cores busy, %.0f µs per logged submission; %.1f KiB allocated per logged submission, %d GCs (%s)\n",
+			100*r.busy(), cores(), 1e6*r.cpuPer(), float64(r.alloc)/1024/float64(r.ok), r.gcs, who)
 	}
 	if m.batches > 0 {
 		fmt.Fprintf(out, "  ledger: %.0f commits, %.1f entries per commit, %.2f ms per commit (fsync included)",
@@ -483,7 +488,7 @@ func submitLoad(ctx context.Context, cfg config, clients []evidentv1.EvidenceSer
 	lat := make([]time.Duration, calls)
 	done := make([]bool, calls)
 	var mu sync.Mutex
-	r := &result{envelopes: len(envs), errs: map[string]int{}}
+	r := &result{envelopes: len(envs), errs: map[string]int{}, inProcess: cfg.addr == ""}
 	fail := func(err error, n int) {
 		mu.Lock()
 		defer mu.Unlock()
