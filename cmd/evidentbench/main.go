@@ -215,10 +215,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m0 := scrapeLedger(baseURL)
+	m0 := scrapeNode(baseURL)
 	s := submitLoad(ctx, cfg, clients, single, 1, nil)
-	m1 := scrapeLedger(baseURL)
+	m1 := scrapeNode(baseURL)
 	stop()
+	s.addNode(m1.sub(m0))
 	s.print(out, fmt.Sprintf("Submit, %d clients", cfg.c), m1.sub(m0))
 	if s.ok == 0 {
 		return errors.New("no submission succeeded")
@@ -228,9 +229,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if stop, err = profile("batch"); err != nil {
 		return err
 	}
+	m1 = scrapeNode(baseURL) // again: the node's process ran on meanwhile
 	b := submitLoad(ctx, cfg, clients, batch, cfg.b, nil)
-	m2 := scrapeLedger(baseURL)
+	m2 := scrapeNode(baseURL)
 	stop()
+	b.addNode(m2.sub(m1))
 	b.print(out, fmt.Sprintf("SubmitBatch of %d, %d clients", cfg.b, cfg.c), m2.sub(m1))
 	bound2 := verifyBound(pub, msgs, sigs, cfg.verifyTime)
 
@@ -245,7 +248,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	// The same fractions split in two, to show which to work on: how busy
 	// the phase kept the cores, and how many verifications' worth of CPU a
 	// submission cost (fraction = busy / cost).
-	if s.inProcess && s.cpu > 0 && s.ok > 0 && b.ok > 0 {
+	if (s.inProcess || s.nodeAdded) && s.cpu > 0 && s.ok > 0 && b.ok > 0 {
 		verify := float64(cores()) / singleBound
 		fmt.Fprintf(out, "  in CPU: a single Submit costs %.2f verifications (25%% at its %.0f%% busy needs <= %.2f), a batched one %.2f (50%% at %.0f%% busy needs <= %.2f)\n",
 			s.cpuPer()/verify, 100*s.busy(), 4*s.busy(),
@@ -260,9 +263,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if stop, err = profile("paced"); err != nil {
 		return err
 	}
+	m2 = scrapeNode(baseURL) // again: the RPC bound ran on the node meanwhile
 	p := submitLoad(ctx, cfg, clients, paced[:max(count, 1)], 1, &rate)
-	m3 := scrapeLedger(baseURL)
+	m3 := scrapeNode(baseURL)
 	stop()
+	p.addNode(m3.sub(m2))
 	p.print(out, fmt.Sprintf("Submit paced at %.0f/s (half the single peak), open loop", rate), m3.sub(m2))
 	if cfg.memprofile != "" {
 		f, err := os.Create(cfg.memprofile)
@@ -423,7 +428,10 @@ func rpcBound(ctx context.Context, conns []*grpc.ClientConn, c int, d time.Durat
 
 // result is the outcome of one submission phase.
 type result struct {
-	inProcess bool          // the node runs in this process, so cpu, alloc and gcs count it too
+	inProcess bool // the node runs in this process, so cpu, alloc and gcs count it too
+	// nodeAdded: the node runs apart (-addr), and its CPU, allocations and
+	// GCs from its /metrics are added in (addNode).
+	nodeAdded bool
 	cpu       time.Duration // this process's CPU time (user and system) during the phase
 	alloc     uint64        // bytes this process allocated during the phase
 	gcs       uint32        // garbage collections during the phase
@@ -436,6 +444,19 @@ type result struct {
 }
 
 func (r *result) rate() float64 { return float64(r.ok) / r.elapsed.Seconds() }
+
+// addNode adds what the node used during the phase, m, to r's CPU,
+// allocations and GCs, if the node runs in a process of its own that says.
+// Its CPU time has the resolution of the system's clock ticks (10 ms).
+func (r *result) addNode(m nodeStats) {
+	if r.inProcess || m.cpuSeconds <= 0 {
+		return
+	}
+	r.cpu += time.Duration(m.cpuSeconds * float64(time.Second))
+	r.alloc += uint64(m.allocBytes)
+	r.gcs += uint32(m.gcs)
+	r.nodeAdded = true
+}
 
 // cpuPer returns the CPU seconds, client and node, per submission logged.
 func (r *result) cpuPer() float64 { return r.cpu.Seconds() / float64(r.ok) }
@@ -454,7 +475,7 @@ func (r *result) percentile(p int) time.Duration {
 	return s[min(len(s)-1, len(s)*p/100)]
 }
 
-func (r *result) print(out io.Writer, what string, m ledgerStats) {
+func (r *result) print(out io.Writer, what string, m nodeStats) {
 	fmt.Fprintf(out, "%s: %d envelopes in %v: %.0f submissions/s; per call p50 %v p99 %v (%d calls)\n",
 		what, r.envelopes, r.elapsed.Round(time.Millisecond), r.rate(),
 		r.percentile(50).Round(10*time.Microsecond), r.percentile(99).Round(10*time.Microsecond), len(r.lat))
@@ -462,8 +483,11 @@ func (r *result) print(out io.Writer, what string, m ledgerStats) {
 		// Which is short of the bound: CPU not kept busy, or CPU spent
 		// per submission.
 		who := "client and node"
-		if !r.inProcess {
-			who = "this client only: the node at -addr is not counted"
+		switch {
+		case r.nodeAdded:
+			who = "this client, and the node at -addr from its /metrics"
+		case !r.inProcess:
+			who = "this client only: the node at -addr does not say"
 		}
 		fmt.Fprintf(out, "  CPU: %.0f%% of %d cores busy, %.0f µs per logged submission; %.1f KiB allocated per logged submission, %d GCs (%s)\n",
 			100*r.busy(), cores(), 1e6*r.cpuPer(), float64(r.alloc)/1024/float64(r.ok), r.gcs, who)
@@ -598,19 +622,22 @@ func submitLoad(ctx context.Context, cfg config, clients []evidentv1.EvidenceSer
 	return r
 }
 
-// ledgerStats are the node's group-commit counters, from /metrics.
-type ledgerStats struct {
+// nodeStats are the node's group-commit counters, and its process's CPU
+// time, bytes allocated and GCs, from its /metrics.
+type nodeStats struct {
 	batches, entries, commitSeconds float64
+	cpuSeconds, allocBytes, gcs     float64
 }
 
-func (a ledgerStats) sub(b ledgerStats) ledgerStats {
-	return ledgerStats{a.batches - b.batches, a.entries - b.entries, a.commitSeconds - b.commitSeconds}
+func (a nodeStats) sub(b nodeStats) nodeStats {
+	return nodeStats{a.batches - b.batches, a.entries - b.entries, a.commitSeconds - b.commitSeconds,
+		a.cpuSeconds - b.cpuSeconds, a.allocBytes - b.allocBytes, a.gcs - b.gcs}
 }
 
-// scrapeLedger reads the ledger's commit histograms from the node's
-// /metrics; zero if it can't.
-func scrapeLedger(baseURL string) ledgerStats {
-	var s ledgerStats
+// scrapeNode reads the ledger's commit histograms and the process
+// collectors from the node's /metrics; zero if it can't.
+func scrapeNode(baseURL string) nodeStats {
+	var s nodeStats
 	res, err := http.Get(baseURL + "/metrics")
 	if err != nil {
 		return s
@@ -633,6 +660,12 @@ func scrapeLedger(baseURL string) ledgerStats {
 			s.entries = f
 		case "evident_ledger_commit_seconds_sum":
 			s.commitSeconds = f
+		case "process_cpu_seconds_total":
+			s.cpuSeconds = f
+		case "go_memstats_alloc_bytes_total":
+			s.allocBytes = f
+		case "go_gc_duration_seconds_count":
+			s.gcs = f
 		}
 	}
 	return s
