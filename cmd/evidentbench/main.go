@@ -643,6 +643,14 @@ func scrapeNode(baseURL string) nodeStats {
 		return s
 	}
 	defer res.Body.Close()
+	fields := map[string]*float64{
+		"evident_ledger_append_batch_entries_count": &s.batches,
+		"evident_ledger_append_batch_entries_sum":   &s.entries,
+		"evident_ledger_commit_seconds_sum":         &s.commitSeconds,
+		"process_cpu_seconds_total":                 &s.cpuSeconds,
+		"go_memstats_alloc_bytes_total":             &s.allocBytes,
+		"go_gc_duration_seconds_count":              &s.gcs,
+	}
 	sc := bufio.NewScanner(res.Body)
 	for sc.Scan() {
 		name, v, ok := strings.Cut(sc.Text(), " ")
@@ -653,19 +661,8 @@ func scrapeNode(baseURL string) nodeStats {
 		if err != nil {
 			continue
 		}
-		switch name {
-		case "evident_ledger_append_batch_entries_count":
-			s.batches = f
-		case "evident_ledger_append_batch_entries_sum":
-			s.entries = f
-		case "evident_ledger_commit_seconds_sum":
-			s.commitSeconds = f
-		case "process_cpu_seconds_total":
-			s.cpuSeconds = f
-		case "go_memstats_alloc_bytes_total":
-			s.allocBytes = f
-		case "go_gc_duration_seconds_count":
-			s.gcs = f
+		if field := fields[name]; field != nil {
+			*field = f
 		}
 	}
 	return s
