@@ -90,19 +90,8 @@ func (l *Ledger) Verify(ctx context.Context, v note.Verifier) error {
 // their chunk, and any appended since the walk began.
 func (w *verifier) catchUp(tx *bolt.Tx, merged uint64) error {
 	logB := tx.Bucket(bucketLog)
-	var gaps [][2]uint64
-	next := uint64(0)
-	for _, r := range w.counted {
-		if next < min(r[0], merged) {
-			gaps = append(gaps, [2]uint64{next, min(r[0], merged)})
-		}
-		next = r[1]
-	}
-	if next < merged {
-		gaps = append(gaps, [2]uint64{next, merged})
-	}
-	for _, g := range gaps {
-		for i := g[0]; i < g[1]; i++ {
+	check := func(from, to uint64) error {
+		for i := from; i < to; i++ {
 			e := logB.Get(u64(i))
 			if e == nil {
 				return &VerifyError{fmt.Sprintf("entry %d", i), errors.New("missing")}
@@ -111,8 +100,16 @@ func (w *verifier) catchUp(tx *bolt.Tx, merged uint64) error {
 				return err
 			}
 		}
+		return nil
 	}
-	return nil
+	next := uint64(0) // the walk's ranges are ascending: check what lies between
+	for _, r := range w.counted {
+		if err := check(next, min(r[0], merged)); err != nil {
+			return err
+		}
+		next = r[1]
+	}
+	return check(next, merged)
 }
 
 // indexes checks the secondary indexes hold nothing but the keys of logged

@@ -25,8 +25,10 @@
 // measured. By default the node runs in this process on a loopback port with
 // its data in a temporary directory and fsync on (every acknowledged index
 // durable), wired as evidentd wires it: h2c, the ledger opened with
-// server.LedgerOptions. Client and node then share the CPUs; to measure a
-// node alone, run evidentd and point -addr at it with a key it trusts.
+// server.LedgerOptions. Client and node then share the CPUs and the heap; to
+// measure a node in a process of its own, as deployed, run evidentd and
+// point -addr at it with a key it trusts: its CPU, allocations and GCs come
+// from its /metrics.
 //
 //	go run ./cmd/evidentbench                              # defaults for a 2-core machine, about a minute
 //	go run ./cmd/evidentbench -n 5000 -paced-time 3s       # quicker
@@ -249,10 +251,10 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	// the phase kept the cores, and how many verifications' worth of CPU a
 	// submission cost (fraction = busy / cost).
 	if (s.inProcess || s.nodeAdded) && s.cpu > 0 && s.ok > 0 && b.ok > 0 {
-		verify := float64(cores()) / singleBound
+		// A verification takes cores/bound seconds of CPU.
+		cost := func(r *result, bound float64) float64 { return r.cpuPer() * bound / float64(cores()) }
 		fmt.Fprintf(out, "  in CPU: a single Submit costs %.2f verifications (25%% at its %.0f%% busy needs <= %.2f), a batched one %.2f (50%% at %.0f%% busy needs <= %.2f)\n",
-			s.cpuPer()/verify, 100*s.busy(), 4*s.busy(),
-			b.cpuPer()/(float64(cores())/batchBound), 100*b.busy(), 2*b.busy())
+			cost(s, singleBound), 100*s.busy(), 4*s.busy(), cost(b, batchBound), 100*b.busy(), 2*b.busy())
 	}
 	rpcs := rpcBound(ctx, conns, cfg.c, 2*time.Second)
 	fmt.Fprintf(out, "gRPC health Check (no work), %d clients, same connections: %.0f calls/s, the most unary calls this client and node stack carry here; single Submit reached %.1f%% of it\n",
