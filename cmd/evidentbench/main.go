@@ -18,7 +18,10 @@
 //     Submit pays for on top of its verification;
 //   - single Submit calls again, open-loop at half the measured single peak
 //     rate, and the p99 latency at that rate (target < 50 ms), measured from
-//     when each call was due so that queueing counts.
+//     when each call was due so that queueing counts;
+//   - with -ceiling, Submit and SubmitBatch once more against a handler in
+//     this process that only verifies and stores nothing (not a node), over
+//     the same client and transport: the ceiling any node is under here.
 //
 // Every envelope is distinct (nothing is a duplicate), carries an in-toto
 // statement with a ~1 KiB predicate, and is signed before anything is
@@ -32,7 +35,8 @@
 //
 //	go run ./cmd/evidentbench                              # defaults for a 2-core machine, about a minute
 //	go run ./cmd/evidentbench -n 5000 -paced-time 3s       # quicker
-//	go run ./cmd/evidentbench -cpuprofile cpu.out          # profile each phase into cpu.out.single, .batch and .paced
+//	go run ./cmd/evidentbench -ceiling                     # and what a verify-only handler reaches
+//	go run ./cmd/evidentbench -cpuprofile cpu.out          # profile each phase into cpu.out.single, .batch, .rpc and .paced
 //	go tool pprof -top -cum cpu.out.batch
 //	go run ./cmd/evidentbench -addr 127.0.0.1:7420 -key evident-data/submitter.key -purl pkg:generic/bench
 package main
@@ -91,8 +95,9 @@ func main() {
 	flag.BoolVar(&cfg.nosync, "nosync", false, "in-process node without fsync (not durable; to see what fsync costs)")
 	flag.DurationVar(&cfg.cpInterval, "checkpoint-interval", 0, "in-process node's ledger CheckpointInterval (0: a checkpoint per batch)")
 	flag.DurationVar(&cfg.batchWait, "batch-wait", 0, "in-process node's ledger MaxBatchWait (0: the node's default)")
+	flag.BoolVar(&cfg.ceiling, "ceiling", false, "then measure a handler that only verifies (stores nothing; not a node) over the same client and transport: the most any node could reach here")
 	flag.StringVar(&cfg.memprofile, "memprofile", "", "write a profile of the allocations made during the run (all phases) to this path")
-	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of the Submit, SubmitBatch and paced phases to this path + .single, .batch and .paced")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of the Submit, SubmitBatch, health Check and paced phases to this path + .single, .batch, .rpc and .paced")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("evidentbench: ")
@@ -111,6 +116,7 @@ type config struct {
 	nosync                 bool
 	cpInterval             time.Duration
 	cpuprofile, memprofile string
+	ceiling                bool
 	batchWait              time.Duration
 }
 
@@ -151,10 +157,6 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	fmt.Fprintf(out, "evidentbench: %d CPUs, %s/%s, %s, load average %s; %s\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), loadAverage(), where)
 
-	// A few connections, shared by the clients, as a real fleet of
-	// submitters would spread over HTTP/2 connections.
-	clients := make([]evidentv1.EvidenceServiceClient, cfg.conns)
-	conns := make([]*grpc.ClientConn, cfg.conns)
 	// grpc-go's default buffer pool jumps from 32 KiB to 1 MiB and clears
 	// a pooled buffer whole before use: every 200 KB SubmitBatch request,
 	// and every 40 KB answer, cleared 1 MiB, some 3 µs of the client's CPU
@@ -164,14 +166,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for i := range clients {
-		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), experimental.WithBufferPool(pool))
-		if err != nil {
-			return err
-		}
-		defer cc.Close()
-		clients[i], conns[i] = evidentv1.NewEvidenceServiceClient(cc), cc
+	clients, closeClients, err := dial(addr, cfg.conns, pool)
+	if err != nil {
+		return err
 	}
+	defer closeClients()
 
 	// Sign everything before measuring anything.
 	start := time.Now()
@@ -256,7 +255,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		fmt.Fprintf(out, "  in CPU: a single Submit costs %.2f verifications (25%% at its %.0f%% busy needs <= %.2f), a batched one %.2f (50%% at %.0f%% busy needs <= %.2f)\n",
 			cost(s, singleBound), 100*s.busy(), 4*s.busy(), cost(b, batchBound), 100*b.busy(), 2*b.busy())
 	}
-	rpcs := rpcBound(ctx, conns, cfg.c, 2*time.Second)
+	if stop, err = profile("rpc"); err != nil {
+		return err
+	}
+	rpcs := rpcBound(ctx, clients, cfg.c, 2*time.Second)
+	stop()
 	fmt.Fprintf(out, "gRPC health Check (no work), %d clients, same connections: %.0f calls/s, the most unary calls this client and node stack carry here; single Submit reached %.1f%% of it\n",
 		cfg.c, rpcs, 100*s.rate()/rpcs)
 
@@ -286,7 +289,38 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		verdict = "MISSED"
 	}
 	fmt.Fprintf(out, "p99 at half the single peak: %v (target < 50ms: %s)\n", p.percentile(99).Round(10*time.Microsecond), verdict)
+	if cfg.ceiling {
+		return runCeiling(ctx, cfg, out, pool, pub, msgs, sigs, single, batch)
+	}
 	return nil
+}
+
+// client is one of the load's connections, for both services it calls.
+type client struct {
+	evidentv1.EvidenceServiceClient
+	health healthpb.HealthClient
+}
+
+// dial opens n gRPC connections to addr, as a real fleet of submitters
+// would spread over HTTP/2 connections, for the clients to share.
+func dial(addr string, n int, pool mem.BufferPool) ([]client, func(), error) {
+	var conns []*grpc.ClientConn
+	closeAll := func() {
+		for _, cc := range conns {
+			cc.Close()
+		}
+	}
+	clients := make([]client, n)
+	for i := range clients {
+		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), experimental.WithBufferPool(pool))
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		conns = append(conns, cc)
+		clients[i] = client{evidentv1.NewEvidenceServiceClient(cc), healthpb.NewHealthClient(cc)}
+	}
+	return clients, closeAll, nil
 }
 
 // signEnvelopes returns sets of n distinct signed envelopes each, about
@@ -408,14 +442,14 @@ func verifyBound(pub ed25519.PublicKey, msgs, sigs [][]byte, d time.Duration) ve
 // conns when the call does no work at all (gRPC health Check): the cost of
 // the RPC stack itself, client and node, which every single Submit pays on
 // top of its verification.
-func rpcBound(ctx context.Context, conns []*grpc.ClientConn, c int, d time.Duration) float64 {
+func rpcBound(ctx context.Context, clients []client, c int, d time.Duration) float64 {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var calls atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range c {
-		hc := healthpb.NewHealthClient(conns[i%len(conns)])
+		hc := clients[i%len(clients)].health
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				if _, err := hc.Check(ctx, &healthpb.HealthCheckRequest{}); err == nil {
@@ -507,7 +541,7 @@ func (r *result) print(out io.Writer, what string, m nodeStats) {
 // submitLoad submits envs from cfg.c goroutines, per envelopes per call
 // (Submit when per is 1, else SubmitBatch). With a rate it is open loop:
 // call i is due at start + i/rate, and its latency counts from then.
-func submitLoad(ctx context.Context, cfg config, clients []evidentv1.EvidenceServiceClient, envs [][]byte, per int, rate *float64) *result {
+func submitLoad(ctx context.Context, cfg config, clients []client, envs [][]byte, per int, rate *float64) *result {
 	ctx, cancel := context.WithTimeout(ctx, cfg.phaseTimeout)
 	defer cancel()
 	calls := (len(envs) + per - 1) / per

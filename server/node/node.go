@@ -160,7 +160,7 @@ func Start(cfg Config) (_ *Node, err error) {
 		if tls {
 			n.served <- n.http.ServeTLS(n.lis, cfg.TLSCert, cfg.TLSKey)
 		} else {
-			n.served <- n.http.Serve(bufferedListener{n.lis})
+			n.served <- n.http.Serve(BufferedListener(n.lis))
 		}
 	}()
 	ctx, stop := context.WithCancel(context.Background())
@@ -214,6 +214,9 @@ type cosignedLog struct {
 }
 
 func (c cosignedLog) Checkpoint() ([]byte, uint64) { return c.fed.Checkpoint() }
+
+// BufferedListener returns l with each accepted connection's reads buffered.
+func BufferedListener(l net.Listener) net.Listener { return bufferedListener{l} }
 
 // bufferedListener buffers each connection's reads. net/http's HTTP/2 server
 // reads an h2c connection's frames straight from it: a read system call for
