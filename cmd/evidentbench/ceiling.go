@@ -88,9 +88,18 @@ func runCeiling(ctx context.Context, cfg config, out io.Writer, pool mem.BufferP
 
 	cfg.addr = "" // in this process: its CPU counts in the phases'
 	bound0 := verifyBound(pub, msgs, sigs, cfg.verifyTime)
+	stop, err := startProfile(cfg, "ceiling-single")
+	if err != nil {
+		return err
+	}
 	s := submitLoad(ctx, cfg, clients, single, 1, nil)
+	stop()
 	bound1 := verifyBound(pub, msgs, sigs, cfg.verifyTime)
+	if stop, err = startProfile(cfg, "ceiling-batch"); err != nil {
+		return err
+	}
 	b := submitLoad(ctx, cfg, clients, batch, cfg.b, nil)
+	stop()
 	bound2 := verifyBound(pub, msgs, sigs, cfg.verifyTime)
 	if s.ok == 0 || b.ok == 0 {
 		return errors.New("the verify-only handler logged nothing: " + fmt.Sprint(s.errs, b.errs))

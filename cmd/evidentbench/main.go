@@ -97,7 +97,7 @@ func main() {
 	flag.DurationVar(&cfg.batchWait, "batch-wait", 0, "in-process node's ledger MaxBatchWait (0: the node's default)")
 	flag.BoolVar(&cfg.ceiling, "ceiling", false, "then measure a handler that only verifies (stores nothing; not a node) over the same client and transport: the most any node could reach here")
 	flag.StringVar(&cfg.memprofile, "memprofile", "", "write a profile of the allocations made during the run (all phases) to this path")
-	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of the Submit, SubmitBatch, health Check and paced phases to this path + .single, .batch, .rpc and .paced")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of the Submit, SubmitBatch, health Check and paced phases to this path + .single, .batch, .rpc and .paced (and .ceiling-single, .ceiling-batch)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("evidentbench: ")
@@ -184,21 +184,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	fmt.Fprintf(out, "signed %d distinct envelopes of %d bytes (%d-byte predicate) in %v, before measuring\n",
 		3*cfg.n, len(single[0]), cfg.predicate, time.Since(start).Round(time.Millisecond))
 
-	// profile profiles one phase into cfg.cpuprofile + "." + phase.
-	profile := func(phase string) (stop func(), err error) {
-		if cfg.cpuprofile == "" {
-			return func() {}, nil
-		}
-		f, err := os.Create(cfg.cpuprofile + "." + phase)
-		if err != nil {
-			return nil, err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return func() { pprof.StopCPUProfile(); f.Close() }, nil
-	}
+	profile := func(phase string) (func(), error) { return startProfile(cfg, phase) }
 
 	// The bound right before and after each phase: on a shared or
 	// throttled machine it drifts by tens of percent within a minute, so
@@ -293,6 +279,22 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return runCeiling(ctx, cfg, out, pool, pub, msgs, sigs, single, batch)
 	}
 	return nil
+}
+
+// startProfile profiles one phase into cfg.cpuprofile + "." + phase.
+func startProfile(cfg config, phase string) (stop func(), err error) {
+	if cfg.cpuprofile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(cfg.cpuprofile + "." + phase)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // client is one of the load's connections, for both services it calls.
