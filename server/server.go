@@ -104,23 +104,31 @@ func New(opts Options) (*Server, error) {
 	s.metrics = m
 
 	interceptors := s.HandlerOptions()[0]
-	// The read limit must admit a whole envelope plus its framing.
-	readMax := connect.WithReadMaxBytes(opts.MaxEnvelopeSize + 1<<20)
+	// Every handler has a read limit: connect's default is none, and a gRPC
+	// message may announce 4 GiB (or inflate to any size from a small gzip
+	// body). EvidenceService's admits a whole envelope, base64 in JSON
+	// (4/3 of its size) for Connect JSON clients, plus framing.
+	readMax := connect.WithReadMaxBytes(opts.MaxEnvelopeSize/3*4 + 1<<20)
+	small := connect.WithReadMaxBytes(MaxSmallRequest)
 	s.mux.Handle(evidentv1connect.NewEvidenceServiceHandler(&evidenceService{s}, interceptors, readMax))
-	s.mux.Handle(evidentv1connect.NewLogServiceHandler(&logService{s}, interceptors))
+	s.mux.Handle(evidentv1connect.NewLogServiceHandler(&logService{s}, interceptors, small))
 
 	services := []string{evidentv1connect.EvidenceServiceName, evidentv1connect.LogServiceName}
 	if opts.Federation != nil {
 		opts.Federation.Mount(s.mux, s.HandlerOptions()...)
 		services = append(services, evidentv1connect.WitnessServiceName)
 	}
-	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...)))
+	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...), small))
 	reflector := grpcreflect.NewStaticReflector(services...)
-	s.mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	s.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	s.mux.Handle(grpcreflect.NewHandlerV1(reflector, small))
+	s.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, small))
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
 	return s, nil
 }
+
+// MaxSmallRequest is the read limit of the node's handlers other than
+// EvidenceService and WitnessService: their requests are a few fields.
+const MaxSmallRequest = 64 << 10
 
 // HandlerOptions are the options every Connect handler of the node is built
 // with: metrics, then protovalidate before any handler sees a request (and

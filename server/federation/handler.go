@@ -21,6 +21,9 @@ import (
 func (f *Federation) Mount(mux interface {
 	Handle(string, http.Handler)
 }, opts ...connect.HandlerOption) {
+	// A read limit that admits an add-checkpoint body, base64 in JSON for
+	// Connect JSON clients: connect's default is none.
+	opts = append(opts[:len(opts):len(opts)], connect.WithReadMaxBytes(witness.MaxBodySize/3*4+64<<10))
 	mux.Handle(evidentv1connect.NewWitnessServiceHandler(&Service{f}, opts...))
 	mux.Handle("POST /add-checkpoint", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		witness.Handler(f.Witness()).ServeHTTP(w, r)
