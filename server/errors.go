@@ -68,15 +68,21 @@ func tooLarge(n, max int) error {
 		fmt.Errorf("the envelope is %d bytes; this node accepts at most %d", n, max))
 }
 
+// busy is the Unavailable error of a node under backpressure: what is
+// full, and when to retry, also as a RetryInfo detail.
+func busy(why string) error {
+	ce := connect.NewError(connect.CodeUnavailable, fmt.Errorf("%s: retry in %v", why, pushbackRetry))
+	if d, derr := connect.NewErrorDetail(&errdetails.RetryInfo{RetryDelay: durationpb.New(pushbackRetry)}); derr == nil {
+		ce.AddDetail(d)
+	}
+	return ce
+}
+
 // ledgerError maps an Append error.
 func (s *Server) ledgerError(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, ledger.ErrPushback):
-		ce := connect.NewError(connect.CodeUnavailable, fmt.Errorf("the node is busy: retry in %v", pushbackRetry))
-		if d, derr := connect.NewErrorDetail(&errdetails.RetryInfo{RetryDelay: durationpb.New(pushbackRetry)}); derr == nil {
-			ce.AddDetail(d)
-		}
-		return ce
+		return busy("the node's log has too many entries waiting to be written")
 	case errors.Is(err, ledger.ErrInvalidEntry):
 		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("the log entry for this envelope is not acceptable: %w", err))
 	case errors.Is(err, ledger.ErrClosed):

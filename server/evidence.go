@@ -20,12 +20,22 @@ import (
 type evidenceService struct{ s *Server }
 
 func (e *evidenceService) Submit(ctx context.Context, req *connect.Request[evidentv1.SubmitRequest]) (*connect.Response[evidentv1.SubmitResponse], error) {
-	res, err := e.s.submit(ctx, req.Msg.GetEnvelope(), req.Msg.GetWaitForCheckpoint())
+	env := req.Msg.GetEnvelope()
+	release, err := e.s.pending.admit(len(env), 1)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	res, err := e.s.submit(ctx, env, req.Msg.GetWaitForCheckpoint())
 	if err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&evidentv1.SubmitResponse{Result: res}), nil
 }
+
+// streamChunkStart is SubmitStream's first buffer: the buffer then grows
+// with the chunks received.
+const streamChunkStart = 1 << 20
 
 func (e *evidenceService) SubmitStream(ctx context.Context, stream *connect.ClientStream[evidentv1.SubmitStreamRequest]) (*connect.Response[evidentv1.SubmitStreamResponse], error) {
 	if !stream.Receive() {
@@ -41,9 +51,16 @@ func (e *evidenceService) SubmitStream(ctx context.Context, stream *connect.Clie
 	if h.GetEnvelopeSize() > uint64(e.s.opts.MaxEnvelopeSize) {
 		return nil, tooLarge(int(h.GetEnvelopeSize()), e.s.opts.MaxEnvelopeSize)
 	}
-	// One buffer of the announced size: the envelope is held once, and a
-	// client can't make the node allocate more than it announced.
-	buf := make([]byte, 0, h.GetEnvelopeSize())
+	// The announced size is reserved before anything more is read, and the
+	// buffer grows as chunks arrive: a client that announces 32 MiB and
+	// sends nothing holds a reservation, not memory, and can't make the
+	// node hold more than it announced.
+	release, err := e.s.pending.admit(int(h.GetEnvelopeSize()), 1)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	buf := make([]byte, 0, min(h.GetEnvelopeSize(), streamChunkStart))
 	for stream.Receive() {
 		c := stream.Msg().GetChunk()
 		if c == nil {
@@ -73,7 +90,17 @@ func (e *evidenceService) SubmitStream(ctx context.Context, stream *connect.Clie
 }
 
 func (e *evidenceService) SubmitBatch(ctx context.Context, req *connect.Request[evidentv1.SubmitBatchRequest]) (*connect.Response[evidentv1.SubmitBatchResponse], error) {
-	results, err := e.s.submitBatch(ctx, req.Msg.GetEnvelopes(), req.Msg.GetWaitForCheckpoint())
+	envs := req.Msg.GetEnvelopes()
+	size := 0
+	for _, env := range envs {
+		size += len(env)
+	}
+	release, err := e.s.pending.admit(size, len(envs))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	results, err := e.s.submitBatch(ctx, envs, req.Msg.GetWaitForCheckpoint())
 	if err != nil {
 		return nil, err
 	}

@@ -8,13 +8,17 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/evident-dev/evident/evidence"
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
 	"github.com/evident-dev/evident/server"
 	"github.com/evident-dev/evident/server/servertest"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -88,4 +92,111 @@ func TestSubmitJSONNearLimit(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("Submit of a %d-byte envelope (%d bytes of JSON): status %d: %s", len(env), len(body), res.StatusCode, out.String())
 	}
+}
+
+// TestPendingBytes: a node holding as many submissions as MaxPendingBytes
+// allows refuses more with Unavailable and a retry hint, and stores
+// nothing of them; a stream's announced size is held from its header on;
+// space given back admits again.
+func TestPendingBytes(t *testing.T) {
+	t.Parallel()
+	const envMax, pendingMax = 32 << 10, 64 << 10
+	n := startNode(t, servertest.Options{MaxEnvelopeSize: envMax, MaxPendingBytes: pendingMax})
+	c := dial(t, n)
+	ctx := context.Background()
+	small := envelope(servertest.KeyPyPIMaven, "pkg:pypi/small@1", evidence.PredicateSPDX23)
+	// Two big envelopes fit, and then not even the small one.
+	cost := func(env []byte) int { return len(env) + 2<<10 }
+	var big []byte
+	for filler := 20 << 10; len(big) == 0 || 2*cost(big)+cost(small) <= pendingMax; filler += 64 {
+		predicate, _ := json.Marshal(map[string]string{"filler": strings.Repeat("a", filler)})
+		big = servertest.Envelope(servertest.KeyPyPIMaven, "pkg:pypi/big@1", servertest.Digest("big"), evidence.PredicateSPDX23, predicate)
+	}
+	if 2*cost(big) > pendingMax {
+		t.Fatalf("no big envelope fits twice: %d bytes", len(big))
+	}
+	pendingBytes := func() float64 {
+		return scrape(t, n, "evident_submissions_pending_bytes")["evident_submissions_pending_bytes"]
+	}
+	header := func(size int) *evidentv1.SubmitStreamRequest {
+		return &evidentv1.SubmitStreamRequest{Part: &evidentv1.SubmitStreamRequest_Header{Header: &evidentv1.SubmitStreamHeader{EnvelopeSize: uint64(size)}}}
+	}
+
+	// Two streams announce a big envelope each and send nothing yet.
+	var streams []evidentv1.EvidenceService_SubmitStreamClient
+	for range 2 {
+		s, err := c.ev.SubmitStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Send(header(len(big))); err != nil {
+			t.Fatal(err)
+		}
+		streams = append(streams, s)
+	}
+	want := float64(2 * (len(big) + 2<<10))
+	for deadline := time.Now().Add(5 * time.Second); pendingBytes() != want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("pending bytes %v, want %v", pendingBytes(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// Nothing more fits: single, batch and stream are refused.
+	_, err := c.ev.Submit(ctx, &evidentv1.SubmitRequest{Envelope: small})
+	st := wantStatus(t, err, codes.Unavailable, "not yet logged", "retry in")
+	if !hasRetryInfo(st) {
+		t.Errorf("Unavailable without a RetryInfo detail: %v", st.Details())
+	}
+	_, err = c.ev.SubmitBatch(ctx, &evidentv1.SubmitBatchRequest{Envelopes: [][]byte{small}})
+	wantStatus(t, err, codes.Unavailable, "not yet logged")
+	s3, err := c.ev.SubmitStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3.Send(header(len(small)))
+	_, err = s3.CloseAndRecv()
+	wantStatus(t, err, codes.Unavailable, "not yet logged")
+	if size := treeSize(t, c); size != 0 {
+		t.Fatalf("tree size %d after refusals, want 0", size)
+	}
+
+	// The streams finish; their space is given back and admits again.
+	for _, s := range streams[:1] {
+		if err := s.Send(&evidentv1.SubmitStreamRequest{Part: &evidentv1.SubmitStreamRequest_Chunk{Chunk: big}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CloseAndRecv(); err != nil {
+			t.Fatalf("stream: %v", err)
+		}
+	}
+	submit(t, c, small)
+	streams[1].CloseSend()
+	if _, err := streams[1].CloseAndRecv(); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("stream ended without its envelope: %v, want InvalidArgument", err)
+	}
+	if got := pendingBytes(); got != 0 {
+		t.Errorf("pending bytes %v after every submission ended, want 0", got)
+	}
+	if size := treeSize(t, c); size != 2 {
+		t.Errorf("tree size %d, want 2", size)
+	}
+}
+
+func hasRetryInfo(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if _, ok := d.(*errdetails.RetryInfo); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func treeSize(t *testing.T, c clients) uint64 {
+	t.Helper()
+	res, err := c.log.GetCheckpoint(context.Background(), &evidentv1.GetCheckpointRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.GetTreeSize()
 }

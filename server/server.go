@@ -35,6 +35,11 @@ import (
 // get large.
 const DefaultMaxEnvelopeSize = 32 << 20
 
+// EnvelopeSizeCap is the most Options.MaxEnvelopeSize may be: the API's
+// own cap on an envelope (SubmitRequest.envelope, SubmitStreamHeader's
+// envelope_size), which requests over it fail validation against.
+const EnvelopeSizeCap = 64 << 20
+
 // Options configures a node.
 type Options struct {
 	// Ledger is the node's log, opened with LedgerOptions. Required.
@@ -45,6 +50,12 @@ type Options struct {
 	// MaxEnvelopeSize bounds one envelope in bytes. Default
 	// DefaultMaxEnvelopeSize (32 MiB).
 	MaxEnvelopeSize int
+	// MaxPendingBytes bounds the envelope bytes held for submissions not
+	// yet logged (each also counts 2 KiB for what comes with it); beyond
+	// it a submission is refused with Unavailable and a retry hint.
+	// Default DefaultMaxPendingBytes (256 MiB), or four envelopes of
+	// MaxEnvelopeSize if that is more.
+	MaxPendingBytes int64
 	// Logger receives the node's logs. Default: discard.
 	Logger *slog.Logger
 	// Registry receives the node's metrics and is served on /metrics.
@@ -65,6 +76,7 @@ type Server struct {
 	log     *slog.Logger
 	ledger  *ledger.Ledger
 	metrics *rpcMetrics
+	pending pending
 
 	trustMu sync.RWMutex
 	trust   *evidence.TrustPolicy
@@ -79,6 +91,15 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxEnvelopeSize <= 0 {
 		opts.MaxEnvelopeSize = DefaultMaxEnvelopeSize
+	}
+	if opts.MaxEnvelopeSize > EnvelopeSizeCap {
+		return nil, fmt.Errorf("MaxEnvelopeSize %d is over the API's cap of %d bytes per envelope", opts.MaxEnvelopeSize, EnvelopeSizeCap)
+	}
+	if opts.MaxPendingBytes <= 0 {
+		opts.MaxPendingBytes = max(DefaultMaxPendingBytes, 4*int64(opts.MaxEnvelopeSize))
+	}
+	if opts.MaxPendingBytes < int64(opts.MaxEnvelopeSize)+pendingOverhead {
+		return nil, fmt.Errorf("MaxPendingBytes %d is less than one envelope of MaxEnvelopeSize %d (and its 2 KiB): no such envelope could ever be submitted", opts.MaxPendingBytes, opts.MaxEnvelopeSize)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -97,11 +118,18 @@ func New(opts Options) (*Server, error) {
 		trust:  opts.Trust,
 		mux:    http.NewServeMux(),
 	}
+	s.pending.max = opts.MaxPendingBytes
 	m, err := newRPCMetrics(opts.Registry)
 	if err != nil {
 		return nil, err
 	}
 	s.metrics = m
+	if err := opts.Registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "evident_submissions_pending_bytes",
+		Help: "Envelope bytes (and 2 KiB per envelope) held for submissions not yet logged; at MaxPendingBytes submissions are refused with Unavailable.",
+	}, func() float64 { return float64(s.pending.used.Load()) })); err != nil {
+		return nil, err
+	}
 
 	interceptors := s.HandlerOptions()[0]
 	// Every handler has a read limit: connect's default is none, and a gRPC

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/evidence"
+	"github.com/evident-dev/evident/server"
 	"github.com/evident-dev/evident/server/federation"
 	"github.com/evident-dev/evident/witness"
 	"go.yaml.in/yaml/v3"
@@ -89,6 +90,9 @@ func loadConfig(path string) (*config, error) {
 	}
 	if c.NoteKey == "" || c.Data == "" {
 		return nil, fmt.Errorf("config %s: note_key and data are required", path)
+	}
+	if c.MaxEnvelopeSize < 0 || c.MaxEnvelopeSize > server.EnvelopeSizeCap {
+		return nil, fmt.Errorf("config %s: max_envelope_size %d: want 1 to %d bytes (the API's cap), or 0 for the default %d", path, c.MaxEnvelopeSize, server.EnvelopeSizeCap, server.DefaultMaxEnvelopeSize)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return nil, fmt.Errorf("config %s: set both tls_cert and tls_key, or neither", path)

@@ -48,6 +48,9 @@ type Config struct {
 	Trust *evidence.TrustPolicy
 	// MaxEnvelopeSize bounds an envelope. Default server.DefaultMaxEnvelopeSize.
 	MaxEnvelopeSize int
+	// MaxPendingBytes bounds submissions held in memory. Default
+	// server.Options' default.
+	MaxPendingBytes int64
 	// Peers are the other nodes. Default none.
 	Peers []federation.Peer
 	// GossipInterval is how often peers are pulled. Default 5s.
@@ -123,6 +126,7 @@ func Start(cfg Config) (_ *Node, err error) {
 		Ledger:          n.Ledger,
 		Trust:           cfg.Trust,
 		MaxEnvelopeSize: cfg.MaxEnvelopeSize,
+		MaxPendingBytes: cfg.MaxPendingBytes,
 		Logger:          log.With("part", "server"),
 		Registry:        reg,
 		Federation:      n.Federation,

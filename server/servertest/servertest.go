@@ -84,6 +84,9 @@ type Options struct {
 	// MaxEnvelopeSize is server.Options.MaxEnvelopeSize. Default the
 	// server's default.
 	MaxEnvelopeSize int
+	// MaxPendingBytes is server.Options.MaxPendingBytes. Default the
+	// server's default.
+	MaxPendingBytes int64
 	// Trust is the node's trust policy. Default DefaultTrust().
 	Trust *evidence.TrustPolicy
 	// NoteKey and VerifierKey are the checkpoint signing key pair, as
@@ -188,6 +191,7 @@ func (n *Node) start() error {
 		Cosigner:        cosigner,
 		Trust:           n.opts.Trust,
 		MaxEnvelopeSize: n.opts.MaxEnvelopeSize,
+		MaxPendingBytes: n.opts.MaxPendingBytes,
 		Logger:          n.opts.Logger,
 		NoSync:          !n.opts.Sync,
 	}
