@@ -610,6 +610,7 @@ func TestSubmitBatch(t *testing.T) {
 		Code      codes.Code
 	}
 	var got []outcome
+	checkpoints := map[string]bool{}
 	for i, r := range res.GetResults() {
 		if e := r.GetError(); e != nil {
 			got = append(got, outcome{Code: codes.Code(e.GetCode())})
@@ -620,6 +621,7 @@ func TestSubmitBatch(t *testing.T) {
 		}
 		sr := r.GetResult()
 		got = append(got, outcome{Index: sr.GetLogIndex(), Duplicate: sr.GetDuplicate()})
+		checkpoints[sr.GetCheckpoint()] = true
 		checkEntry(t, sr.GetEntry(), envs[i])
 		verifyInclusion(t, openCheckpoint(t, n, sr.GetCheckpoint()), sr.GetEntry(), sr.GetInclusionProof())
 	}
@@ -634,6 +636,9 @@ func TestSubmitBatch(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("batch outcomes (-want +got):\n%s", diff)
+	}
+	if len(checkpoints) != 1 {
+		t.Errorf("the batch's proofs are against %d checkpoints; want one", len(checkpoints))
 	}
 	if got := n.Ledger.Size(); got != 3 {
 		t.Errorf("tree size %d; want 3", got)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/evidence"
+	"github.com/evident-dev/evident/ledger"
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
 	"github.com/evident-dev/evident/server"
 	"github.com/evident-dev/evident/server/servertest"
@@ -199,4 +200,43 @@ func treeSize(t *testing.T, c clients) uint64 {
 		t.Fatal(err)
 	}
 	return res.GetTreeSize()
+}
+
+// TestWaitForCheckpointDeadline: when no checkpoint covers a submission
+// before the caller's deadline, the answer still arrives in time and says
+// at which index each envelope was logged, so it is not sent again as lost.
+func TestWaitForCheckpointDeadline(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, servertest.Options{Ledger: func(o *ledger.Options) { o.CheckpointInterval = time.Hour }})
+	c := dial(t, n)
+	submit(t, c, envelope(servertest.KeyPyPIMaven, "pkg:pypi/first@1", evidence.PredicateSPDX23))
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := c.ev.Submit(ctx, &evidentv1.SubmitRequest{Envelope: envelope(servertest.KeyPyPIMaven, "pkg:pypi/single@1", evidence.PredicateSPDX23), WaitForCheckpoint: true})
+	wantStatus(t, err, codes.DeadlineExceeded, "logged at index 1", "fetch its proof later")
+
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	res, err := c.ev.SubmitBatch(ctx, &evidentv1.SubmitBatchRequest{WaitForCheckpoint: true, Envelopes: [][]byte{
+		envelope(servertest.KeyPyPIMaven, "pkg:pypi/batch@1", evidence.PredicateSPDX23),
+		[]byte("garbage"),
+		envelope(servertest.KeyPyPIMaven, "pkg:pypi/batch@2", evidence.PredicateSPDX23),
+	}})
+	if err != nil {
+		t.Fatalf("SubmitBatch: %v; want an answer per item", err)
+	}
+	var got []string
+	for _, r := range res.GetResults() {
+		e := r.GetError()
+		got = append(got, codes.Code(e.GetCode()).String()+": "+e.GetMessage())
+	}
+	for i, want := range []string{"DeadlineExceeded: logged at index 2", "InvalidArgument", "DeadlineExceeded: logged at index 3"} {
+		if !strings.HasPrefix(got[i], want) {
+			t.Errorf("item %d: %q, want it to start %q", i, got[i], want)
+		}
+	}
+	if size := n.Ledger.Size(); size != 4 {
+		t.Errorf("tree size %d, want 4", size)
+	}
 }

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/evident-dev/evident/evidence"
@@ -112,7 +114,7 @@ func (s *Server) submit(ctx context.Context, env []byte, wait bool) (*evidentv1.
 	}
 	res := results[0]
 	if wait {
-		if err := s.waitAndProve(ctx, res); err != nil {
+		if err := s.waitAndProve(ctx, results); err != nil {
 			return nil, err
 		}
 	}
@@ -136,15 +138,19 @@ func (s *Server) submitBatch(ctx context.Context, envs [][]byte, wait bool) ([]*
 	}
 	if len(ps) > 0 {
 		results, err := s.logPrepared(ctx, ps, pEnvs)
+		if err == nil && wait {
+			// Logged whatever comes of the wait: a failure is each item's,
+			// and its message names the item's index.
+			err = s.waitAndProve(ctx, results)
+		}
 		for j, i := range pos {
 			if err != nil {
-				out[i] = &evidentv1.SubmitBatchResult{Outcome: &evidentv1.SubmitBatchResult_Error{Error: statusOf(err)}}
-				continue
-			}
-			if wait {
-				if err := s.waitAndProve(ctx, results[j]); err != nil {
-					return nil, err
+				item := err
+				if results != nil {
+					item = notCheckpointed(results[j].GetLogIndex(), err)
 				}
+				out[i] = &evidentv1.SubmitBatchResult{Outcome: &evidentv1.SubmitBatchResult_Error{Error: statusOf(item)}}
+				continue
 			}
 			out[i] = &evidentv1.SubmitBatchResult{Outcome: &evidentv1.SubmitBatchResult_Result{Result: results[j]}}
 		}
@@ -186,21 +192,57 @@ func (s *Server) logPrepared(ctx context.Context, ps []*prepared, envs [][]byte)
 	return out, nil
 }
 
-// waitAndProve waits for a checkpoint covering res and adds the inclusion
-// proof against it.
-func (s *Server) waitAndProve(ctx context.Context, res *evidentv1.SubmitResult) error {
-	cp, size, err := s.ledger.WaitForCheckpoint(ctx, res.GetLogIndex()+1)
+// waitAndProve waits for one checkpoint covering every result and adds
+// each one's inclusion proof against it.
+func (s *Server) waitAndProve(ctx context.Context, results []*evidentv1.SubmitResult) error {
+	var size uint64
+	for _, r := range results {
+		size = max(size, r.GetLogIndex()+1)
+	}
+	// Stop waiting a little before the caller's deadline, so that the
+	// answer saying what was logged reaches it before it gives up.
+	wctx := ctx
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, d.Add(-min(time.Until(d)/10, time.Second)))
+		defer cancel()
+	}
+	cp, cpSize, err := s.ledger.WaitForCheckpoint(wctx, size)
 	if err != nil {
-		if ctx.Err() != nil {
-			return connect.NewError(connect.CodeDeadlineExceeded, fmt.Errorf("logged at index %d, but no checkpoint covered it before the deadline: fetch the proof later", res.GetLogIndex()))
+		if len(results) == 1 {
+			return notCheckpointed(results[0].GetLogIndex(), s.waitError(wctx, err))
 		}
-		return s.internal(ctx, "wait for checkpoint", err)
+		return s.waitError(wctx, err)
 	}
-	p, err := s.ledger.InclusionProof(ctx, res.GetLogIndex(), size)
-	if err != nil {
-		return s.internal(ctx, "prove inclusion", err)
+	for _, r := range results {
+		p, err := s.ledger.InclusionProof(ctx, r.GetLogIndex(), cpSize)
+		if err != nil {
+			return s.internal(ctx, "prove inclusion", err)
+		}
+		r.InclusionProof = &evidentv1.InclusionProof{LogIndex: r.GetLogIndex(), TreeSize: cpSize, Hashes: p}
+		r.Checkpoint = string(cp)
 	}
-	res.InclusionProof = &evidentv1.InclusionProof{LogIndex: res.GetLogIndex(), TreeSize: size, Hashes: p}
-	res.Checkpoint = string(cp)
 	return nil
+}
+
+// waitError maps a WaitForCheckpoint error.
+func (s *Server) waitError(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("no checkpoint covered it before the deadline"))
+	case errors.Is(err, ledger.ErrClosed):
+		return s.ledgerError(ctx, err)
+	}
+	return s.internal(ctx, "wait for checkpoint", err)
+}
+
+// notCheckpointed says that the envelope at idx is logged, though err kept
+// the answer from carrying its proof: the client must not submit it again
+// as if it were lost, but fetch the proof later.
+func notCheckpointed(idx uint64, err error) error {
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	return connect.NewError(ce.Code(), fmt.Errorf("logged at index %d, but %s: fetch its proof later (GetEvidence)", idx, ce.Message()))
 }
