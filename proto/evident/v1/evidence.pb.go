@@ -538,8 +538,9 @@ type GetEvidenceRequest struct {
 	// the envelope is larger than its unary response limit; GetEnvelope streams
 	// envelopes of any size.
 	IncludeEnvelope bool `protobuf:"varint,3,opt,name=include_envelope,json=includeEnvelope,proto3" json:"include_envelope,omitempty"`
-	// Prove inclusion in the tree of this size, which must be a size the node
-	// has signed a checkpoint for. 0: the latest checkpoint.
+	// Prove inclusion in the tree of this size: normally that of a checkpoint
+	// the client holds, at most the latest checkpoint's. 0: the latest
+	// checkpoint.
 	TreeSize      uint64 `protobuf:"varint,4,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -137,8 +137,9 @@ type GetInclusionProofRequest struct {
 	//	*GetInclusionProofRequest_LogIndex
 	//	*GetInclusionProofRequest_LeafHash
 	Leaf isGetInclusionProofRequest_Leaf `protobuf_oneof:"leaf"`
-	// The size of the tree to prove inclusion in, which must be a size the
-	// node has signed a checkpoint for. 0: the latest checkpoint.
+	// The size of the tree to prove inclusion in: normally that of a
+	// checkpoint the client holds (and has verified), at most the latest
+	// checkpoint's. 0: the latest checkpoint, which the response then carries.
 	TreeSize      uint64 `protobuf:"varint,3,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -286,8 +287,8 @@ type GetConsistencyProofRequest struct {
 	// The smaller tree size, at least 1 (everything is consistent with the
 	// empty tree).
 	OldSize uint64 `protobuf:"varint,1,opt,name=old_size,json=oldSize,proto3" json:"old_size,omitempty"`
-	// The larger tree size, which must be a size the node has signed a
-	// checkpoint for. 0: the latest checkpoint.
+	// The larger tree size: normally that of a checkpoint the client holds,
+	// at most the latest checkpoint's. 0: the latest checkpoint.
 	NewSize       uint64 `protobuf:"varint,2,opt,name=new_size,json=newSize,proto3" json:"new_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
