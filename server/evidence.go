@@ -14,6 +14,7 @@ import (
 	"github.com/evident-dev/evident/evidence"
 	"github.com/evident-dev/evident/ledger"
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -232,10 +233,17 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 		}
 	}
 	resp := &evidentv1.QueryEvidenceResponse{Checkpoint: string(cp)}
-	for _, i := range idxs {
+	total := len(cp) + 256 // and the page token
+	for j, i := range idxs {
 		ev, err := s.evidenceAt(ctx, i, size)
 		if err != nil {
 			return nil, err
+		}
+		// A shorter page, never an empty one, rather than an answer the
+		// client can't receive.
+		if total += proto.Size(ev) + 8; j > 0 && total > s.opts.MaxResponseBytes {
+			idxs, more = idxs[:j], true
+			break
 		}
 		resp.Evidence = append(resp.Evidence, ev)
 	}

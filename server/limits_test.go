@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -238,5 +240,72 @@ func TestWaitForCheckpointDeadline(t *testing.T) {
 	}
 	if size := n.Ledger.Size(); size != 4 {
 		t.Errorf("tree size %d, want 4", size)
+	}
+}
+
+// TestResponseBytes: GetEntries and QueryEvidence answer in parts rather
+// than past the node's response limit, never with nothing, and a client
+// that follows them gets everything, in order.
+func TestResponseBytes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, limit := range []int{1, 4 << 10} {
+		n := startNode(t, servertest.Options{MaxResponseBytes: limit})
+		c := dial(t, n)
+		const count = 30
+		var entries [][]byte
+		for i := range count {
+			res := submit(t, c, envelope(servertest.KeyPyPIMaven, fmt.Sprintf("pkg:pypi/paged@1.0.%d", i), evidence.PredicateSPDX23))
+			entries = append(entries, res.GetEntry())
+		}
+
+		var got [][]byte
+		answers := 0
+		for start := uint64(0); start < count; answers++ {
+			res, err := c.log.GetEntries(ctx, &evidentv1.GetEntriesRequest{Start: start, Count: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.GetEntries()) == 0 {
+				t.Fatalf("limit %d: no entries from %d", limit, start)
+			}
+			got = append(got, res.GetEntries()...)
+			start += uint64(len(res.GetEntries()))
+		}
+		if !slices.EqualFunc(got, entries, bytes.Equal) {
+			t.Errorf("limit %d: GetEntries in parts gave other entries", limit)
+		}
+		if answers < 2 {
+			t.Errorf("limit %d: all %d entries in one answer", limit, count)
+		}
+
+		var idxs []uint64
+		pages := 0
+		for token := ""; pages == 0 || token != ""; pages++ {
+			res, err := c.ev.QueryEvidence(ctx, &evidentv1.QueryEvidenceRequest{
+				Query:    &evidentv1.QueryEvidenceRequest_PackagePurl{PackagePurl: "pkg:pypi/paged"},
+				PageSize: 500, PageToken: token,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.GetEvidence()) == 0 {
+				t.Fatalf("limit %d: empty page %d", limit, pages)
+			}
+			if size := proto.Size(res); limit > 1 && size > limit && len(res.GetEvidence()) > 1 {
+				t.Errorf("limit %d: a page of %d bytes", limit, size)
+			}
+			for _, ev := range res.GetEvidence() {
+				idxs = append(idxs, ev.GetLogIndex())
+			}
+			token = res.GetNextPageToken()
+		}
+		want := make([]uint64, count)
+		for i := range want {
+			want[i] = uint64(count - 1 - i)
+		}
+		if !slices.Equal(idxs, want) || pages < 2 {
+			t.Errorf("limit %d: %d pages of indexes %v; want several pages of %v", limit, pages, idxs, want)
+		}
 	}
 }

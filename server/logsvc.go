@@ -95,5 +95,14 @@ func (l *logService) GetEntries(ctx context.Context, req *connect.Request[eviden
 	if err != nil {
 		return nil, l.s.internal(ctx, "read entries", err)
 	}
+	// Fewer entries, never none, rather than an answer the client can't
+	// receive; it asks again from where this one stopped.
+	total := 0
+	for i, e := range es {
+		if total += len(e) + 8; i > 0 && total > l.s.opts.MaxResponseBytes {
+			es = es[:i]
+			break
+		}
+	}
 	return connect.NewResponse(&evidentv1.GetEntriesResponse{Entries: es, Start: start}), nil
 }

@@ -35,6 +35,10 @@ import (
 // get large.
 const DefaultMaxEnvelopeSize = 32 << 20
 
+// DefaultMaxResponseBytes is the default for Options.MaxResponseBytes:
+// under the 4 MiB that grpc-go clients receive by default.
+const DefaultMaxResponseBytes = 3 << 20
+
 // EnvelopeSizeCap is the most Options.MaxEnvelopeSize may be: the API's
 // own cap on an envelope (SubmitRequest.envelope, SubmitStreamHeader's
 // envelope_size), which requests over it fail validation against.
@@ -56,6 +60,10 @@ type Options struct {
 	// Default DefaultMaxPendingBytes (256 MiB), or four envelopes of
 	// MaxEnvelopeSize if that is more.
 	MaxPendingBytes int64
+	// MaxResponseBytes bounds an answer of GetEntries or QueryEvidence:
+	// past it they stop early, as their API allows (QueryEvidence with a
+	// page token). Default DefaultMaxResponseBytes.
+	MaxResponseBytes int
 	// Logger receives the node's logs. Default: discard.
 	Logger *slog.Logger
 	// Registry receives the node's metrics and is served on /metrics.
@@ -91,6 +99,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxEnvelopeSize <= 0 {
 		opts.MaxEnvelopeSize = DefaultMaxEnvelopeSize
+	}
+	if opts.MaxResponseBytes <= 0 {
+		opts.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	if opts.MaxEnvelopeSize > EnvelopeSizeCap {
 		return nil, fmt.Errorf("MaxEnvelopeSize %d is over the API's cap of %d bytes per envelope", opts.MaxEnvelopeSize, EnvelopeSizeCap)

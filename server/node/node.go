@@ -51,6 +51,9 @@ type Config struct {
 	// MaxPendingBytes bounds submissions held in memory. Default
 	// server.Options' default.
 	MaxPendingBytes int64
+	// MaxResponseBytes bounds GetEntries and QueryEvidence answers.
+	// Default server.Options' default.
+	MaxResponseBytes int
 	// Peers are the other nodes. Default none.
 	Peers []federation.Peer
 	// GossipInterval is how often peers are pulled. Default 5s.
@@ -123,13 +126,14 @@ func Start(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	if n.Server, err = server.New(server.Options{
-		Ledger:          n.Ledger,
-		Trust:           cfg.Trust,
-		MaxEnvelopeSize: cfg.MaxEnvelopeSize,
-		MaxPendingBytes: cfg.MaxPendingBytes,
-		Logger:          log.With("part", "server"),
-		Registry:        reg,
-		Federation:      n.Federation,
+		Ledger:           n.Ledger,
+		Trust:            cfg.Trust,
+		MaxEnvelopeSize:  cfg.MaxEnvelopeSize,
+		MaxPendingBytes:  cfg.MaxPendingBytes,
+		MaxResponseBytes: cfg.MaxResponseBytes,
+		Logger:           log.With("part", "server"),
+		Registry:         reg,
+		Federation:       n.Federation,
 	}); err != nil {
 		return nil, err
 	}

@@ -87,6 +87,9 @@ type Options struct {
 	// MaxPendingBytes is server.Options.MaxPendingBytes. Default the
 	// server's default.
 	MaxPendingBytes int64
+	// MaxResponseBytes is server.Options.MaxResponseBytes. Default the
+	// server's default.
+	MaxResponseBytes int
 	// Trust is the node's trust policy. Default DefaultTrust().
 	Trust *evidence.TrustPolicy
 	// NoteKey and VerifierKey are the checkpoint signing key pair, as
@@ -184,16 +187,17 @@ func (n *Node) start() error {
 		return err
 	}
 	cfg := node.Config{
-		Data:            n.Dir,
-		Listen:          n.opts.Addr,
-		Signer:          signer,
-		LogKey:          n.Verifier,
-		Cosigner:        cosigner,
-		Trust:           n.opts.Trust,
-		MaxEnvelopeSize: n.opts.MaxEnvelopeSize,
-		MaxPendingBytes: n.opts.MaxPendingBytes,
-		Logger:          n.opts.Logger,
-		NoSync:          !n.opts.Sync,
+		Data:             n.Dir,
+		Listen:           n.opts.Addr,
+		Signer:           signer,
+		LogKey:           n.Verifier,
+		Cosigner:         cosigner,
+		Trust:            n.opts.Trust,
+		MaxEnvelopeSize:  n.opts.MaxEnvelopeSize,
+		MaxPendingBytes:  n.opts.MaxPendingBytes,
+		MaxResponseBytes: n.opts.MaxResponseBytes,
+		Logger:           n.opts.Logger,
+		NoSync:           !n.opts.Sync,
 	}
 	if n.opts.Ledger != nil {
 		n.opts.Ledger(&cfg.Ledger)
