@@ -103,4 +103,25 @@ func TestMetrics(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("metrics (-want +got):\n%s", diff)
 	}
+
+	// Latencies by procedure and code, append batch sizes, queue depth and
+	// what submissions hold: as many observations as there were events.
+	got = scrape(t, n, "evident_rpc_duration_seconds_count", "evident_ledger_append_batch_entries_sum",
+		"evident_ledger_append_batch_entries_count", "evident_ledger_queue_entries", "evident_submissions_pending_bytes")
+	dur := func(procedure, code string) string {
+		return `evident_rpc_duration_seconds_count{code="` + code + `",procedure="/evident.v1.` + procedure + `"}`
+	}
+	if got[dur("EvidenceService/Submit", "ok")] != 3 || got[dur("LogService/GetCheckpoint", "ok")] != 4 {
+		t.Errorf("latency observations: %v", got)
+	}
+	// The three accepted submissions went through the ledger (the
+	// duplicate is found there).
+	if got["evident_ledger_append_batch_entries_sum"] != 3 || got["evident_ledger_append_batch_entries_count"] < 1 {
+		t.Errorf("append batches: %v entries in %v batches, want 3 in at least 1", got["evident_ledger_append_batch_entries_sum"], got["evident_ledger_append_batch_entries_count"])
+	}
+	for _, k := range []string{"evident_ledger_queue_entries", "evident_submissions_pending_bytes"} {
+		if v, ok := got[k]; !ok || v != 0 {
+			t.Errorf("%s = %v (present: %v), want 0 with nothing in flight", k, v, ok)
+		}
+	}
 }
