@@ -1,14 +1,18 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
+	"connectrpc.com/connect"
 	"github.com/evident-dev/evident/evidence"
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
 	"github.com/evident-dev/evident/server/servertest"
@@ -68,15 +72,29 @@ func TestBadInput(t *testing.T) {
 	huge := servertest.Envelope(k, "pkg:pypi/huge@1.0.0", servertest.Digest("huge"), evidence.PredicateCycloneDX,
 		[]byte(`{"sbom":"`+strings.Repeat("x", 2<<20)+`"}`))
 
+	// sub submits env over gRPC, then as curl would, over Connect JSON:
+	// both must be refused with the same code.
 	sub := func(env []byte) func() error {
 		return func() error {
 			_, err := c.ev.Submit(ctx, &evidentv1.SubmitRequest{Envelope: env})
+			body, _ := json.Marshal(map[string][]byte{"envelope": env})
+			res, herr := http.Post(n.URL+"/evident.v1.EvidenceService/Submit", "application/json", bytes.NewReader(body))
+			if herr != nil {
+				return herr
+			}
+			defer res.Body.Close()
+			var e struct{ Code, Message string }
+			json.NewDecoder(res.Body).Decode(&e)
+			if want := connect.Code(status.Code(err)).String(); e.Code != want {
+				return fmt.Errorf("over gRPC: %v; over Connect JSON: %q (HTTP %d: %s)", err, e.Code, res.StatusCode, e.Message)
+			}
 			return err
 		}
 	}
-	// batch submits envs in one SubmitBatch and returns the first item's
-	// error as a gRPC status error; every item must fail.
-	batch := func(envs ...[]byte) func() error {
+	// batch submits envs in one SubmitBatch, checks each item failed with
+	// its code in wants, and returns the first item's error as a gRPC
+	// status error.
+	batch := func(wants []codes.Code, envs ...[]byte) func() error {
 		return func() error {
 			res, err := c.ev.SubmitBatch(ctx, &evidentv1.SubmitBatchRequest{Envelopes: envs})
 			if err != nil {
@@ -87,6 +105,9 @@ func TestBadInput(t *testing.T) {
 				e := r.GetError()
 				if e == nil {
 					return errors.New("a batch item was logged")
+				}
+				if got := codes.Code(e.GetCode()); got != wants[i] {
+					return fmt.Errorf("batch item %d: %v (%s), want %v", i, got, e.GetMessage(), wants[i])
 				}
 				if i == 0 {
 					first = status.Error(codes.Code(e.GetCode()), e.GetMessage())
@@ -283,7 +304,10 @@ func TestBadInput(t *testing.T) {
 			wantCode: codes.InvalidArgument, wantMsg: []string{"envelope_sha256"},
 		},
 		{
-			name: "batch of bad envelopes", call: batch(good("pkg:pypi/requests"), []byte("garbage"), big, flipSig(good("pkg:pypi/x@1"))),
+			name: "batch of bad envelopes", call: batch(
+				[]codes.Code{codes.InvalidArgument, codes.InvalidArgument, codes.ResourceExhausted, codes.Unauthenticated, codes.PermissionDenied},
+				good("pkg:pypi/requests"), []byte("garbage"), big, flipSig(good("pkg:pypi/x@1")),
+				envelope(servertest.KeyNPM, "pkg:pypi/requests@1.0.0", evidence.PredicateSPDX23)),
 			wantCode: codes.InvalidArgument, wantMsg: []string{"has no version"},
 		},
 	}
