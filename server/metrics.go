@@ -3,10 +3,14 @@ package server
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strconv"
 	"time"
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // rpcMetrics are the node's per-RPC metrics:
@@ -64,6 +68,7 @@ type metricsInterceptor struct{ m *rpcMetrics }
 func (i metricsInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		start := time.Now()
+		markSeen(ctx)
 		res, err := next(ctx, req)
 		i.m.observe(req.Spec().Procedure, start, err)
 		return res, err
@@ -77,8 +82,115 @@ func (i metricsInterceptor) WrapStreamingClient(next connect.StreamingClientFunc
 func (i metricsInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		start := time.Now()
+		markSeen(ctx)
 		err := next(ctx, conn)
 		i.m.observe(conn.Spec().Procedure, start, err)
 		return err
 	}
+}
+
+// seenKey is the context key of the flag the interceptor sets on the
+// requests it records.
+type seenKey struct{}
+
+// early records the RPCs of one service that fail before any interceptor
+// runs: connect reads and decodes a unary request first, so a request over
+// the read limit, or one that does not decode, never reaches the
+// interceptor. Only the service's own procedures are recorded (labels must
+// stay few whatever paths clients send).
+func (m *rpcMetrics) early(service string, next http.Handler) http.Handler {
+	procedures := map[string]bool{}
+	if d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service)); err == nil {
+		if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
+			for i := range sd.Methods().Len() {
+				procedures["/"+service+"/"+string(sd.Methods().Get(i).Name())] = true
+			}
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !procedures[r.URL.Path] {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		seen := new(bool)
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), seenKey{}, seen)))
+		if !*seen {
+			code := sw.code()
+			m.requests.WithLabelValues(r.URL.Path, code).Inc()
+			m.duration.WithLabelValues(r.URL.Path, code).Observe(time.Since(start).Seconds())
+		}
+	})
+}
+
+// markSeen tells early that the interceptor recorded the request.
+func markSeen(ctx context.Context) {
+	if seen, ok := ctx.Value(seenKey{}).(*bool); ok {
+		*seen = true
+	}
+}
+
+// statusWriter remembers the HTTP status of a response, to tell an early
+// failure's code.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush and Unwrap keep what connect and http.ResponseController need of
+// the writer underneath.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// code is the RPC code of the response: the gRPC status (gRPC sends it as
+// a trailer, gRPC-Web and trailers-only answers as a header), else the
+// Connect protocol's HTTP status for the codes a request can fail with
+// before it is decoded.
+func (w *statusWriter) code() string {
+	h := w.Header()
+	for _, k := range []string{http.TrailerPrefix + "Grpc-Status", "Grpc-Status"} {
+		if v := h.Get(k); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 16 {
+				return connect.CodeUnknown.String()
+			}
+			if n == 0 {
+				return "ok"
+			}
+			return connect.Code(n).String()
+		}
+	}
+	switch w.status {
+	case 0, http.StatusOK:
+		return "ok"
+	case http.StatusBadRequest:
+		return connect.CodeInvalidArgument.String()
+	case http.StatusTooManyRequests:
+		return connect.CodeResourceExhausted.String()
+	case http.StatusNotFound, http.StatusUnsupportedMediaType, http.StatusMethodNotAllowed:
+		return connect.CodeUnimplemented.String()
+	case http.StatusServiceUnavailable:
+		return connect.CodeUnavailable.String()
+	}
+	return connect.CodeUnknown.String()
 }

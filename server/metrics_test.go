@@ -12,8 +12,11 @@ import (
 
 	"github.com/evident-dev/evident/evidence"
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
+	"github.com/evident-dev/evident/server"
 	"github.com/evident-dev/evident/server/servertest"
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // scrape fetches /metrics and returns every sample of the named metrics,
@@ -87,18 +90,43 @@ func TestMetrics(t *testing.T) {
 		t.Fatal("truncated stream accepted")
 	}
 
+	// Failures before any interceptor runs: over the read limit, a body
+	// that does not decode (protobuf, JSON); and health, which has no
+	// interceptor; a path that is no procedure is not counted.
+	_, err = c.log.GetCheckpoint(ctx, padded(&evidentv1.GetCheckpointRequest{}, server.MaxSmallRequest+1))
+	wantStatus(t, err, codes.ResourceExhausted)
+	for _, ct := range []string{"application/proto", "application/json"} {
+		res, err := http.Post(n.URL+"/evident.v1.EvidenceService/Submit", ct, strings.NewReader("\xff\xff{not this"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest {
+			t.Errorf("undecodable %s body: status %d, want 400", ct, res.StatusCode)
+		}
+	}
+	if _, err := healthpb.NewHealthClient(c.conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := http.Post(n.URL+"/evident.v1.EvidenceService/NoSuchMethod", "application/json", strings.NewReader("{}")); err == nil {
+		res.Body.Close()
+	}
+
 	got := scrape(t, n, "evident_rpc_requests_total", "evident_ledger_tree_size")
 	req := func(procedure, code string) string {
 		return `evident_rpc_requests_total{code="` + code + `",procedure="/evident.v1.` + procedure + `"}`
 	}
 	want := map[string]float64{
 		req("EvidenceService/Submit", "ok"): 3,
-		// Refused by protovalidate (empty envelope) and by the handler.
-		req("EvidenceService/Submit", "invalid_argument"):       2,
-		req("EvidenceService/Submit", "permission_denied"):      1,
-		req("EvidenceService/SubmitStream", "invalid_argument"): 1,
-		req("LogService/GetCheckpoint", "ok"):                   4,
-		"evident_ledger_tree_size":                              2,
+		// Refused by protovalidate (empty envelope), by the handler, and
+		// undecodable as protobuf and as JSON.
+		req("EvidenceService/Submit", "invalid_argument"):                                4,
+		req("EvidenceService/Submit", "permission_denied"):                               1,
+		req("EvidenceService/SubmitStream", "invalid_argument"):                          1,
+		req("LogService/GetCheckpoint", "ok"):                                            4,
+		req("LogService/GetCheckpoint", "resource_exhausted"):                            1,
+		`evident_rpc_requests_total{code="ok",procedure="/grpc.health.v1.Health/Check"}`: 1,
+		"evident_ledger_tree_size":                                                       2,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("metrics (-want +got):\n%s", diff)

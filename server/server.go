@@ -149,20 +149,35 @@ func New(opts Options) (*Server, error) {
 	// (4/3 of its size) for Connect JSON clients, plus framing.
 	readMax := connect.WithReadMaxBytes(opts.MaxEnvelopeSize/3*4 + 1<<20)
 	small := connect.WithReadMaxBytes(MaxSmallRequest)
-	s.mux.Handle(evidentv1connect.NewEvidenceServiceHandler(&evidenceService{s}, interceptors, readMax))
-	s.mux.Handle(evidentv1connect.NewLogServiceHandler(&logService{s}, interceptors, small))
+	// Every RPC is counted: by the interceptor, or, failing before it runs
+	// or without one (health, reflection), by the metrics' early wrapper.
+	rpcs := rpcMux{s.mux, s.metrics}
+	rpcs.Handle(evidentv1connect.NewEvidenceServiceHandler(&evidenceService{s}, interceptors, readMax))
+	rpcs.Handle(evidentv1connect.NewLogServiceHandler(&logService{s}, interceptors, small))
 
 	services := []string{evidentv1connect.EvidenceServiceName, evidentv1connect.LogServiceName}
 	if opts.Federation != nil {
-		opts.Federation.Mount(s.mux, s.HandlerOptions()...)
+		opts.Federation.Mount(rpcs, s.HandlerOptions()...)
 		services = append(services, evidentv1connect.WitnessServiceName)
 	}
-	s.mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...), small))
+	rpcs.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...), small))
 	reflector := grpcreflect.NewStaticReflector(services...)
-	s.mux.Handle(grpcreflect.NewHandlerV1(reflector, small))
-	s.mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, small))
+	rpcs.Handle(grpcreflect.NewHandlerV1(reflector, small))
+	rpcs.Handle(grpcreflect.NewHandlerV1Alpha(reflector, small))
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
 	return s, nil
+}
+
+// rpcMux mounts handlers wrapped in the metrics' early wrapper, which
+// records the RPCs of a service pattern ("/pkg.Service/") that no
+// interceptor recorded.
+type rpcMux struct {
+	mux     *http.ServeMux
+	metrics *rpcMetrics
+}
+
+func (m rpcMux) Handle(pattern string, h http.Handler) {
+	m.mux.Handle(pattern, m.metrics.early(strings.Trim(pattern, "/"), h))
 }
 
 // MaxSmallRequest is the read limit of the node's handlers other than
