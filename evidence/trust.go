@@ -3,6 +3,7 @@ package evidence
 import (
 	"crypto/ed25519"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -209,6 +210,11 @@ type TrustedKey struct {
 	// Namespaces are patterns in the text form of [Namespace]. At least one
 	// is required.
 	Namespaces []string
+	// Rate, when positive, is how many envelopes per second the key may
+	// have logged on average, and Burst how many at once (default: Rate
+	// rounded up, at least 1). Zero: no limit.
+	Rate  float64
+	Burst int
 }
 
 // TrustPolicy is the set of keys a node accepts evidence from, each allowed
@@ -222,6 +228,8 @@ type trustedKey struct {
 	id         string
 	pub        ed25519.PublicKey
 	namespaces []Namespace
+	rate       float64
+	burst      int
 }
 
 // NewTrustPolicy builds a trust policy. Each key must be a valid Ed25519
@@ -240,7 +248,13 @@ func NewTrustPolicy(keys []TrustedKey) (*TrustPolicy, error) {
 		if len(k.Namespaces) == 0 {
 			return nil, fieldErr(field, "key %s has no namespaces, so it could sign for nothing; use \"*\" to allow every purl", id)
 		}
-		tk := &trustedKey{id: id, pub: slices.Clone(k.PublicKey)}
+		if !(k.Rate >= 0) || math.IsInf(k.Rate, 0) || k.Burst < 0 {
+			return nil, fieldErr(field, "key %s has rate %v and burst %d; want a rate of envelopes per second and a burst, both 0 or more (0: no limit)", id, k.Rate, k.Burst)
+		}
+		tk := &trustedKey{id: id, pub: slices.Clone(k.PublicKey), rate: k.Rate, burst: k.Burst}
+		if tk.rate > 0 && tk.burst == 0 {
+			tk.burst = max(1, int(math.Ceil(tk.rate)))
+		}
 		for j, s := range k.Namespaces {
 			n, err := parseNamespace(s)
 			if err != nil {
@@ -276,6 +290,18 @@ func (p *TrustPolicy) PublicKey(keyID string) (ed25519.PublicKey, bool) {
 		return nil, false
 	}
 	return slices.Clone(k.pub), true
+}
+
+// RateLimit returns the rate (envelopes per second) and burst the key with
+// the given id may submit at; a rate of 0 means no limit.
+func (p *TrustPolicy) RateLimit(keyID string) (rate float64, burst int) {
+	if p == nil {
+		return 0, 0
+	}
+	if k, ok := p.keys[keyID]; ok {
+		return k.rate, k.burst
+	}
+	return 0, 0
 }
 
 // Allows reports whether the key with the given id is trusted for purl.

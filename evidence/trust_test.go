@@ -2,6 +2,8 @@ package evidence
 
 import (
 	"crypto/ed25519"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -185,6 +187,42 @@ func TestNamespaceMatchCanonical(t *testing.T) {
 		}
 		if p.String() != "pkg:generic/a/b/c@1" || !n.Match(p) {
 			t.Errorf("%s: canonical %s, Match = %v", s, p, n.Match(p))
+		}
+	}
+}
+
+func TestTrustPolicyRateLimit(t *testing.T) {
+	k1, k2, k3 := pubOf(testKey(1)), pubOf(testKey(2)), pubOf(testKey(3))
+	p, err := NewTrustPolicy([]TrustedKey{
+		{PublicKey: k1, Namespaces: []string{"*"}, Rate: 2.5},
+		{PublicKey: k2, Namespaces: []string{"*"}, Rate: 10, Burst: 500},
+		{PublicKey: k3, Namespaces: []string{"*"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		id    string
+		rate  float64
+		burst int
+	}{
+		{KeyID(k1), 2.5, 3}, // burst defaults to the rate, rounded up
+		{KeyID(k2), 10, 500},
+		{KeyID(k3), 0, 0},
+		{"unknown", 0, 0},
+	} {
+		if rate, burst := p.RateLimit(tt.id); rate != tt.rate || burst != tt.burst {
+			t.Errorf("RateLimit(%s) = %v, %d; want %v, %d", tt.id, rate, burst, tt.rate, tt.burst)
+		}
+	}
+	for _, bad := range []TrustedKey{
+		{PublicKey: k1, Namespaces: []string{"*"}, Rate: -1},
+		{PublicKey: k1, Namespaces: []string{"*"}, Rate: math.NaN()},
+		{PublicKey: k1, Namespaces: []string{"*"}, Rate: math.Inf(1)},
+		{PublicKey: k1, Namespaces: []string{"*"}, Rate: 1, Burst: -1},
+	} {
+		if _, err := NewTrustPolicy([]TrustedKey{bad}); err == nil || !strings.Contains(err.Error(), "rate") {
+			t.Errorf("rate %v, burst %d: got %v, want an error about the rate", bad.Rate, bad.Burst, err)
 		}
 	}
 }

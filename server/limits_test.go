@@ -309,3 +309,49 @@ func TestResponseBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimit: a key with a rate limit gets ResourceExhausted, with when
+// to retry, for envelopes past its burst, and is admitted again once its
+// rate has refilled; other keys are not limited by it.
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	trust, err := evidence.NewTrustPolicy([]evidence.TrustedKey{
+		{PublicKey: servertest.Public(servertest.KeyPyPIMaven), Namespaces: []string{"pkg:pypi"}, Rate: 5, Burst: 3},
+		{PublicKey: servertest.Public(servertest.KeyNPM), Namespaces: []string{"pkg:npm"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, servertest.Options{Trust: trust})
+	c := dial(t, n)
+	ctx := context.Background()
+	pypi := func(v int) []byte {
+		return envelope(servertest.KeyPyPIMaven, fmt.Sprintf("pkg:pypi/limited@%d", v), evidence.PredicateSPDX23)
+	}
+
+	res, err := c.ev.SubmitBatch(ctx, &evidentv1.SubmitBatchRequest{Envelopes: [][]byte{pypi(1), pypi(2), []byte("garbage"), pypi(3), pypi(4)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codesGot []codes.Code
+	for _, r := range res.GetResults() {
+		codesGot = append(codesGot, codes.Code(r.GetError().GetCode()))
+	}
+	// The garbage costs nothing; the fourth good envelope is one too many.
+	if want := []codes.Code{codes.OK, codes.OK, codes.InvalidArgument, codes.OK, codes.ResourceExhausted}; !slices.Equal(codesGot, want) {
+		t.Fatalf("batch codes %v, want %v", codesGot, want)
+	}
+	_, err = c.ev.Submit(ctx, &evidentv1.SubmitRequest{Envelope: pypi(5)})
+	st := wantStatus(t, err, codes.ResourceExhausted, evidence.KeyID(servertest.Public(servertest.KeyPyPIMaven)), "5 envelopes per second", "retry in")
+	if !hasRetryInfo(st) {
+		t.Errorf("no RetryInfo detail: %v", st.Details())
+	}
+	for i := range 5 {
+		submit(t, c, envelope(servertest.KeyNPM, fmt.Sprintf("pkg:npm/unlimited@%d", i), evidence.PredicateSPDX23))
+	}
+	if size := n.Ledger.Size(); size != 8 {
+		t.Errorf("tree size %d, want 8", size)
+	}
+	time.Sleep(250 * time.Millisecond) // a token, at 5 per second
+	submit(t, c, pypi(5))
+}

@@ -85,6 +85,7 @@ type Server struct {
 	ledger  *ledger.Ledger
 	metrics *rpcMetrics
 	pending pending
+	limits  submitLimits
 
 	trustMu sync.RWMutex
 	trust   *evidence.TrustPolicy

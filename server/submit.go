@@ -41,7 +41,8 @@ func (s *Server) prepareBatch(envs [][]byte) (ps []*prepared, errs []error) {
 	}
 	var vs []*evidence.Verified
 	var verrs []error
-	verifiers.run(func() { vs, verrs = evidence.VerifyBatch(sized, s.trustPolicy()) })
+	policy := s.trustPolicy()
+	verifiers.run(func() { vs, verrs = evidence.VerifyBatch(sized, policy) })
 	now := s.opts.Now()
 	for j, i := range at {
 		if verrs[j] != nil {
@@ -51,6 +52,11 @@ func (s *Server) prepareBatch(envs [][]byte) (ps []*prepared, errs []error) {
 		e, err := vs[j].EntryAt(now)
 		if err != nil {
 			errs[i] = evidenceError(err)
+			continue
+		}
+		// Last, so that only envelopes the node would log count.
+		if err := s.limits.take(policy, vs[j].SignerKeyIDs, now); err != nil {
+			errs[i] = err
 			continue
 		}
 		ps[i] = &prepared{digest: vs[j].EnvelopeDigest, entry: e.Marshal(), keys: indexKeysOf(e)}

@@ -64,6 +64,10 @@ type submitter struct {
 	Name       string   `yaml:"name"`
 	Key        string   `yaml:"key"`
 	Namespaces []string `yaml:"namespaces"`
+	// RateLimit and Burst, when set, limit the key to that many envelopes
+	// per second on average and at once.
+	RateLimit float64 `yaml:"rate_limit"`
+	Burst     int     `yaml:"burst"`
 }
 
 func (c *config) path(p string) string {
@@ -163,7 +167,7 @@ func (c *config) trust() (*evidence.TrustPolicy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("submitters[%d] (%s): key: %w", i, s.Name, err)
 		}
-		keys = append(keys, evidence.TrustedKey{PublicKey: pub, Namespaces: s.Namespaces})
+		keys = append(keys, evidence.TrustedKey{PublicKey: pub, Namespaces: s.Namespaces, Rate: s.RateLimit, Burst: s.Burst})
 	}
 	t, err := evidence.NewTrustPolicy(keys)
 	if err != nil {
@@ -231,7 +235,15 @@ tls_key: ""
 # Keys trusted to submit evidence, each for some purl namespaces:
 # "pkg:maven/org.apache" (that namespace and below), "pkg:pypi" (a whole
 # type), "pkg:generic/openssl" (one package), "*" (anything).
-# Print a key with "evident keygen".
+# Print a key with "evident keygen". A key may also have a rate limit:
+# rate_limit envelopes per second on average, burst at once (default: the
+# rate); beyond it its submissions are refused with RESOURCE_EXHAUSTED and
+# when to retry. Absent: no limit. For example:
+#  - name: release manager
+#    key: ed25519:...
+#    namespaces: ["pkg:maven/org.apache"]
+#    rate_limit: 50
+#    burst: 1000
 submitters:
   # A key made by "evidentd init" for trying the node out. It may sign for
   # anything: replace it with your release managers' keys before production.
