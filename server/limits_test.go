@@ -355,3 +355,55 @@ func TestRateLimit(t *testing.T) {
 	time.Sleep(250 * time.Millisecond) // a token, at 5 per second
 	submit(t, c, pypi(5))
 }
+
+// TestSubmitNearDefaultLimit: with the default limit, an envelope just
+// under 32 MiB is logged by unary Submit and by SubmitStream, and one byte
+// over it is refused with ResourceExhausted.
+func TestSubmitNearDefaultLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("signs and sends envelopes of 32 MiB")
+	}
+	t.Parallel()
+	n := startNode(t, servertest.Options{})
+	c := dial(t, n)
+	ctx := context.Background()
+	// sized returns an envelope of exactly size bytes about purl: a little
+	// under it, then padded with spaces before its closing brace (outside
+	// what is signed).
+	sized := func(purl string, size int) []byte {
+		predicate, _ := json.Marshal(map[string]string{"sbom": strings.Repeat("x", size/4*3-4096)})
+		env := servertest.Envelope(servertest.KeyPyPIMaven, purl, servertest.Digest(purl), evidence.PredicateCycloneDX, predicate)
+		if len(env) > size || env[len(env)-1] != '}' {
+			t.Fatalf("envelope of %d bytes, want at most %d ending in }", len(env), size)
+		}
+		return append(append(env[:len(env)-1:len(env)-1], bytes.Repeat([]byte(" "), size-len(env))...), '}')
+	}
+	under := sized("pkg:pypi/sbom@1", server.DefaultMaxEnvelopeSize-64<<10)
+	if _, err := c.ev.Submit(ctx, &evidentv1.SubmitRequest{Envelope: under}); err != nil {
+		t.Fatalf("unary Submit of %d bytes: %v", len(under), err)
+	}
+
+	stream := func(env []byte) error {
+		s, err := c.ev.SubmitStream(ctx)
+		if err != nil {
+			return err
+		}
+		s.Send(&evidentv1.SubmitStreamRequest{Part: &evidentv1.SubmitStreamRequest_Header{Header: &evidentv1.SubmitStreamHeader{EnvelopeSize: uint64(len(env))}}})
+		for len(env) > 0 {
+			k := min(len(env), 1<<20)
+			if err := s.Send(&evidentv1.SubmitStreamRequest{Part: &evidentv1.SubmitStreamRequest_Chunk{Chunk: env[:k]}}); err != nil {
+				break // refused: CloseAndRecv says why
+			}
+			env = env[k:]
+		}
+		_, err = s.CloseAndRecv()
+		return err
+	}
+	if err := stream(sized("pkg:pypi/sbom@2", server.DefaultMaxEnvelopeSize)); err != nil {
+		t.Fatalf("SubmitStream of %d bytes: %v", server.DefaultMaxEnvelopeSize, err)
+	}
+	wantStatus(t, stream(sized("pkg:pypi/sbom@3", server.DefaultMaxEnvelopeSize+1)), codes.ResourceExhausted, "33554432")
+	if size := n.Ledger.Size(); size != 2 {
+		t.Errorf("tree size %d, want 2", size)
+	}
+}
