@@ -3,6 +3,8 @@ package server
 import (
 	"fmt"
 	"sync/atomic"
+
+	"connectrpc.com/connect"
 )
 
 // DefaultMaxPendingBytes is the default for Options.MaxPendingBytes.
@@ -22,20 +24,32 @@ type pending struct {
 	used atomic.Int64
 }
 
-// admit reserves n envelope bytes for one submission of envelopes and
-// returns the function that gives them back. A node holding too much
-// answers Unavailable with a retry hint, before reading on or doing any
-// work: the client backs off and the node sheds load instead of queueing
-// it.
-func (p *pending) admit(n, envelopes int) (release func(), err error) {
-	cost := int64(n) + int64(envelopes)*pendingOverhead
+// take reserves cost bytes. A node holding too much answers Unavailable
+// with a retry hint: the client backs off and the node sheds load instead
+// of queueing it. What could never fit is ResourceExhausted.
+func (p *pending) take(cost int64) error {
+	if cost > p.max {
+		return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf(
+			"this submission needs %d MiB of the %d MiB the node holds for submissions in flight: send fewer or smaller envelopes per call", cost>>20, p.max>>20))
+	}
 	for {
 		used := p.used.Load()
 		if used+cost > p.max {
-			return nil, busy(fmt.Sprintf("the node is holding %d MiB of submissions not yet logged, its limit", p.max>>20))
+			return busy(fmt.Sprintf("the node is holding %d MiB of submissions not yet logged, its limit", p.max>>20))
 		}
 		if p.used.CompareAndSwap(used, used+cost) {
-			return func() { p.used.Add(-cost) }, nil
+			return nil
 		}
 	}
+}
+
+// admit reserves n envelope bytes for one submission of envelopes, before
+// its work (a unary request has been read by then; its size is bounded by
+// the read limit), and returns the function that gives them back.
+func (p *pending) admit(n, envelopes int) (release func(), err error) {
+	cost := int64(n) + int64(envelopes)*pendingOverhead
+	if err := p.take(cost); err != nil {
+		return nil, err
+	}
+	return func() { p.used.Add(-cost) }, nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -34,8 +35,8 @@ func (e *evidenceService) Submit(ctx context.Context, req *connect.Request[evide
 	return connect.NewResponse(&evidentv1.SubmitResponse{Result: res}), nil
 }
 
-// streamChunkStart is SubmitStream's first buffer: the buffer then grows
-// with the chunks received.
+// streamChunkStart is the least SubmitStream's buffer grows to: it then
+// doubles with the chunks received.
 const streamChunkStart = 1 << 20
 
 func (e *evidenceService) SubmitStream(ctx context.Context, stream *connect.ClientStream[evidentv1.SubmitStreamRequest]) (*connect.Response[evidentv1.SubmitStreamResponse], error) {
@@ -52,27 +53,41 @@ func (e *evidenceService) SubmitStream(ctx context.Context, stream *connect.Clie
 	if h.GetEnvelopeSize() > uint64(e.s.opts.MaxEnvelopeSize) {
 		return nil, tooLarge(int(h.GetEnvelopeSize()), e.s.opts.MaxEnvelopeSize)
 	}
-	// The announced size is reserved before anything more is read, and the
-	// buffer grows as chunks arrive: a client that announces 32 MiB and
-	// sends nothing holds a reservation, not memory, and can't make the
-	// node hold more than it announced.
-	release, err := e.s.pending.admit(int(h.GetEnvelopeSize()), 1)
-	if err != nil {
+	// Memory is reserved as it is used: the buffer grows with the chunks
+	// received, doubling up to the announced size, and each growth is
+	// reserved (MaxPendingBytes) before it is made. A client that announces
+	// 32 MiB and sends nothing holds 2 KiB, and one that stops sending is
+	// cut off after StreamIdleTimeout.
+	size := int(h.GetEnvelopeSize())
+	held := int64(pendingOverhead)
+	if err := e.s.pending.take(held); err != nil {
 		return nil, err
 	}
-	defer release()
-	buf := make([]byte, 0, min(h.GetEnvelopeSize(), streamChunkStart))
-	for stream.Receive() {
+	defer func() { e.s.pending.used.Add(-held) }()
+	idle := e.s.idleDeadline(ctx)
+	var buf []byte
+	for idle(); stream.Receive(); idle() {
 		c := stream.Msg().GetChunk()
 		if c == nil {
 			return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("only the first message may be a header; send chunks after it"))
 		}
-		if uint64(len(buf)+len(c)) > h.GetEnvelopeSize() {
-			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("the chunks exceed the announced envelope_size %d", h.GetEnvelopeSize()))
+		if len(buf)+len(c) > size {
+			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("the chunks exceed the announced envelope_size %d", size))
+		}
+		if len(buf)+len(c) > cap(buf) {
+			n := min(size, max(2*cap(buf), len(buf)+len(c), streamChunkStart))
+			if err := e.s.pending.take(int64(n - cap(buf))); err != nil {
+				return nil, err
+			}
+			held += int64(n - cap(buf)) // the old buffer is garbage once copied
+			buf = append(make([]byte, 0, n), buf...)
 		}
 		buf = append(buf, c...)
 	}
 	if err := stream.Err(); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, connect.NewError(connect.CodeDeadlineExceeded, fmt.Errorf("no message for %v after %d of the announced %d bytes: send the chunks without pausing", e.s.opts.StreamIdleTimeout, len(buf), size))
+		}
 		return nil, err
 	}
 	if uint64(len(buf)) != h.GetEnvelopeSize() {

@@ -125,9 +125,23 @@ func TestPendingBytes(t *testing.T) {
 		return &evidentv1.SubmitStreamRequest{Part: &evidentv1.SubmitStreamRequest_Header{Header: &evidentv1.SubmitStreamHeader{EnvelopeSize: uint64(size)}}}
 	}
 
-	// Two streams announce a big envelope each and send nothing yet.
+	waitPending := func(want float64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); pendingBytes() != want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("pending bytes %v, want %v", pendingBytes(), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	chunk := func(b []byte) *evidentv1.SubmitStreamRequest {
+		return &evidentv1.SubmitStreamRequest{Part: &evidentv1.SubmitStreamRequest_Chunk{Chunk: b}}
+	}
+
+	// A stream that announces a big envelope and sends nothing holds only
+	// its 2 KiB; its first chunk reserves a buffer for all it announced.
 	var streams []evidentv1.EvidenceService_SubmitStreamClient
-	for range 2 {
+	for i := range 2 {
 		s, err := c.ev.SubmitStream(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -135,15 +149,13 @@ func TestPendingBytes(t *testing.T) {
 		if err := s.Send(header(len(big))); err != nil {
 			t.Fatal(err)
 		}
+		waitPending(float64(i*(len(big)+2<<10) + 2<<10))
+		if err := s.Send(chunk(big[:len(big)/2])); err != nil {
+			t.Fatal(err)
+		}
 		streams = append(streams, s)
 	}
-	want := float64(2 * (len(big) + 2<<10))
-	for deadline := time.Now().Add(5 * time.Second); pendingBytes() != want; {
-		if time.Now().After(deadline) {
-			t.Fatalf("pending bytes %v, want %v", pendingBytes(), want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitPending(float64(2 * (len(big) + 2<<10)))
 
 	// Nothing more fits: single, batch and stream are refused.
 	_, err := c.ev.Submit(ctx, &evidentv1.SubmitRequest{Envelope: small})
@@ -158,6 +170,7 @@ func TestPendingBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	s3.Send(header(len(small)))
+	s3.Send(chunk(small))
 	_, err = s3.CloseAndRecv()
 	wantStatus(t, err, codes.Unavailable, "not yet logged")
 	if size := treeSize(t, c); size != 0 {
@@ -166,7 +179,7 @@ func TestPendingBytes(t *testing.T) {
 
 	// The streams finish; their space is given back and admits again.
 	for _, s := range streams[:1] {
-		if err := s.Send(&evidentv1.SubmitStreamRequest{Part: &evidentv1.SubmitStreamRequest_Chunk{Chunk: big}}); err != nil {
+		if err := s.Send(chunk(big[len(big)/2:])); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.CloseAndRecv(); err != nil {
@@ -176,7 +189,7 @@ func TestPendingBytes(t *testing.T) {
 	submit(t, c, small)
 	streams[1].CloseSend()
 	if _, err := streams[1].CloseAndRecv(); status.Code(err) != codes.InvalidArgument {
-		t.Errorf("stream ended without its envelope: %v, want InvalidArgument", err)
+		t.Errorf("stream ended with half its envelope: %v, want InvalidArgument", err)
 	}
 	if got := pendingBytes(); got != 0 {
 		t.Errorf("pending bytes %v after every submission ended, want 0", got)
@@ -405,5 +418,42 @@ func TestSubmitNearDefaultLimit(t *testing.T) {
 	wantStatus(t, stream(sized("pkg:pypi/sbom@3", server.DefaultMaxEnvelopeSize+1)), codes.ResourceExhausted, "33554432")
 	if size := n.Ledger.Size(); size != 2 {
 		t.Errorf("tree size %d, want 2", size)
+	}
+}
+
+// TestStreamIdleTimeout: a SubmitStream whose client stops sending is cut
+// off with DeadlineExceeded, saying what to do, and gives back what it
+// held.
+func TestStreamIdleTimeout(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, servertest.Options{StreamIdleTimeout: 200 * time.Millisecond})
+	c := dial(t, n)
+	env := envelope(servertest.KeyPyPIMaven, "pkg:pypi/slow@1", evidence.PredicateSPDX23)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := c.ev.SubmitStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Send(&evidentv1.SubmitStreamRequest{Part: &evidentv1.SubmitStreamRequest_Header{Header: &evidentv1.SubmitStreamHeader{EnvelopeSize: uint64(len(env))}}})
+	// Chunks in time keep the stream going.
+	for _, b := range [][]byte{env[:10], env[10:20]} {
+		time.Sleep(120 * time.Millisecond)
+		if err := s.Send(&evidentv1.SubmitStreamRequest{Part: &evidentv1.SubmitStreamRequest_Chunk{Chunk: b}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	var res evidentv1.SubmitStreamResponse
+	err = s.RecvMsg(&res) // without closing: the client just stops
+	wantStatus(t, err, codes.DeadlineExceeded, "no message for 200ms after 20 of the announced")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("cut off after %v", d)
+	}
+	if got := scrape(t, n, "evident_submissions_pending_bytes")["evident_submissions_pending_bytes"]; got != 0 {
+		t.Errorf("pending bytes %v after the stream ended, want 0", got)
+	}
+	if size := n.Ledger.Size(); size != 0 {
+		t.Errorf("tree size %d, want 0", size)
 	}
 }

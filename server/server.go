@@ -64,6 +64,9 @@ type Options struct {
 	// past it they stop early, as their API allows (QueryEvidence with a
 	// page token). Default DefaultMaxResponseBytes.
 	MaxResponseBytes int
+	// StreamIdleTimeout is how long SubmitStream waits for a client's next
+	// message before it gives up (DeadlineExceeded). Default 30s.
+	StreamIdleTimeout time.Duration
 	// Logger receives the node's logs. Default: discard.
 	Logger *slog.Logger
 	// Registry receives the node's metrics and is served on /metrics.
@@ -100,6 +103,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxEnvelopeSize <= 0 {
 		opts.MaxEnvelopeSize = DefaultMaxEnvelopeSize
+	}
+	if opts.StreamIdleTimeout <= 0 {
+		opts.StreamIdleTimeout = 30 * time.Second
 	}
 	if opts.MaxResponseBytes <= 0 {
 		opts.MaxResponseBytes = DefaultMaxResponseBytes
@@ -153,7 +159,8 @@ func New(opts Options) (*Server, error) {
 	// Every RPC is counted: by the interceptor, or, failing before it runs
 	// or without one (health, reflection), by the metrics' early wrapper.
 	rpcs := rpcMux{s.mux, s.metrics}
-	rpcs.Handle(evidentv1connect.NewEvidenceServiceHandler(&evidenceService{s}, interceptors, readMax))
+	evPath, evHandler := evidentv1connect.NewEvidenceServiceHandler(&evidenceService{s}, interceptors, readMax)
+	rpcs.Handle(evPath, withResponseController(evidentv1connect.EvidenceServiceSubmitStreamProcedure, evHandler))
 	rpcs.Handle(evidentv1connect.NewLogServiceHandler(&logService{s}, interceptors, small))
 
 	services := []string{evidentv1connect.EvidenceServiceName, evidentv1connect.LogServiceName}
@@ -179,6 +186,32 @@ type rpcMux struct {
 
 func (m rpcMux) Handle(pattern string, h http.Handler) {
 	m.mux.Handle(pattern, m.metrics.early(strings.Trim(pattern, "/"), h))
+}
+
+// rcKey is the context key of a request's http.ResponseController.
+type rcKey struct{}
+
+// withResponseController gives the handler of procedure its request's
+// http.ResponseController (in the context), which connect does not: to
+// set read deadlines on a stream.
+func withResponseController(procedure string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == procedure {
+			r = r.WithContext(context.WithValue(r.Context(), rcKey{}, http.NewResponseController(w)))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// idleDeadline returns the function that gives the request of ctx another
+// StreamIdleTimeout to send its next message.
+func (s *Server) idleDeadline(ctx context.Context) func() {
+	rc, _ := ctx.Value(rcKey{}).(*http.ResponseController)
+	return func() {
+		if rc != nil {
+			rc.SetReadDeadline(time.Now().Add(s.opts.StreamIdleTimeout))
+		}
+	}
 }
 
 // MaxSmallRequest is the read limit of the node's handlers other than

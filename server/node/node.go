@@ -54,6 +54,10 @@ type Config struct {
 	// MaxResponseBytes bounds GetEntries and QueryEvidence answers.
 	// Default server.Options' default.
 	MaxResponseBytes int
+	// StreamIdleTimeout is server.Options.StreamIdleTimeout.
+	StreamIdleTimeout time.Duration
+	// Now stamps entries. Default time.Now.
+	Now func() time.Time
 	// Peers are the other nodes. Default none.
 	Peers []federation.Peer
 	// GossipInterval is how often peers are pulled. Default 5s.
@@ -126,14 +130,16 @@ func Start(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	if n.Server, err = server.New(server.Options{
-		Ledger:           n.Ledger,
-		Trust:            cfg.Trust,
-		MaxEnvelopeSize:  cfg.MaxEnvelopeSize,
-		MaxPendingBytes:  cfg.MaxPendingBytes,
-		MaxResponseBytes: cfg.MaxResponseBytes,
-		Logger:           log.With("part", "server"),
-		Registry:         reg,
-		Federation:       n.Federation,
+		Ledger:            n.Ledger,
+		Trust:             cfg.Trust,
+		MaxEnvelopeSize:   cfg.MaxEnvelopeSize,
+		MaxPendingBytes:   cfg.MaxPendingBytes,
+		MaxResponseBytes:  cfg.MaxResponseBytes,
+		StreamIdleTimeout: cfg.StreamIdleTimeout,
+		Now:               cfg.Now,
+		Logger:            log.With("part", "server"),
+		Registry:          reg,
+		Federation:        n.Federation,
 	}); err != nil {
 		return nil, err
 	}

@@ -90,6 +90,10 @@ type Options struct {
 	// MaxResponseBytes is server.Options.MaxResponseBytes. Default the
 	// server's default.
 	MaxResponseBytes int
+	// StreamIdleTimeout is server.Options.StreamIdleTimeout.
+	StreamIdleTimeout time.Duration
+	// Now is the node's clock. Default time.Now.
+	Now func() time.Time
 	// Trust is the node's trust policy. Default DefaultTrust().
 	Trust *evidence.TrustPolicy
 	// NoteKey and VerifierKey are the checkpoint signing key pair, as
@@ -187,17 +191,19 @@ func (n *Node) start() error {
 		return err
 	}
 	cfg := node.Config{
-		Data:             n.Dir,
-		Listen:           n.opts.Addr,
-		Signer:           signer,
-		LogKey:           n.Verifier,
-		Cosigner:         cosigner,
-		Trust:            n.opts.Trust,
-		MaxEnvelopeSize:  n.opts.MaxEnvelopeSize,
-		MaxPendingBytes:  n.opts.MaxPendingBytes,
-		MaxResponseBytes: n.opts.MaxResponseBytes,
-		Logger:           n.opts.Logger,
-		NoSync:           !n.opts.Sync,
+		Data:              n.Dir,
+		Listen:            n.opts.Addr,
+		Signer:            signer,
+		LogKey:            n.Verifier,
+		Cosigner:          cosigner,
+		Trust:             n.opts.Trust,
+		MaxEnvelopeSize:   n.opts.MaxEnvelopeSize,
+		MaxPendingBytes:   n.opts.MaxPendingBytes,
+		MaxResponseBytes:  n.opts.MaxResponseBytes,
+		StreamIdleTimeout: n.opts.StreamIdleTimeout,
+		Now:               n.opts.Now,
+		Logger:            n.opts.Logger,
+		NoSync:            !n.opts.Sync,
 	}
 	if n.opts.Ledger != nil {
 		n.opts.Ledger(&cfg.Ledger)
