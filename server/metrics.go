@@ -100,12 +100,8 @@ type seenKey struct{}
 // stay few whatever paths clients send).
 func (m *rpcMetrics) early(service string, next http.Handler) http.Handler {
 	procedures := map[string]bool{}
-	if d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service)); err == nil {
-		if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
-			for i := range sd.Methods().Len() {
-				procedures["/"+service+"/"+string(sd.Methods().Get(i).Name())] = true
-			}
-		}
+	for _, method := range methodsOf(service) {
+		procedures["/"+service+"/"+method] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !procedures[r.URL.Path] {
@@ -122,6 +118,31 @@ func (m *rpcMetrics) early(service string, next http.Handler) http.Handler {
 			m.duration.WithLabelValues(r.URL.Path, code).Observe(time.Since(start).Seconds())
 		}
 	})
+}
+
+// otherMethods are the methods of the services the node mounts whose
+// descriptors are not registered under these names: connect's health and
+// reflection handlers register theirs under a prefix of their own.
+var otherMethods = map[string][]string{
+	"grpc.health.v1.Health":                    {"Check", "Watch"},
+	"grpc.reflection.v1.ServerReflection":      {"ServerReflectionInfo"},
+	"grpc.reflection.v1alpha.ServerReflection": {"ServerReflectionInfo"},
+}
+
+// methodsOf returns the method names of a service the node mounts.
+func methodsOf(service string) []string {
+	if ms, ok := otherMethods[service]; ok {
+		return ms
+	}
+	var out []string
+	if d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service)); err == nil {
+		if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
+			for i := range sd.Methods().Len() {
+				out = append(out, string(sd.Methods().Get(i).Name()))
+			}
+		}
+	}
+	return out
 }
 
 // markSeen tells early that the interceptor recorded the request.
@@ -180,17 +201,30 @@ func (w *statusWriter) code() string {
 			return connect.Code(n).String()
 		}
 	}
-	switch w.status {
-	case 0, http.StatusOK:
+	// The Connect protocol's HTTP statuses, each read as the code a request
+	// failing before it is decoded has (400 is also failed_precondition and
+	// out_of_range, 409 also already_exists, 500 also unknown and
+	// data_loss); 415 and 405 are a wrong content type or method.
+	code, ok := map[int]connect.Code{
+		http.StatusBadRequest:           connect.CodeInvalidArgument,
+		http.StatusUnauthorized:         connect.CodeUnauthenticated,
+		http.StatusForbidden:            connect.CodePermissionDenied,
+		http.StatusNotFound:             connect.CodeNotFound,
+		http.StatusMethodNotAllowed:     connect.CodeUnimplemented,
+		http.StatusConflict:             connect.CodeAborted,
+		http.StatusUnsupportedMediaType: connect.CodeUnimplemented,
+		http.StatusTooManyRequests:      connect.CodeResourceExhausted,
+		499:                             connect.CodeCanceled,
+		http.StatusInternalServerError:  connect.CodeInternal,
+		http.StatusNotImplemented:       connect.CodeUnimplemented,
+		http.StatusServiceUnavailable:   connect.CodeUnavailable,
+		http.StatusGatewayTimeout:       connect.CodeDeadlineExceeded,
+	}[w.status]
+	switch {
+	case w.status == 0 || w.status == http.StatusOK:
 		return "ok"
-	case http.StatusBadRequest:
-		return connect.CodeInvalidArgument.String()
-	case http.StatusTooManyRequests:
-		return connect.CodeResourceExhausted.String()
-	case http.StatusNotFound, http.StatusUnsupportedMediaType, http.StatusMethodNotAllowed:
-		return connect.CodeUnimplemented.String()
-	case http.StatusServiceUnavailable:
-		return connect.CodeUnavailable.String()
+	case ok:
+		return code.String()
 	}
 	return connect.CodeUnknown.String()
 }

@@ -108,6 +108,8 @@ func TestMetrics(t *testing.T) {
 	if _, err := healthpb.NewHealthClient(c.conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatal(err)
 	}
+	_, err = healthpb.NewHealthClient(c.conn).Check(ctx, padded(&healthpb.HealthCheckRequest{}, server.MaxSmallRequest+1))
+	wantStatus(t, err, codes.ResourceExhausted)
 	if res, err := http.Post(n.URL+"/evident.v1.EvidenceService/NoSuchMethod", "application/json", strings.NewReader("{}")); err == nil {
 		res.Body.Close()
 	}
@@ -120,13 +122,14 @@ func TestMetrics(t *testing.T) {
 		req("EvidenceService/Submit", "ok"): 3,
 		// Refused by protovalidate (empty envelope), by the handler, and
 		// undecodable as protobuf and as JSON.
-		req("EvidenceService/Submit", "invalid_argument"):                                4,
-		req("EvidenceService/Submit", "permission_denied"):                               1,
-		req("EvidenceService/SubmitStream", "invalid_argument"):                          1,
-		req("LogService/GetCheckpoint", "ok"):                                            4,
-		req("LogService/GetCheckpoint", "resource_exhausted"):                            1,
-		`evident_rpc_requests_total{code="ok",procedure="/grpc.health.v1.Health/Check"}`: 1,
-		"evident_ledger_tree_size":                                                       2,
+		req("EvidenceService/Submit", "invalid_argument"):                                                4,
+		req("EvidenceService/Submit", "permission_denied"):                                               1,
+		req("EvidenceService/SubmitStream", "invalid_argument"):                                          1,
+		req("LogService/GetCheckpoint", "ok"):                                                            4,
+		req("LogService/GetCheckpoint", "resource_exhausted"):                                            1,
+		`evident_rpc_requests_total{code="ok",procedure="/grpc.health.v1.Health/Check"}`:                 1,
+		`evident_rpc_requests_total{code="resource_exhausted",procedure="/grpc.health.v1.Health/Check"}`: 1,
+		"evident_ledger_tree_size":                                                                       2,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("metrics (-want +got):\n%s", diff)

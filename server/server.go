@@ -156,8 +156,8 @@ func New(opts Options) (*Server, error) {
 	// (4/3 of its size) for Connect JSON clients, plus framing.
 	readMax := connect.WithReadMaxBytes(opts.MaxEnvelopeSize/3*4 + 1<<20)
 	small := connect.WithReadMaxBytes(MaxSmallRequest)
-	// Every RPC is counted: by the interceptor, or, failing before it runs
-	// or without one (health, reflection), by the metrics' early wrapper.
+	// Every RPC is counted: by the interceptor, or, failing before it runs,
+	// by the metrics' early wrapper.
 	rpcs := rpcMux{s.mux, s.metrics}
 	evPath, evHandler := evidentv1connect.NewEvidenceServiceHandler(&evidenceService{s}, interceptors, readMax)
 	rpcs.Handle(evPath, withResponseController(evidentv1connect.EvidenceServiceSubmitStreamProcedure, evHandler))
@@ -168,10 +168,12 @@ func New(opts Options) (*Server, error) {
 		opts.Federation.Mount(rpcs, s.HandlerOptions()...)
 		services = append(services, evidentv1connect.WitnessServiceName)
 	}
-	rpcs.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...), small))
+	// Health and reflection have nothing to validate; they are counted.
+	counted := connect.WithInterceptors(s.metrics.interceptor())
+	rpcs.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...), small, counted))
 	reflector := grpcreflect.NewStaticReflector(services...)
-	rpcs.Handle(grpcreflect.NewHandlerV1(reflector, small))
-	rpcs.Handle(grpcreflect.NewHandlerV1Alpha(reflector, small))
+	rpcs.Handle(grpcreflect.NewHandlerV1(reflector, small, counted))
+	rpcs.Handle(grpcreflect.NewHandlerV1Alpha(reflector, small, counted))
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
 	return s, nil
 }
