@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -325,7 +326,8 @@ func TestResponseBytes(t *testing.T) {
 
 // TestRateLimit: a key with a rate limit gets ResourceExhausted, with when
 // to retry, for envelopes past its burst, and is admitted again once its
-// rate has refilled; other keys are not limited by it.
+// rate has refilled; refused input and duplicates cost nothing; other keys
+// are not limited by it.
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	trust, err := evidence.NewTrustPolicy([]evidence.TrustedKey{
@@ -335,11 +337,23 @@ func TestRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := startNode(t, servertest.Options{Trust: trust})
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	n := startNode(t, servertest.Options{Trust: trust, Now: clock})
 	c := dial(t, n)
 	ctx := context.Background()
 	pypi := func(v int) []byte {
 		return envelope(servertest.KeyPyPIMaven, fmt.Sprintf("pkg:pypi/limited@%d", v), evidence.PredicateSPDX23)
+	}
+	limited := func(env []byte, retry string) {
+		t.Helper()
+		_, err := c.ev.Submit(ctx, &evidentv1.SubmitRequest{Envelope: env})
+		st := wantStatus(t, err, codes.ResourceExhausted, evidence.KeyID(servertest.Public(servertest.KeyPyPIMaven)), "5 envelopes per second", "retry in "+retry)
+		if !hasRetryInfo(st) {
+			t.Errorf("no RetryInfo detail: %v", st.Details())
+		}
 	}
 
 	res, err := c.ev.SubmitBatch(ctx, &evidentv1.SubmitBatchRequest{Envelopes: [][]byte{pypi(1), pypi(2), []byte("garbage"), pypi(3), pypi(4)}})
@@ -354,19 +368,23 @@ func TestRateLimit(t *testing.T) {
 	if want := []codes.Code{codes.OK, codes.OK, codes.InvalidArgument, codes.OK, codes.ResourceExhausted}; !slices.Equal(codesGot, want) {
 		t.Fatalf("batch codes %v, want %v", codesGot, want)
 	}
-	_, err = c.ev.Submit(ctx, &evidentv1.SubmitRequest{Envelope: pypi(5)})
-	st := wantStatus(t, err, codes.ResourceExhausted, evidence.KeyID(servertest.Public(servertest.KeyPyPIMaven)), "5 envelopes per second", "retry in")
-	if !hasRetryInfo(st) {
-		t.Errorf("no RetryInfo detail: %v", st.Details())
-	}
+	limited(pypi(5), "200ms")
+	advance(100 * time.Millisecond)
+	limited(pypi(5), "100ms")
 	for i := range 5 {
 		submit(t, c, envelope(servertest.KeyNPM, fmt.Sprintf("pkg:npm/unlimited@%d", i), evidence.PredicateSPDX23))
 	}
-	if size := n.Ledger.Size(); size != 8 {
-		t.Errorf("tree size %d, want 8", size)
+
+	// A token again; a duplicate takes it and gives it back.
+	advance(100 * time.Millisecond)
+	if r := submit(t, c, pypi(1)); !r.GetDuplicate() {
+		t.Fatal("resubmission not a duplicate")
 	}
-	time.Sleep(250 * time.Millisecond) // a token, at 5 per second
 	submit(t, c, pypi(5))
+	limited(pypi(6), "200ms")
+	if size := n.Ledger.Size(); size != 9 {
+		t.Errorf("tree size %d, want 9", size)
+	}
 }
 
 // TestSubmitNearDefaultLimit: with the default limit, an envelope just

@@ -56,7 +56,10 @@ func (l *submitLimits) take(policy *evidence.TrustPolicy, keys []string, now tim
 		}
 		b.tokens = min(b.tokens, float64(burst)) // also when the burst was lowered
 		if b.tokens < 1 {
-			wait := time.Duration(math.Ceil((1 - b.tokens) / rate * float64(time.Second)))
+			wait := maxRetryHint
+			if secs := (1 - b.tokens) / rate; secs < maxRetryHint.Seconds() {
+				wait = time.Duration(math.Ceil(secs*1000)) * time.Millisecond
+			}
 			return rateLimited(id, rate, burst, wait)
 		}
 		charge = append(charge, b)
@@ -67,8 +70,25 @@ func (l *submitLimits) take(policy *evidence.TrustPolicy, keys []string, now tim
 	return nil
 }
 
+// refund gives back the token take charged to each limited key in keys,
+// for an envelope that was not logged after all.
+func (l *submitLimits) refund(policy *evidence.TrustPolicy, keys []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range keys {
+		if _, burst := policy.RateLimit(id); burst > 0 {
+			if b := l.buckets[id]; b != nil {
+				b.tokens = min(b.tokens+1, float64(burst))
+			}
+		}
+	}
+}
+
+// maxRetryHint caps the retry hint of a very low rate.
+const maxRetryHint = time.Hour
+
 func rateLimited(keyID string, rate float64, burst int, wait time.Duration) error {
-	wait = max(wait.Round(time.Millisecond), time.Millisecond)
+	wait = max(wait, time.Millisecond)
 	ce := connect.NewError(connect.CodeResourceExhausted, fmt.Errorf(
 		"key %s may have %v envelopes per second logged (bursts of %d) and has used them: retry in %v, or ask the node's operator for a higher rate_limit", keyID, rate, burst, wait))
 	if d, err := connect.NewErrorDetail(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); err == nil {

@@ -15,9 +15,10 @@ import (
 
 // prepared is a verified envelope, ready to log.
 type prepared struct {
-	digest [32]byte
-	entry  []byte
-	keys   []ledger.IndexKey // the entry's index keys (indexKeysOf)
+	digest  [32]byte
+	entry   []byte
+	keys    []ledger.IndexKey // the entry's index keys (indexKeysOf)
+	signers []string          // key ids, charged to their rate limits
 }
 
 // prepare verifies one envelope and makes its log entry. It stores nothing.
@@ -54,12 +55,13 @@ func (s *Server) prepareBatch(envs [][]byte) (ps []*prepared, errs []error) {
 			errs[i] = evidenceError(err)
 			continue
 		}
-		// Last, so that only envelopes the node would log count.
+		// Last, so that only envelopes the node would log count (and
+		// logPrepared gives back what the ledger refuses or had already).
 		if err := s.limits.take(policy, vs[j].SignerKeyIDs, now); err != nil {
 			errs[i] = err
 			continue
 		}
-		ps[i] = &prepared{digest: vs[j].EnvelopeDigest, entry: e.Marshal(), keys: indexKeysOf(e)}
+		ps[i] = &prepared{digest: vs[j].EnvelopeDigest, entry: e.Marshal(), keys: indexKeysOf(e), signers: vs[j].SignerKeyIDs}
 	}
 	return ps, errs
 }
@@ -176,13 +178,18 @@ func (s *Server) logPrepared(ctx context.Context, ps []*prepared, envs [][]byte)
 	// Append is not cancelled with the request: once queued the entries
 	// may be logged, and the answer must say so.
 	app, err := s.ledger.AppendIndexed(context.WithoutCancel(ctx), entries, envs, keys)
+	policy := s.trustPolicy()
 	if err != nil {
+		for _, p := range ps {
+			s.limits.refund(policy, p.signers)
+		}
 		return nil, s.ledgerError(ctx, err)
 	}
 	out := make([]*evidentv1.SubmitResult, len(ps))
 	for i, a := range app {
 		entry := ps[i].entry
 		if a.Duplicate {
+			s.limits.refund(policy, ps[i].signers) // nothing new was logged
 			// The first submission's entry (its own time) is the logged one.
 			if entry, err = s.ledger.Entry(ctx, a.Index); err != nil {
 				return nil, s.internal(ctx, "read logged entry", err)
@@ -234,6 +241,8 @@ func (s *Server) waitAndProve(ctx context.Context, results []*evidentv1.SubmitRe
 // waitError maps a WaitForCheckpoint error.
 func (s *Server) waitError(ctx context.Context, err error) error {
 	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		return connect.NewError(connect.CodeCanceled, errors.New("the call was cancelled before a checkpoint covered it"))
 	case ctx.Err() != nil:
 		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("no checkpoint covered it before the deadline"))
 	case errors.Is(err, ledger.ErrClosed):
