@@ -13,8 +13,8 @@ import (
 )
 
 // TestGRPCWeb calls the node as a browser's gRPC-Web client does, over
-// HTTP/1.1 on the same port: answers, and errors with their codes in the
-// trailers of the body.
+// HTTP/1.1 on the same port: answers (their trailers in the body), and
+// errors with their codes (trailers-only answers, in the headers).
 func TestGRPCWeb(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, servertest.Options{})

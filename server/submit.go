@@ -40,10 +40,8 @@ func (s *Server) prepareBatch(envs [][]byte) (ps []*prepared, errs []error) {
 		}
 		sized, at = append(sized, env), append(at, i)
 	}
-	var vs []*evidence.Verified
-	var verrs []error
 	policy := s.trustPolicy()
-	verifiers.run(func() { vs, verrs = evidence.VerifyBatch(sized, policy) })
+	vs, verrs := VerifyEnvelopes(sized, policy)
 	now := s.opts.Now()
 	for j, i := range at {
 		if verrs[j] != nil {
@@ -64,6 +62,14 @@ func (s *Server) prepareBatch(envs [][]byte) (ps []*prepared, errs []error) {
 		ps[i] = &prepared{digest: vs[j].EnvelopeDigest, entry: e.Marshal(), keys: indexKeysOf(e), signers: vs[j].SignerKeyIDs}
 	}
 	return ps, errs
+}
+
+// VerifyEnvelopes verifies envelopes as Submit does (evidence.VerifyBatch,
+// on the node's verifier goroutines), for tools that measure the node's
+// ceiling (cmd/evidentbench -ceiling).
+func VerifyEnvelopes(envs [][]byte, policy *evidence.TrustPolicy) (vs []*evidence.Verified, errs []error) {
+	verifiers.run(func() { vs, errs = evidence.VerifyBatch(envs, policy) })
+	return vs, errs
 }
 
 // verifiers runs signature checks on a few long-lived goroutines. Each

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -19,7 +20,9 @@ import (
 	"github.com/evident-dev/evident/evidence"
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	grpcstatus "google.golang.org/grpc/status"
 )
 
 // TestNodeSIGTERM starts evidentd as the README's first command does (no
@@ -69,6 +72,7 @@ func TestNodeSIGTERM(t *testing.T) {
 	// what it acknowledged: index -> entry.
 	var mu sync.Mutex
 	acked := map[uint64][]byte{}
+	var signalled atomic.Bool
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -81,6 +85,11 @@ func TestNodeSIGTERM(t *testing.T) {
 				}
 				res, err := ev.SubmitBatch(ctx, &evidentv1.SubmitBatchRequest{Envelopes: envs})
 				if err != nil {
+					if grpcstatus.Code(err) == codes.Unavailable && !signalled.Load() && ctx.Err() == nil {
+						time.Sleep(10 * time.Millisecond) // the node is busy: back off
+						round--
+						continue
+					}
 					return // the node is stopping or gone
 				}
 				mu.Lock()
@@ -105,6 +114,7 @@ func TestNodeSIGTERM(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	signalled.Store(true)
 	if err := node.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -14,13 +14,15 @@ import (
 	"github.com/evident-dev/evident/evidence"
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
 	"github.com/evident-dev/evident/proto/evident/v1/evidentv1connect"
+	"github.com/evident-dev/evident/server"
 	"github.com/evident-dev/evident/server/node"
 	"google.golang.org/grpc/mem"
 )
 
 // verifyOnly is an EvidenceService whose Submit and SubmitBatch verify each
-// envelope as a node does (evidence.VerifyBatch: DSSE signature, statement,
-// trust policy) and then answer, storing nothing and with no interceptors.
+// envelope as a node does (server.VerifyEnvelopes: DSSE signature,
+// statement, trust policy, on the node's verifier goroutines) and then
+// answer, storing nothing and with no interceptors.
 // It is not a node. Served over the node's transport (h2c, buffered reads)
 // and called by the same client, it measures the ceiling of this machine,
 // client and RPC stack: no node that verifies what it logs can be faster.
@@ -31,7 +33,7 @@ type verifyOnly struct {
 }
 
 func (v *verifyOnly) verify(envs [][]byte) ([]*evidentv1.SubmitResult, []error) {
-	vs, errs := evidence.VerifyBatch(envs, v.trust)
+	vs, errs := server.VerifyEnvelopes(envs, v.trust)
 	out := make([]*evidentv1.SubmitResult, len(envs))
 	for i, ver := range vs {
 		if errs[i] == nil {
