@@ -330,11 +330,7 @@ func TestBadInput(t *testing.T) {
 			if got := n.Ledger.Size(); got != size {
 				t.Errorf("tree size went from %d to %d", size, got)
 			}
-			cp, err := c.log.GetCheckpoint(ctx, &evidentv1.GetCheckpointRequest{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cp.GetTreeSize() != size {
+			if cp := waitCheckpoint(t, c, size); cp.GetTreeSize() != size {
 				t.Errorf("checkpoint tree size %d; want %d", cp.GetTreeSize(), size)
 			}
 			if got, err := n.BlobCount(); err != nil || got != blobs {

@@ -118,10 +118,7 @@ func TestConcurrentSubmitAndRestart(t *testing.T) {
 		t.Logf("restarted node reused port %s", n2.Addr)
 	}
 	c2 := dial(t, n2)
-	cpRes, err := c2.log.GetCheckpoint(ctx, &evidentv1.GetCheckpointRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cpRes := waitCheckpoint(t, c2, uint64(wantEntries))
 	cp := openCheckpoint(t, n2, cpRes.GetCheckpoint())
 	if cp.Size != uint64(wantEntries) {
 		t.Fatalf("restarted log's checkpoint has size %d; want %d", cp.Size, wantEntries)

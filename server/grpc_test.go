@@ -48,10 +48,7 @@ func TestSubmitAndGetEvidence(t *testing.T) {
 	if got, want := e0.Signers, []string{evidence.KeyID(servertest.Public(servertest.KeyPyPIMaven))}; !slices.Equal(got, want) {
 		t.Errorf("entry signers %q; want %q", got, want)
 	}
-	cpResp, err := c.log.GetCheckpoint(ctx, &evidentv1.GetCheckpointRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cpResp := waitCheckpoint(t, c, n.Ledger.Size())
 	cp1 := openCheckpoint(t, n, cpResp.GetCheckpoint())
 
 	t.Run("duplicate", func(t *testing.T) {
@@ -88,10 +85,7 @@ func TestSubmitAndGetEvidence(t *testing.T) {
 		t.FailNow()
 	}
 
-	cpResp, err = c.log.GetCheckpoint(ctx, &evidentv1.GetCheckpointRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cpResp = waitCheckpoint(t, c, n.Ledger.Size())
 	latest := openCheckpoint(t, n, cpResp.GetCheckpoint())
 
 	tests := []struct {
@@ -373,10 +367,7 @@ func TestLogService(t *testing.T) {
 	for i := range 11 {
 		r := submit(t, c, envelope(servertest.KeyNPM, fmt.Sprintf("pkg:npm/left-pad@1.0.%d", i), evidence.PredicateSPDX23))
 		entries = append(entries, r.GetEntry())
-		res, err := c.log.GetCheckpoint(ctx, &evidentv1.GetCheckpointRequest{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := waitCheckpoint(t, c, uint64(i+1))
 		cp := openCheckpoint(t, n, res.GetCheckpoint())
 		if cp.Size != res.GetTreeSize() || res.GetOrigin() != servertest.Origin {
 			t.Errorf("GetCheckpoint: tree_size %d origin %q; checkpoint says %d %q", res.GetTreeSize(), res.GetOrigin(), cp.Size, cp.Origin)

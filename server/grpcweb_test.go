@@ -32,6 +32,7 @@ func TestGRPCWeb(t *testing.T) {
 	checkEntry(t, r.GetEntry(), env)
 	verifyInclusion(t, openCheckpoint(t, n, r.GetCheckpoint()), r.GetEntry(), r.GetInclusionProof())
 
+	waitCheckpoint(t, dial(t, n), 1)
 	cp, err := lg.GetCheckpoint(ctx, connect.NewRequest(&evidentv1.GetCheckpointRequest{}))
 	if err != nil {
 		t.Fatalf("GetCheckpoint over gRPC-Web: %v", err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/evident-dev/evident/checkpoint"
 	"github.com/evident-dev/evident/evidence"
@@ -154,4 +155,23 @@ func fieldViolations(st *status.Status) []string {
 		}
 	}
 	return fields
+}
+
+// waitCheckpoint waits until the node serves a checkpoint of at least size
+// entries and returns it. The node serves the federation's checkpoint,
+// which follows the log's a moment after an append (it gathers
+// cosignatures).
+func waitCheckpoint(t testing.TB, c clients, size uint64) *evidentv1.GetCheckpointResponse {
+	t.Helper()
+	var res *evidentv1.GetCheckpointResponse
+	for deadline := time.Now().Add(10 * time.Second); res.GetTreeSize() < size; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint of size %d after 10s; the latest is of size %d", size, res.GetTreeSize())
+		}
+		var err error
+		if res, err = c.log.GetCheckpoint(context.Background(), &evidentv1.GetCheckpointRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return res
 }
