@@ -40,8 +40,11 @@ func (e *evidenceService) Submit(ctx context.Context, req *connect.Request[evide
 const streamChunkStart = 1 << 20
 
 func (e *evidenceService) SubmitStream(ctx context.Context, stream *connect.ClientStream[evidentv1.SubmitStreamRequest]) (*connect.Response[evidentv1.SubmitStreamResponse], error) {
-	if !stream.Receive() {
-		if err := stream.Err(); err != nil {
+	idle := e.s.idleDeadline(ctx)
+	if idle(); !stream.Receive() {
+		if err := stream.Err(); errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, connect.NewError(connect.CodeDeadlineExceeded, fmt.Errorf("no header for %v: send the header message first, at once", e.s.opts.StreamIdleTimeout))
+		} else if err != nil {
 			return nil, err
 		}
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("empty stream: send a header message, then the envelope in chunks"))
@@ -64,7 +67,6 @@ func (e *evidenceService) SubmitStream(ctx context.Context, stream *connect.Clie
 		return nil, err
 	}
 	defer func() { e.s.pending.used.Add(-held) }()
-	idle := e.s.idleDeadline(ctx)
 	var buf []byte
 	for idle(); stream.Receive(); idle() {
 		c := stream.Msg().GetChunk()

@@ -460,6 +460,14 @@ func TestStreamIdleTimeout(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("cut off after %v", d)
 	}
+
+	// Nor may a stream wait before its header.
+	silent, err := c.ev.SubmitStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = silent.RecvMsg(&res)
+	wantStatus(t, err, codes.DeadlineExceeded, "no header for 200ms")
 	if got := scrape(t, n, "evident_submissions_pending_bytes")["evident_submissions_pending_bytes"]; got != 0 {
 		t.Errorf("pending bytes %v after the stream ended, want 0", got)
 	}
