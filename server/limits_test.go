@@ -218,12 +218,12 @@ func TestWaitForCheckpointDeadline(t *testing.T) {
 	c := dial(t, n)
 	submit(t, c, envelope(servertest.KeyPyPIMaven, "pkg:pypi/first@1", evidence.PredicateSPDX23))
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_, err := c.ev.Submit(ctx, &evidentv1.SubmitRequest{Envelope: envelope(servertest.KeyPyPIMaven, "pkg:pypi/single@1", evidence.PredicateSPDX23), WaitForCheckpoint: true})
 	wantStatus(t, err, codes.DeadlineExceeded, "logged at index 1", "fetch its proof later")
 
-	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel = context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	res, err := c.ev.SubmitBatch(ctx, &evidentv1.SubmitBatchRequest{WaitForCheckpoint: true, Envelopes: [][]byte{
 		envelope(servertest.KeyPyPIMaven, "pkg:pypi/batch@1", evidence.PredicateSPDX23),
@@ -436,7 +436,7 @@ func TestSubmitNearDefaultLimit(t *testing.T) {
 // held.
 func TestStreamIdleTimeout(t *testing.T) {
 	t.Parallel()
-	n := startNode(t, servertest.Options{StreamIdleTimeout: 200 * time.Millisecond})
+	n := startNode(t, servertest.Options{StreamIdleTimeout: 500 * time.Millisecond})
 	c := dial(t, n)
 	env := envelope(servertest.KeyPyPIMaven, "pkg:pypi/slow@1", evidence.PredicateSPDX23)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -448,7 +448,7 @@ func TestStreamIdleTimeout(t *testing.T) {
 	s.Send(&evidentv1.SubmitStreamRequest{Part: &evidentv1.SubmitStreamRequest_Header{Header: &evidentv1.SubmitStreamHeader{EnvelopeSize: uint64(len(env))}}})
 	// Chunks in time keep the stream going.
 	for _, b := range [][]byte{env[:10], env[10:20]} {
-		time.Sleep(120 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond)
 		if err := s.Send(&evidentv1.SubmitStreamRequest{Part: &evidentv1.SubmitStreamRequest_Chunk{Chunk: b}}); err != nil {
 			t.Fatal(err)
 		}
@@ -456,7 +456,7 @@ func TestStreamIdleTimeout(t *testing.T) {
 	start := time.Now()
 	var res evidentv1.SubmitStreamResponse
 	err = s.RecvMsg(&res) // without closing: the client just stops
-	wantStatus(t, err, codes.DeadlineExceeded, "no message for 200ms after 20 of the announced")
+	wantStatus(t, err, codes.DeadlineExceeded, "no message for 500ms after 20 of the announced")
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("cut off after %v", d)
 	}
@@ -467,7 +467,7 @@ func TestStreamIdleTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = silent.RecvMsg(&res)
-	wantStatus(t, err, codes.DeadlineExceeded, "no header for 200ms")
+	wantStatus(t, err, codes.DeadlineExceeded, "no header for 500ms")
 	if got := scrape(t, n, "evident_submissions_pending_bytes")["evident_submissions_pending_bytes"]; got != 0 {
 		t.Errorf("pending bytes %v after the stream ended, want 0", got)
 	}
