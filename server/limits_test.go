@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/evident-dev/evident/evidence"
 	"github.com/evident-dev/evident/ledger"
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
@@ -473,5 +474,34 @@ func TestStreamIdleTimeout(t *testing.T) {
 	}
 	if size := n.Ledger.Size(); size != 0 {
 		t.Errorf("tree size %d, want 0", size)
+	}
+}
+
+// TestVerifyEnvelopesAfterTheCallEnded: a call that has ended by the time
+// a verifier is free costs no verification, and says why.
+func TestVerifyEnvelopesAfterTheCallEnded(t *testing.T) {
+	t.Parallel()
+	envs := [][]byte{envelope(servertest.KeyPyPIMaven, "pkg:pypi/late@1", evidence.PredicateSPDX23), []byte("garbage")}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	for _, tt := range []struct {
+		ctx  context.Context
+		code connect.Code
+	}{
+		{cancelled, connect.CodeCanceled},
+		{expired, connect.CodeDeadlineExceeded},
+	} {
+		vs, errs := server.VerifyEnvelopes(tt.ctx, envs, servertest.DefaultTrust())
+		for i := range envs {
+			if vs[i] != nil || connect.CodeOf(errs[i]) != tt.code || !strings.Contains(errs[i].Error(), "before a verifier was free") {
+				t.Errorf("envelope %d: %v, %v; want nothing verified and %v", i, vs[i], errs[i], tt.code)
+			}
+		}
+	}
+	vs, errs := server.VerifyEnvelopes(context.Background(), envs, servertest.DefaultTrust())
+	if vs[0] == nil || errs[0] != nil || errs[1] == nil {
+		t.Errorf("live call: %v, %v", vs, errs)
 	}
 }

@@ -22,14 +22,14 @@ type prepared struct {
 }
 
 // prepare verifies one envelope and makes its log entry. It stores nothing.
-func (s *Server) prepare(env []byte) (*prepared, error) {
-	ps, errs := s.prepareBatch([][]byte{env})
+func (s *Server) prepare(ctx context.Context, env []byte) (*prepared, error) {
+	ps, errs := s.prepareBatch(ctx, [][]byte{env})
 	return ps[0], errs[0]
 }
 
 // prepareBatch is prepare of each envelope (ps[i] or errs[i] for envs[i]),
 // verifying them together (evidence.VerifyBatch).
-func (s *Server) prepareBatch(envs [][]byte) (ps []*prepared, errs []error) {
+func (s *Server) prepareBatch(ctx context.Context, envs [][]byte) (ps []*prepared, errs []error) {
 	ps, errs = make([]*prepared, len(envs)), make([]error, len(envs))
 	var sized [][]byte
 	var at []int
@@ -41,7 +41,7 @@ func (s *Server) prepareBatch(envs [][]byte) (ps []*prepared, errs []error) {
 		sized, at = append(sized, env), append(at, i)
 	}
 	policy := s.trustPolicy()
-	vs, verrs := VerifyEnvelopes(sized, policy)
+	vs, verrs := VerifyEnvelopes(ctx, sized, policy)
 	now := s.opts.Now()
 	for j, i := range at {
 		if verrs[j] != nil {
@@ -66,9 +66,25 @@ func (s *Server) prepareBatch(envs [][]byte) (ps []*prepared, errs []error) {
 
 // VerifyEnvelopes verifies envelopes as Submit does (evidence.VerifyBatch,
 // on the node's verifier goroutines), for tools that measure the node's
-// ceiling (cmd/evidentbench -ceiling).
-func VerifyEnvelopes(envs [][]byte, policy *evidence.TrustPolicy) (vs []*evidence.Verified, errs []error) {
-	verifiers.run(func() { vs, errs = evidence.VerifyBatch(envs, policy) })
+// ceiling (cmd/evidentbench -ceiling). If ctx is done by the time a
+// verifier is free, nothing is verified: under overload the queue holds
+// calls whose clients have given up, and their work would only delay the
+// others.
+func VerifyEnvelopes(ctx context.Context, envs [][]byte, policy *evidence.TrustPolicy) (vs []*evidence.Verified, errs []error) {
+	verifiers.run(func() {
+		if err := ctx.Err(); err != nil {
+			code := connect.CodeCanceled
+			if errors.Is(err, context.DeadlineExceeded) {
+				code = connect.CodeDeadlineExceeded
+			}
+			vs, errs = make([]*evidence.Verified, len(envs)), make([]error, len(envs))
+			for i := range errs {
+				errs[i] = connect.NewError(code, fmt.Errorf("the call ended before a verifier was free: %w", err))
+			}
+			return
+		}
+		vs, errs = evidence.VerifyBatch(envs, policy)
+	})
 	return vs, errs
 }
 
@@ -118,7 +134,7 @@ func (p *workerPool) run(f func()) {
 // submit logs one envelope: verify, store the envelope, append the entry.
 // On any failure nothing stays stored.
 func (s *Server) submit(ctx context.Context, env []byte, wait bool) (*evidentv1.SubmitResult, error) {
-	p, err := s.prepare(env)
+	p, err := s.prepare(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +158,7 @@ func (s *Server) submitBatch(ctx context.Context, envs [][]byte, wait bool) ([]*
 	var ps []*prepared
 	var pEnvs [][]byte
 	var pos []int
-	prepared, errs := s.prepareBatch(envs)
+	prepared, errs := s.prepareBatch(ctx, envs)
 	for i, env := range envs {
 		if errs[i] != nil {
 			out[i] = &evidentv1.SubmitBatchResult{Outcome: &evidentv1.SubmitBatchResult_Error{Error: statusOf(errs[i])}}

@@ -32,8 +32,8 @@ type verifyOnly struct {
 	next  atomic.Uint64
 }
 
-func (v *verifyOnly) verify(envs [][]byte) ([]*evidentv1.SubmitResult, []error) {
-	vs, errs := server.VerifyEnvelopes(envs, v.trust)
+func (v *verifyOnly) verify(ctx context.Context, envs [][]byte) ([]*evidentv1.SubmitResult, []error) {
+	vs, errs := server.VerifyEnvelopes(ctx, envs, v.trust)
 	out := make([]*evidentv1.SubmitResult, len(envs))
 	for i, ver := range vs {
 		if errs[i] == nil {
@@ -43,16 +43,16 @@ func (v *verifyOnly) verify(envs [][]byte) ([]*evidentv1.SubmitResult, []error) 
 	return out, errs
 }
 
-func (v *verifyOnly) Submit(_ context.Context, req *connect.Request[evidentv1.SubmitRequest]) (*connect.Response[evidentv1.SubmitResponse], error) {
-	res, errs := v.verify([][]byte{req.Msg.GetEnvelope()})
+func (v *verifyOnly) Submit(ctx context.Context, req *connect.Request[evidentv1.SubmitRequest]) (*connect.Response[evidentv1.SubmitResponse], error) {
+	res, errs := v.verify(ctx, [][]byte{req.Msg.GetEnvelope()})
 	if errs[0] != nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errs[0])
 	}
 	return connect.NewResponse(&evidentv1.SubmitResponse{Result: res[0]}), nil
 }
 
-func (v *verifyOnly) SubmitBatch(_ context.Context, req *connect.Request[evidentv1.SubmitBatchRequest]) (*connect.Response[evidentv1.SubmitBatchResponse], error) {
-	res, errs := v.verify(req.Msg.GetEnvelopes())
+func (v *verifyOnly) SubmitBatch(ctx context.Context, req *connect.Request[evidentv1.SubmitBatchRequest]) (*connect.Response[evidentv1.SubmitBatchResponse], error) {
+	res, errs := v.verify(ctx, req.Msg.GetEnvelopes())
 	out := make([]*evidentv1.SubmitBatchResult, len(res))
 	for i, r := range res {
 		if errs[i] != nil {
