@@ -145,7 +145,8 @@ func (s *Server) submit(ctx context.Context, env []byte, wait bool) (*evidentv1.
 	res := results[0]
 	if wait {
 		if err := s.waitAndProve(ctx, results); err != nil {
-			return nil, err
+			// Logged whatever comes of the wait: the answer names the index.
+			return nil, notCheckpointed(res.GetLogIndex(), err)
 		}
 	}
 	return res, nil
@@ -244,9 +245,6 @@ func (s *Server) waitAndProve(ctx context.Context, results []*evidentv1.SubmitRe
 	}
 	cp, cpSize, err := s.ledger.WaitForCheckpoint(wctx, size)
 	if err != nil {
-		if len(results) == 1 {
-			return notCheckpointed(results[0].GetLogIndex(), s.waitError(wctx, err))
-		}
 		return s.waitError(wctx, err)
 	}
 	for _, r := range results {
