@@ -3,15 +3,18 @@ package evidence
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
-// EntryHeader is the first line of a version 1 log entry.
-const EntryHeader = "evident.dev/entry/v1"
+// EntryHeader is the first line of a version 2 log entry.
+const EntryHeader = "evident.dev/entry/v2"
 
 // MaxEntrySize is the largest log entry, in bytes. C2SP tlog-tiles entry
 // bundles prefix each entry with a 16-bit big-endian length.
@@ -19,6 +22,27 @@ const MaxEntrySize = 65535
 
 // entryTimeLayout is RFC 3339 in UTC with whole seconds.
 const entryTimeLayout = "2006-01-02T15:04:05Z"
+
+// Limits on the text lines of an entry, in encoded bytes.
+const (
+	maxFormatLen    = 128
+	maxNameLen      = 512
+	maxMediaTypeLen = 255
+	maxSignerLen    = 1024
+)
+
+// Encoding says how the logged bytes package a signed statement.
+type Encoding string
+
+// Encodings of logged evidence.
+const (
+	// EncodingDSSE is a DSSE envelope in its JSON form, signed with keys the
+	// node's operator configured.
+	EncodingDSSE Encoding = "dsse"
+	// EncodingSigstoreBundle is a Sigstore bundle (v0.1 to v0.3) whose
+	// content is a DSSE envelope, signed by a Fulcio certificate.
+	EncodingSigstoreBundle Encoding = "sigstore-bundle"
+)
 
 // Entry is a log entry: the canonical record of one accepted envelope that
 // the log commits to as a Merkle leaf. The envelope itself is stored beside
@@ -33,58 +57,56 @@ const entryTimeLayout = "2006-01-02T15:04:05Z"
 // line has leading, trailing or doubled spaces. The lines come in exactly
 // this order:
 //
-//	evident.dev/entry/v1
-//	envelope sha256:<hex>
-//	size <decimal>
+//	evident.dev/entry/v2
+//	envelope sha256:<hex> <size> <encoding>
 //	type <predicate type>
 //	kind <kind>
-//	signer <key id>                          (1 to 16 lines)
+//	document sha256:<hex> <size> <media type>
+//	format <text>
+//	name <text>
+//	signer <signer id>                       (1 to 16 lines)
 //	subject <purl> <alg>:<value>...          (1 to 64 lines)
 //	time <YYYY-MM-DDThh:mm:ssZ>
 //
-// The values are:
-//
-//   - envelope: the SHA-256 of the envelope bytes as submitted, 64 lowercase
-//     hex digits.
-//   - size: the envelope's length in bytes, a positive decimal number without
-//     leading zeros.
-//   - type: the statement's predicateType, 1 to 512 bytes.
-//   - kind: [Classify] of the type when the entry was made, 1 to 64 of
-//     a-z 0-9 "-". Readers must not recompute it: later versions may classify
-//     more types, and old entries keep their kind. Readers must accept kinds
-//     they do not know.
-//   - signer: the key id of a trusted key whose signature verified and that
-//     is allowed for at least one subject; Evident writes
-//     "ed25519:" + 64 lowercase hex digits (see [KeyID]), readers should
-//     accept any 1 to 256 value bytes. Lines sorted by byte value, no
-//     duplicates.
-//   - subject: a subject purl in the canonical form of [Purl] (always with a
-//     version), then its digests as alg:value, sorted by alg in byte order,
-//     each alg once, sha256 always among them. Lines are in the statement's
-//     subject order; a purl may appear on several lines.
-//   - time: when the node logged the entry, RFC 3339 in UTC with whole
-//     seconds and a "Z" suffix, e.g. 2026-11-25T08:00:00Z.
-//
-// A reader must refuse an entry that breaks any of these rules; an entry is
-// valid only if re-encoding what was read gives the same bytes.
-// ENTRY.md has the same specification with an example.
+// ENTRY.md is the normative specification, with examples.
 type Entry struct {
 	EnvelopeDigest [32]byte
 	EnvelopeSize   int64
+	Encoding       Encoding
 	PredicateType  string
 	Kind           Kind
-	Signers        []string
-	Subjects       []EntrySubject
-	Time           time.Time // UTC, whole seconds
+	Document       DocumentRef
+	// Format describes the document's format and version for people, e.g.
+	// "CycloneDX 1.6 JSON"; Name is its display name: its title or serial
+	// number, or its file name. Both are free text, stored encoded (see
+	// ENTRY.md); these fields hold the decoded text.
+	Format, Name string
+	Signers      []string
+	Subjects     []EntrySubject
+	Time         time.Time // UTC, whole seconds
+}
+
+// DocumentRef identifies the document an entry records: the exact bytes a
+// project published, which the node serves by Digest.
+type DocumentRef struct {
+	Digest    [32]byte // SHA-256
+	Size      int64
+	MediaType string
 }
 
 // EntrySubject is one subject of an [Entry].
 type EntrySubject struct {
-	Purl    string   // canonical, with a version
-	Digests []Digest // sorted by Alg; includes sha256
+	// Purl is canonical. With a version it names a release; without one, a
+	// package (evidence about every release of it).
+	Purl    string
+	Digests []Digest // sorted by Alg; includes sha256 or, for a package, gitCommit
 }
 
-const maxSignerLen = 256
+// PackageLevel reports whether s is about a package rather than one release.
+func (s EntrySubject) PackageLevel() bool {
+	p, err := parsePurl(s.Purl)
+	return err == nil && !p.HasVersion()
+}
 
 // NewEntry returns the log entry for v, logged at t (converted to UTC and
 // truncated to the second).
@@ -95,16 +117,26 @@ func NewEntry(v *Verified, t time.Time) (*Entry, error) {
 	e := &Entry{
 		EnvelopeDigest: v.EnvelopeDigest,
 		EnvelopeSize:   v.EnvelopeSize,
+		Encoding:       v.Encoding,
 		PredicateType:  v.PredicateType,
 		Kind:           v.Kind,
-		Signers:        slices.Compact(slices.Sorted(slices.Values(v.SignerKeyIDs))),
+		Document:       v.Document,
+		Format:         v.Format,
+		Name:           v.Name,
+		Signers:        slices.Compact(slices.Sorted(slices.Values(v.SignerIDs))),
 		Time:           t.UTC().Truncate(time.Second),
+	}
+	if e.Encoding == "" {
+		e.Encoding = EncodingDSSE
 	}
 	if e.PredicateType == "" {
 		e.PredicateType = v.Statement.PredicateType
 	}
 	if e.Kind == "" {
 		e.Kind = Classify(e.PredicateType)
+		if _, k, _, _, err := describe(nil, v.Statement); err == nil {
+			e.Kind = k
+		}
 	}
 	if t.IsZero() {
 		return nil, fieldErr("time", "is not set")
@@ -115,11 +147,28 @@ func NewEntry(v *Verified, t time.Time) (*Entry, error) {
 	if e.EnvelopeSize <= 0 {
 		return nil, fieldErr("size", "must be positive")
 	}
+	if !validEncoding(e.Encoding) {
+		return nil, fieldErr("encoding", "%s must be 1 to 32 of a-z 0-9 -", quote(string(e.Encoding)))
+	}
 	if err := validatePredicateType(e.PredicateType); err != nil {
 		return nil, err
 	}
 	if !validKind(e.Kind) {
 		return nil, fieldErr("kind", "%s must be 1 to 64 of a-z 0-9 -", quote(string(e.Kind)))
+	}
+	if e.Document.Size < 0 {
+		return nil, fieldErr("document", "size must not be negative")
+	}
+	if err := validateMediaType(e.Document.MediaType); err != nil {
+		return nil, err
+	}
+	e.Format = fitText(e.Format, maxFormatLen)
+	e.Name = fitText(e.Name, maxNameLen)
+	if e.Format == "" {
+		return nil, fieldErr("format", "is empty")
+	}
+	if e.Name == "" {
+		return nil, fieldErr("name", "is empty")
 	}
 	if err := checkSigners(e.Signers); err != nil {
 		return nil, err
@@ -128,11 +177,15 @@ func NewEntry(v *Verified, t time.Time) (*Entry, error) {
 		return nil, fieldErr("subject", "must have 1 to %d elements", MaxSubjects)
 	}
 	for i, sub := range v.Statement.Subject {
-		p, err := releasePurl(sub.Name, subjectField(i, "name"))
+		name := sub.Name
+		if i < len(v.SubjectPurls) && v.SubjectPurls[i] != "" {
+			name = v.SubjectPurls[i]
+		}
+		p, err := subjectPurl(name, subjectField(i, "name"))
 		if err != nil {
 			return nil, err
 		}
-		ds, err := sortedDigests(sub.Digest, subjectField(i, "digest"))
+		ds, err := sortedDigests(sub.Digest, subjectField(i, "digest"), !p.HasVersion())
 		if err != nil {
 			return nil, err
 		}
@@ -189,12 +242,24 @@ func (e *Entry) Marshal() []byte {
 	b = append(b, EntryHeader+"\n"...)
 	b = append(b, "envelope sha256:"...)
 	b = hex.AppendEncode(b, e.EnvelopeDigest[:])
-	b = append(b, "\nsize "...)
+	b = append(b, ' ')
 	b = strconv.AppendInt(b, e.EnvelopeSize, 10)
+	b = append(b, ' ')
+	b = append(b, e.Encoding...)
 	b = append(b, "\ntype "...)
 	b = append(b, e.PredicateType...)
 	b = append(b, "\nkind "...)
 	b = append(b, e.Kind...)
+	b = append(b, "\ndocument sha256:"...)
+	b = hex.AppendEncode(b, e.Document.Digest[:])
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, e.Document.Size, 10)
+	b = append(b, ' ')
+	b = append(b, e.Document.MediaType...)
+	b = append(b, "\nformat "...)
+	b = appendText(b, e.Format)
+	b = append(b, "\nname "...)
+	b = appendText(b, e.Name)
 	b = append(b, '\n')
 	for _, s := range e.Signers {
 		b = append(b, "signer "...)
@@ -220,10 +285,12 @@ func (e *Entry) Marshal() []byte {
 // size is len(e.Marshal()), without marshaling.
 func (e *Entry) size() int {
 	n := len(EntryHeader) + 1 +
-		len("envelope sha256:") + 64 + 1 +
-		len("size ") + len(strconv.FormatInt(e.EnvelopeSize, 10)) + 1 +
+		len("envelope sha256:") + 64 + 1 + len(strconv.FormatInt(e.EnvelopeSize, 10)) + 1 + len(e.Encoding) + 1 +
 		len("type ") + len(e.PredicateType) + 1 +
 		len("kind ") + len(e.Kind) + 1 +
+		len("document sha256:") + 64 + 1 + len(strconv.FormatInt(e.Document.Size, 10)) + 1 + len(e.Document.MediaType) + 1 +
+		len("format ") + textLen(e.Format) + 1 +
+		len("name ") + textLen(e.Name) + 1 +
 		len("time ") + len(entryTimeLayout) + 1
 	for _, s := range e.Signers {
 		n += len("signer ") + len(s) + 1
@@ -284,24 +351,22 @@ func ParseEntry(b []byte) (*Entry, error) {
 	if l, _ := r.next(); l != EntryHeader {
 		return nil, r.errorf("is %s; want %q", quote(l), EntryHeader)
 	}
-	v, err := r.field("envelope")
+	vs, err := r.values("envelope", 3)
 	if err != nil {
 		return nil, err
 	}
-	h, ok := strings.CutPrefix(v, "sha256:")
-	if !ok || !isLowerHex(h, 64) {
+	if e.EnvelopeDigest, err = parseSHA256(vs[0]); err != nil {
 		return nil, r.errorf("envelope digest must be sha256:<64 lowercase hex digits>")
 	}
-	hex.Decode(e.EnvelopeDigest[:], []byte(h))
-
-	if v, err = r.field("size"); err != nil {
-		return nil, err
+	if e.EnvelopeSize, err = parseSize(vs[1]); err != nil || e.EnvelopeSize == 0 {
+		return nil, r.errorf("envelope size must be a positive decimal number without leading zeros")
 	}
-	if e.EnvelopeSize, err = strconv.ParseInt(v, 10, 64); err != nil || e.EnvelopeSize <= 0 || strconv.FormatInt(e.EnvelopeSize, 10) != v {
-		return nil, r.errorf("size must be a positive decimal number without leading zeros")
+	if e.Encoding = Encoding(vs[2]); !validEncoding(e.Encoding) {
+		return nil, r.errorf("envelope encoding must be 1 to 32 of a-z 0-9 -")
 	}
 
-	if v, err = r.field("type"); err != nil {
+	v, err := r.field("type")
+	if err != nil {
 		return nil, err
 	}
 	if err := validatePredicateType(v); err != nil {
@@ -314,6 +379,27 @@ func ParseEntry(b []byte) (*Entry, error) {
 	}
 	if e.Kind = Kind(v); !validKind(e.Kind) {
 		return nil, r.errorf("kind must be 1 to 64 of a-z 0-9 -")
+	}
+
+	if vs, err = r.values("document", 3); err != nil {
+		return nil, err
+	}
+	if e.Document.Digest, err = parseSHA256(vs[0]); err != nil {
+		return nil, r.errorf("document digest must be sha256:<64 lowercase hex digits>")
+	}
+	if e.Document.Size, err = parseSize(vs[1]); err != nil {
+		return nil, r.errorf("document size must be a decimal number without leading zeros")
+	}
+	if err := validateMediaType(vs[2]); err != nil {
+		return nil, r.errorf("%s", reason(err))
+	}
+	e.Document.MediaType = vs[2]
+
+	if e.Format, err = r.text("format", maxFormatLen); err != nil {
+		return nil, err
+	}
+	if e.Name, err = r.text("name", maxNameLen); err != nil {
+		return nil, err
 	}
 
 	for r.peek("signer") {
@@ -367,8 +453,8 @@ func parseEntrySubject(s string) (EntrySubject, error) {
 	if err != nil {
 		return EntrySubject{}, fmt.Errorf("subject purl %s: %v", quote(fields[0]), err)
 	}
-	if p.String() != fields[0] || !p.HasVersion() {
-		return EntrySubject{}, fmt.Errorf("subject purl %s is not canonical or has no version", quote(fields[0]))
+	if p.String() != fields[0] {
+		return EntrySubject{}, fmt.Errorf("subject purl %s is not canonical", quote(fields[0]))
 	}
 	sub := EntrySubject{Purl: fields[0]}
 	set := make(map[string]string)
@@ -383,10 +469,135 @@ func parseEntrySubject(s string) (EntrySubject, error) {
 		sub.Digests = append(sub.Digests, Digest{alg, val})
 		set[alg] = val
 	}
-	if _, err := sortedDigests(set, "digest"); err != nil {
+	if _, err := sortedDigests(set, "digest", !p.HasVersion()); err != nil {
 		return EntrySubject{}, err
 	}
 	return sub, nil
+}
+
+// parseSHA256 parses "sha256:" and 64 lowercase hex digits.
+func parseSHA256(v string) ([32]byte, error) {
+	var d [32]byte
+	h, ok := strings.CutPrefix(v, "sha256:")
+	if !ok || !isLowerHex(h, 64) {
+		return d, errors.New("bad digest")
+	}
+	hex.Decode(d[:], []byte(h))
+	return d, nil
+}
+
+// parseSize parses a non-negative decimal number without sign or leading
+// zeros that fits an int64.
+func parseSize(v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || strconv.FormatInt(n, 10) != v {
+		return 0, errors.New("bad size")
+	}
+	return n, nil
+}
+
+// validEncoding reports whether enc has the syntax of an encoding: 1 to 32
+// of a-z, 0-9 and "-". Readers accept encodings they do not know.
+func validEncoding(enc Encoding) bool {
+	return len(enc) <= 32 && validKind(Kind(enc))
+}
+
+// validateMediaType checks the syntax of a media type as entries carry it
+// (RFC 6838 type "/" subtype, with parameters written without spaces):
+// printable ASCII without spaces, a "/" with something either side, at most
+// 255 bytes.
+func validateMediaType(mt string) error {
+	t, sub, ok := strings.Cut(mt, "/")
+	if !ok || t == "" || sub == "" || len(mt) > maxMediaTypeLen || !isToken(mt) {
+		return fieldErr("mediaType", "%s must be a media type such as application/json: printable ASCII without spaces, at most %d bytes", quote(mt), maxMediaTypeLen)
+	}
+	return nil
+}
+
+// Free text (the format and name lines) is written as its words, separated
+// by single spaces: runs of white space in the text become one space, and
+// leading and trailing white space is dropped. In a word, "%", and every
+// byte outside 0x21 to 0x7e (so every byte of a non-ASCII UTF-8 character),
+// is written as "%" and two uppercase hex digits.
+
+// appendText appends the encoding of text, which fitText has normalized.
+func appendText(b []byte, text string) []byte {
+	const hexDigits = "0123456789ABCDEF"
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c == ' ':
+			b = append(b, ' ')
+		case c <= ' ' || c >= 0x7f || c == '%':
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// textLen is len(appendText(nil, text)).
+func textLen(text string) int {
+	n := 0
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; c != ' ' && (c <= ' ' || c >= 0x7f || c == '%') {
+			n += 3
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// fitText normalizes text as the entry encoding does (valid UTF-8, white
+// space collapsed) and cuts it, on a character boundary and with "...",
+// so that its encoding is at most max bytes.
+func fitText(text string, max int) string {
+	text = strings.Join(strings.Fields(strings.ToValidUTF8(text, "\uFFFD")), " ")
+	if textLen(text) <= max {
+		return text
+	}
+	n := 0
+	for i, r := range text {
+		w := textLen(string(r))
+		if n+w+3 > max {
+			return strings.TrimRight(text[:i], " ") + "..."
+		}
+		n += w
+	}
+	return text
+}
+
+// decodeText decodes the values of a text line, refusing any encoding that
+// appendText would not have produced.
+func decodeText(values []string) (string, error) {
+	var b []byte
+	for i, v := range values {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		for j := 0; j < len(v); j++ {
+			if v[j] != '%' {
+				b = append(b, v[j])
+				continue
+			}
+			if j+2 >= len(v) {
+				return "", errors.New("truncated percent-encoding")
+			}
+			var c [1]byte
+			if _, err := hex.Decode(c[:], []byte(v[j+1:j+3])); err != nil {
+				return "", errors.New("bad percent-encoding")
+			}
+			b = append(b, c[0])
+			j += 2
+		}
+	}
+	text := string(b)
+	if !utf8.ValidString(text) || fitText(text, math.MaxInt) != text || string(appendText(nil, text)) != strings.Join(values, " ") {
+		return "", errors.New("not in canonical form (uppercase hex, only the bytes that must be encoded, valid UTF-8, no white space inside words)")
+	}
+	return text, nil
 }
 
 // entryReader walks the lines of an entry.
@@ -411,18 +622,50 @@ func (r *entryReader) peek(keyword string) bool {
 
 // field reads a "keyword value" line with a single value.
 func (r *entryReader) field(keyword string) (string, error) {
+	vs, err := r.values(keyword, 1)
+	if err != nil {
+		return "", err
+	}
+	return vs[0], nil
+}
+
+// values reads a "keyword value..." line with exactly n values, or with at
+// least one if n is 0.
+func (r *entryReader) values(keyword string, n int) ([]string, error) {
 	l, ok := r.next()
 	if !ok {
-		return "", r.errorf("missing %q line", keyword)
+		return nil, r.errorf("missing %q line", keyword)
 	}
 	v, found := strings.CutPrefix(l, keyword+" ")
 	if !found {
-		return "", r.errorf("want a %q line", keyword)
+		return nil, r.errorf("want a %q line", keyword)
 	}
-	if !isToken(v) {
-		return "", r.errorf("%q value must be printable ASCII without spaces", keyword)
+	vs := strings.Split(v, " ")
+	for _, v := range vs {
+		if !isToken(v) {
+			return nil, r.errorf("%q values must be printable ASCII separated by single spaces", keyword)
+		}
 	}
-	return v, nil
+	if n > 0 && len(vs) != n {
+		return nil, r.errorf("%q line must have %d values", keyword, n)
+	}
+	return vs, nil
+}
+
+// text reads a free-text line whose encoding is at most max bytes.
+func (r *entryReader) text(keyword string, max int) (string, error) {
+	vs, err := r.values(keyword, 0)
+	if err != nil {
+		return "", err
+	}
+	if len(r.lines[r.i-1])-len(keyword)-1 > max {
+		return "", r.errorf("%q text is longer than %d bytes", keyword, max)
+	}
+	t, err := decodeText(vs)
+	if err != nil {
+		return "", r.errorf("%q text: %v", keyword, err)
+	}
+	return t, nil
 }
 
 // errorf reports a problem with the line just read.
@@ -442,6 +685,19 @@ func (e *Entry) Releases() []string {
 // subject order.
 func (e *Entry) Packages() []string {
 	return e.subjectKeys(Purl.Package)
+}
+
+// PackageLevel returns the packages e is about as a whole: the purls of its
+// subjects that have no version (canonical, without qualifiers and subpath),
+// without duplicates, in subject order. Such evidence holds for every release
+// of the package.
+func (e *Entry) PackageLevel() []string {
+	return e.subjectKeys(func(p Purl) string {
+		if p.HasVersion() {
+			return ""
+		}
+		return p.Package()
+	})
 }
 
 // Digests returns every subject digest as "alg:value" (for example

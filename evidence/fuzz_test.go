@@ -91,7 +91,7 @@ func FuzzParseStatement(f *testing.F) {
 }
 
 func FuzzParseEntry(f *testing.F) {
-	if b, err := os.ReadFile(filepath.Join("testdata", "entry-v1.txt")); err == nil {
+	if b, err := os.ReadFile(filepath.Join("testdata", "entry-v2.txt")); err == nil {
 		f.Add(b)
 		f.Add(bytes.Replace(b, []byte("kind cyclonedx"), []byte("kind other"), 1))
 		f.Add(b[:len(b)/2])

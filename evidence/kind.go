@@ -2,26 +2,29 @@ package evidence
 
 import "strings"
 
-// Kind is a stable, lowercase label for what an item of evidence is, derived
-// from its predicate type by [Classify]. It is recorded in log entries.
+// Kind is a stable, lowercase label for the role an item of evidence plays
+// (an SBOM, a VEX document, provenance, a security policy, ...), whatever its
+// format. It is recorded in log entries; the format is recorded beside it
+// (see [Entry]). A CycloneDX document is an SBOM or, when it carries
+// vulnerability analyses, a VEX document; a CSAF document is a VEX document
+// or an advisory, by its category.
 type Kind string
 
 // Kinds. The string values are stable: they are written into log entries.
 const (
-	KindSPDX                      Kind = "spdx"
-	KindCycloneDX                 Kind = "cyclonedx" // SBOM, VEX and VDR alike
-	KindOpenVEX                   Kind = "openvex"
-	KindCSAF                      Kind = "csaf"
-	KindSLSAProvenance            Kind = "slsa-provenance"
-	KindScorecard                 Kind = "scorecard"
-	KindSecurityInsights          Kind = "security-insights"
-	KindVulnerabilityRecord       Kind = "vulnerability-record"
-	KindSecurityPolicy            Kind = "security-policy"
-	KindCVDPolicy                 Kind = "cvd-policy"
-	KindSupportPeriod             Kind = "support-period"
-	KindVulnerabilityHandling     Kind = "vulnerability-handling"
-	KindEUDeclarationOfConformity Kind = "eu-declaration-of-conformity"
-	KindStewardAttestation        Kind = "steward-attestation"
+	KindSBOM                      Kind = "sbom"                         // SPDX, CycloneDX BOMs
+	KindVEX                       Kind = "vex"                          // OpenVEX, CSAF VEX, CycloneDX VEX and VDR
+	KindAdvisory                  Kind = "advisory"                     // CSAF security advisories, OSV and CVE records
+	KindProvenance                Kind = "provenance"                   // SLSA provenance, PyPI and npm publish attestations
+	KindScorecard                 Kind = "scorecard"                    // OpenSSF Scorecard results
+	KindSecurityInsights          Kind = "security-insights"            // OpenSSF Security Insights
+	KindOSPSBaseline              Kind = "osps-baseline"                // OSPS Baseline assessments
+	KindSecurityPolicy            Kind = "security-policy"              // SECURITY.md, security.txt
+	KindCVDPolicy                 Kind = "cvd-policy"                   // coordinated vulnerability disclosure policies
+	KindSupportPeriod             Kind = "support-period"               // support periods, end of life
+	KindVulnerabilityHandling     Kind = "vulnerability-handling"       // a project's vulnerability-handling process
+	KindEUDeclarationOfConformity Kind = "eu-declaration-of-conformity" // references to EU declarations of conformity
+	KindStewardAttestation        Kind = "steward-attestation"          // CRA Art. 24/25 steward attestations
 	KindOther                     Kind = "other"
 )
 
@@ -71,14 +74,19 @@ var kindPrefixes = []struct {
 	prefix string
 	kind   Kind
 }{
-	{"https://spdx.dev/Document", KindSPDX},
-	{"https://cyclonedx.org/bom", KindCycloneDX},
-	{"https://openvex.dev/ns", KindOpenVEX},
-	{"https://docs.oasis-open.org/csaf/csaf", KindCSAF},
-	{"https://slsa.dev/provenance", KindSLSAProvenance},
+	{"https://spdx.dev/Document", KindSBOM},
+	{"https://cyclonedx.org/bom", KindSBOM},
+	{"https://cyclonedx.org/vex", KindVEX},
+	{"https://openvex.dev/ns", KindVEX},
+	{"https://docs.oasis-open.org/csaf/csaf", KindAdvisory},
+	{"https://ossf.github.io/osv-schema", KindAdvisory},
+	{"https://slsa.dev/provenance", KindProvenance},
+	{"https://docs.pypi.org/attestations/publish", KindProvenance},
+	{"https://github.com/npm/attestation/tree/main/specs/publish", KindProvenance},
 	{"https://scorecard.dev/result", KindScorecard},
 	{"https://evident.dev/attestation/security-insights", KindSecurityInsights},
-	{"https://evident.dev/attestation/vulnerability-record", KindVulnerabilityRecord},
+	{"https://evident.dev/attestation/vulnerability-record", KindAdvisory},
+	{"https://evident.dev/attestation/osps-baseline", KindOSPSBaseline},
 	{"https://evident.dev/attestation/security-policy", KindSecurityPolicy},
 	{"https://evident.dev/attestation/cvd-policy", KindCVDPolicy},
 	{"https://evident.dev/attestation/support-period", KindSupportPeriod},
@@ -89,7 +97,8 @@ var kindPrefixes = []struct {
 
 // Classify returns the kind of evidence a predicate type denotes, or
 // [KindOther]. Matching is exact and case-sensitive (in-toto TypeURIs are
-// compared as strings), on "/" boundaries.
+// compared as strings), on "/" boundaries. Some formats hold more than one
+// kind: [ClassifyPredicate] also looks at the predicate.
 func Classify(predicateType string) Kind {
 	for _, kp := range kindPrefixes {
 		if rest, ok := strings.CutPrefix(predicateType, kp.prefix); ok && (rest == "" || rest[0] == '/') {
@@ -97,6 +106,17 @@ func Classify(predicateType string) Kind {
 		}
 	}
 	return KindOther
+}
+
+// KnownKind reports whether k is one of the kinds this version writes.
+func KnownKind(k Kind) bool {
+	switch k {
+	case KindSBOM, KindVEX, KindAdvisory, KindProvenance, KindScorecard, KindSecurityInsights,
+		KindOSPSBaseline, KindSecurityPolicy, KindCVDPolicy, KindSupportPeriod,
+		KindVulnerabilityHandling, KindEUDeclarationOfConformity, KindStewardAttestation, KindOther:
+		return true
+	}
+	return false
 }
 
 // validKind reports whether k has the syntax of a kind: 1 to 64 of a-z, 0-9

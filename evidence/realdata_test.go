@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,8 +18,9 @@ import (
 // (/work/shared/testdata/evidence, see its SOURCES.md). They skip if the
 // corpus is absent.
 
-// TestRealDocumentsAsEvidence wraps each real document in a statement about
-// a release, signs it, verifies it, and logs it.
+// TestRealDocumentsAsEvidence carries each real document in a document
+// attestation about a release, signs it, verifies it, logs it, and takes
+// the document back out: byte for byte the file, with the file's digest.
 func TestRealDocumentsAsEvidence(t *testing.T) {
 	sharedTestdata(t, "")
 	key := testKey(9)
@@ -27,21 +29,21 @@ func TestRealDocumentsAsEvidence(t *testing.T) {
 		t.Fatal(err)
 	}
 	dirs := []struct {
-		dir           string
-		predicateType string
-		kind          Kind
+		dir          string
+		documentType string
+		kind         Kind
 	}{
-		{"spdx", PredicateSPDX23, KindSPDX},
-		{"spdx3", PredicateSPDX3, KindSPDX},
-		{"cyclonedx", PredicateCycloneDX, KindCycloneDX},
-		{"cyclonedx-vex", "https://cyclonedx.org/bom/v1.6", KindCycloneDX},
-		{"openvex", PredicateOpenVEX, KindOpenVEX},
-		{"csaf", PredicateCSAF, KindCSAF},
+		{"spdx", PredicateSPDX23, KindSBOM},
+		{"spdx3", PredicateSPDX3, KindSBOM},
+		{"cyclonedx", PredicateCycloneDX, KindSBOM},
+		{"cyclonedx-vex", "https://cyclonedx.org/bom/v1.6", KindVEX},
+		{"openvex", PredicateOpenVEX, KindVEX},
+		{"csaf", PredicateCSAF, KindAdvisory},
 		{"scorecard", PredicateScorecard, KindScorecard},
 		{"security-insights", PredicateSecurityInsights, KindSecurityInsights},
 		{"security-policy", PredicateSecurityPolicy, KindSecurityPolicy},
 		{"security-txt", PredicateCVDPolicy, KindCVDPolicy},
-		{"vuln-records", PredicateVulnerabilityRecord, KindVulnerabilityRecord},
+		{"vuln-records", PredicateVulnerabilityRecord, KindAdvisory},
 		{"support-period", PredicateSupportPeriod, KindSupportPeriod},
 	}
 	unsafe := regexp.MustCompile(`[^A-Za-z0-9._-]`)
@@ -59,21 +61,19 @@ func TestRealDocumentsAsEvidence(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				// JSON documents are the predicate; others (XML, YAML,
-				// Markdown, tag-value) are carried as text.
-				predicate := json.RawMessage(doc)
-				if trimmed := bytes.TrimSpace(doc); len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(doc) {
-					predicate, err = json.Marshal(map[string]string{"mediaType": "text/plain", "content": string(doc)})
-					if err != nil {
-						t.Fatal(err)
-					}
-				}
 				sum := sha256.Sum256(doc)
 				purl := "pkg:generic/evident-test/" + unsafe.ReplaceAllString(name, "-") + "@1.0.0"
+				predicate, err := (&Document{
+					FileName: name, MediaType: "application/octet-stream", Content: doc,
+					DocumentType: d.documentType, Kind: d.kind, Format: d.dir,
+				}).Predicate()
+				if err != nil {
+					t.Fatal(err)
+				}
 				st := &Statement{
 					Type:          StatementTypeV1,
 					Subject:       []Subject{{Name: purl, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}}},
-					PredicateType: d.predicateType,
+					PredicateType: PredicateDocument,
 					Predicate:     predicate,
 				}
 				env := signedEnvelope(t, PayloadTypeInToto, mustMarshalStatement(t, st), key)
@@ -81,19 +81,27 @@ func TestRealDocumentsAsEvidence(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if v.Kind != d.kind {
-					t.Errorf("Kind = %q; want %q", v.Kind, d.kind)
+				if v.Kind != d.kind || v.Document.Digest != sum || v.Document.Size != int64(len(doc)) || v.Name != name {
+					t.Errorf("Kind %q, document %x (%d bytes), name %q; want %q, %x (%d bytes), %q", v.Kind, v.Document.Digest, v.Document.Size, v.Name, d.kind, sum, len(doc), name)
 				}
-				if !json.Valid(v.Statement.Predicate) {
-					t.Error("predicate is not valid JSON after the round trip")
+				got, mediaType, err := DocumentOf(v.Envelope.Payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, doc) || mediaType != "application/octet-stream" {
+					t.Errorf("DocumentOf: %d bytes of %s, not the file's %d", len(got), mediaType, len(doc))
 				}
 				e, err := NewEntry(v, entryTime)
 				if err != nil {
 					t.Fatal(err)
 				}
 				b := e.Marshal()
-				if _, err := ParseEntry(b); err != nil {
+				back, err := ParseEntry(b)
+				if err != nil {
 					t.Fatalf("ParseEntry(%q): %v", b, err)
+				}
+				if back.Document.Digest != sum || back.Name != name {
+					t.Errorf("entry names document %x %q", back.Document.Digest, back.Name)
 				}
 				if got := e.Digests(); len(got) != 1 || got[0] != "sha256:"+hex.EncodeToString(sum[:]) {
 					t.Errorf("Digests = %q", got)
@@ -153,18 +161,23 @@ func TestRealEnvelopes(t *testing.T) {
 		if !errors.Is(err, ErrUntrustedKey) || !strings.Contains(err.Error(), "ae2dcc98") {
 			t.Errorf("Verify: %v; want ErrUntrustedKey naming the signature's key id", err)
 		}
-		_, err = ParseStatement(env.Payload)
-		wantFieldError(t, err, "subject[0].name", "not a valid purl")
+		st, err := ParseStatement(env.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = BindSubject(st.Subject[0].Name, "pkg:generic/alpine@3.20", "subject[0].name")
+		wantFieldError(t, err, "subject[0].name", "does not carry the name and version")
 	})
 
 	bundles := []struct {
-		file, field, msg, predicateType string
+		file, release, msg, predicateType string // msg "": the subject binds to release
 	}{
-		{"cli_cli__sigstore-js-2.1.0-bundle.json", "subject[0].digest", "no sha256", PredicateSLSAProvenance},
-		{"slsa-framework_slsa-verifier__bcr_rules_lint-v1.3.1.tar.gz.intoto.jsonl", "subject[0].name", "not a valid purl", PredicateSLSAProvenance},
-		{"slsa-framework_slsa-verifier__gha_generic_v2.1.0_push-v14.intoto.jsonl", "subject[0].name", "not a valid purl", PredicateSLSAProvenance02},
-		{"slsa-framework_slsa-verifier__gha_delegator_v2.1.0_push-v14.build.slsa", "subject[0].name", "not a valid purl", PredicateSLSAProvenance},
-		{"slsa-framework_slsa-verifier__gha_container-based_v2.1.0_push-v14.intoto.build.slsa", "subject[0].name", "not a valid purl", PredicateSLSAProvenance},
+		{"cli_cli__sigstore-js-2.1.0-bundle.json", "", "", PredicateSLSAProvenance},
+		{"slsa-framework_slsa-verifier__bcr_rules_lint-v1.3.1.tar.gz.intoto.jsonl", "pkg:github/aspect-build/rules_lint@v1.3.1", "", PredicateSLSAProvenance},
+		{"slsa-framework_slsa-verifier__bcr_rules_lint-v1.3.1.tar.gz.intoto.jsonl", "pkg:github/aspect-build/rules_lint@v1.3.2", "does not carry the name and version", PredicateSLSAProvenance},
+		{"slsa-framework_slsa-verifier__gha_generic_v2.1.0_push-v14.intoto.jsonl", "", "is a file name, not a Package URL", PredicateSLSAProvenance02},
+		{"slsa-framework_slsa-verifier__gha_delegator_v2.1.0_push-v14.build.slsa", "pkg:github/slsa-framework/example-package@v14", "does not carry the name and version", PredicateSLSAProvenance},
+		{"slsa-framework_slsa-verifier__gha_container-based_v2.1.0_push-v14.intoto.build.slsa", "pkg:github/slsa-framework/gha_container-based-binary-linux-amd64@v14", "", PredicateSLSAProvenance},
 	}
 	for _, tt := range bundles {
 		t.Run(tt.file, func(t *testing.T) {
@@ -176,15 +189,27 @@ func TestRealEnvelopes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = ParseStatement(env.Payload)
-			wantFieldError(t, err, tt.field, tt.msg)
+			parsed, err := ParseStatement(env.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := BindSubject(parsed.Subject[0].Name, tt.release, "subject[0].name")
+			if tt.msg == "" {
+				if err != nil {
+					t.Errorf("BindSubject: %v", err)
+				} else if want := cmp.Or(tt.release, parsed.Subject[0].Name); p.String() != want {
+					t.Errorf("BindSubject = %s; want %s", p, want)
+				}
+			} else {
+				wantFieldError(t, err, "subject[0].name", tt.msg)
+			}
 			var st struct {
 				PredicateType string `json:"predicateType"`
 			}
 			if err := json.Unmarshal(env.Payload, &st); err != nil {
 				t.Fatal(err)
 			}
-			if st.PredicateType != tt.predicateType || Classify(st.PredicateType) != KindSLSAProvenance {
+			if st.PredicateType != tt.predicateType || Classify(st.PredicateType) != KindProvenance {
 				t.Errorf("predicateType %q classified %q", st.PredicateType, Classify(st.PredicateType))
 			}
 			// The Sigstore signature is by a certificate Evident does not know.

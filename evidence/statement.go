@@ -107,7 +107,7 @@ func ParseStatement(b []byte) (*Statement, error) {
 	}
 	// The predicate is a raw value of the object decodeObject just
 	// scanned, so it is valid JSON already.
-	if err := s.validate(false); err != nil {
+	if err := s.validate(false, false); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -150,22 +150,26 @@ func parseSubject(raw json.RawMessage, field string) (Subject, error) {
 	return sub, nil
 }
 
-// Validate checks s against the in-toto Statement rules and Evident's:
+// Validate checks s against the in-toto Statement rules and Evident's, as a
+// statement that Evident makes must follow them:
 //
 //   - _type is [StatementTypeV1] or [StatementTypeV01];
 //   - there are 1 to [MaxSubjects] subjects;
-//   - each subject's name is a Package URL that names a release, so it has a
-//     version (see [ParsePurl] for the other rules);
-//   - each subject's digest holds sha256 as 64 lowercase hex digits, plus at
-//     most 15 other digests: the algorithms in-toto's DigestSet spec names
-//     must have its encoding (lowercase hex of the right length), others
-//     must be 1 to 32 of [A-Za-z0-9_.-] starting with a letter, with values
-//     of 1 to 256 of [A-Za-z0-9+/=_.:-];
+//   - each subject's name is a Package URL (see [ParsePurl] for the rules):
+//     with a version it names a release, without one a package;
+//   - each subject's digest holds sha256 or sha512 (a package's may instead
+//     hold gitCommit), plus other digests up to 16 in all: the algorithms
+//     in-toto's DigestSet spec names must have its encoding (lowercase hex
+//     of the right length), others must be 1 to 32 of [A-Za-z0-9_.-]
+//     starting with a letter, with values of 1 to 256 of [A-Za-z0-9+/=_.:-];
 //   - predicateType is a URI of at most 512 printable ASCII bytes;
 //   - predicate, if present, is a JSON object.
-func (s *Statement) Validate() error { return s.validate(true) }
+//
+// Statements made elsewhere may name their subjects by file name rather than
+// by purl; [Verify] files those under a release by the rules of ENTRY.md.
+func (s *Statement) Validate() error { return s.validate(true, true) }
 
-func (s *Statement) validate(checkPredicateSyntax bool) error {
+func (s *Statement) validate(checkPredicateSyntax, requirePurls bool) error {
 	switch s.Type {
 	case StatementTypeV1, StatementTypeV01:
 	case "":
@@ -180,10 +184,17 @@ func (s *Statement) validate(checkPredicateSyntax bool) error {
 		return fieldErr("subject", "has more than %d elements; split the evidence into several statements", MaxSubjects)
 	}
 	for i, sub := range s.Subject {
-		if _, err := releasePurl(sub.Name, subjectField(i, "name")); err != nil {
+		pkgLevel := false
+		if requirePurls || strings.HasPrefix(sub.Name, "pkg:") {
+			p, err := subjectPurl(sub.Name, subjectField(i, "name"))
+			if err != nil {
+				return err
+			}
+			pkgLevel = !p.HasVersion()
+		} else if err := validateSubjectName(sub.Name, subjectField(i, "name")); err != nil {
 			return err
 		}
-		if _, err := sortedDigests(sub.Digest, subjectField(i, "digest")); err != nil {
+		if _, err := sortedDigests(sub.Digest, subjectField(i, "digest"), pkgLevel); err != nil {
 			return err
 		}
 	}
@@ -194,6 +205,27 @@ func (s *Statement) validate(checkPredicateSyntax bool) error {
 		p := bytes.TrimLeft(s.Predicate, " \t\r\n")
 		if len(p) == 0 || p[0] != '{' || (checkPredicateSyntax && !json.Valid(s.Predicate)) {
 			return fieldErr("predicate", "must be a JSON object")
+		}
+	}
+	return nil
+}
+
+// maxSubjectNameLen bounds a subject name that is not a purl (a file name,
+// an image reference).
+const maxSubjectNameLen = 1024
+
+// validateSubjectName checks a subject name that is not a purl: 1 to 1024
+// bytes of UTF-8 without control characters.
+func validateSubjectName(name, field string) error {
+	if name == "" {
+		return fieldErr(field, "is missing; use a Package URL such as pkg:pypi/requests@2.32.3")
+	}
+	if len(name) > maxSubjectNameLen {
+		return fieldErr(field, "is longer than %d bytes", maxSubjectNameLen)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return fieldErr(field, "%s has a control character or invalid UTF-8", quote(name))
 		}
 	}
 	return nil
@@ -243,19 +275,16 @@ var subjectFields = func() (t [8][3]string) {
 	return t
 }()
 
-// releasePurl parses the name of a subject, which must be a purl with a
-// version.
-func releasePurl(name, field string) (Purl, error) {
-	const example = "use a Package URL such as pkg:pypi/requests@2.32.3 or pkg:maven/org.apache.logging.log4j/log4j-core@2.24.1"
+// subjectPurl parses the name of a subject, which must be a purl: with a
+// version for a release, without for a package.
+func subjectPurl(name, field string) (Purl, error) {
+	const example = "use a Package URL such as pkg:pypi/requests@2.32.3 (a release) or pkg:pypi/requests (every release)"
 	if name == "" {
 		return Purl{}, fieldErr(field, "is missing; %s", example)
 	}
 	p, err := parsePurl(name)
 	if err != nil {
 		return Purl{}, fieldErr(field, "%s is not a valid purl: %v; %s", quote(name), err, example)
-	}
-	if !p.HasVersion() {
-		return Purl{}, fieldErr(field, "%s has no version; Evident records evidence about a release, so name one, e.g. %s@1.2.3", quote(name), p)
 	}
 	return p, nil
 }
@@ -285,7 +314,10 @@ type Digest struct {
 func (d Digest) String() string { return d.Alg + ":" + d.Value }
 
 // sortedDigests validates a DigestSet and returns it sorted by algorithm.
-func sortedDigests(set map[string]string, field string) ([]Digest, error) {
+// The set must identify the artifact by sha256 or sha512; for a package
+// (pkgLevel), whose subject is a document or a source tree rather than an
+// artifact, gitCommit does too.
+func sortedDigests(set map[string]string, field string, pkgLevel bool) ([]Digest, error) {
 	if len(set) == 0 {
 		return nil, fieldErr(field, "is missing or empty; give the artifact's sha256 digest")
 	}
@@ -302,8 +334,16 @@ func sortedDigests(set map[string]string, field string) ([]Digest, error) {
 			return nil, err
 		}
 	}
-	if _, ok := set["sha256"]; !ok {
-		return nil, fieldErr(field, "has no sha256 digest; Evident identifies artifacts by SHA-256: add \"sha256\": \"<64 lowercase hex digits>\"")
+	_, sha256 := set["sha256"]
+	_, sha512 := set["sha512"]
+	_, commit := set["gitCommit"]
+	switch {
+	case sha256 || sha512:
+	case pkgLevel && commit:
+	case pkgLevel:
+		return nil, fieldErr(field, "has no sha256, sha512 or gitCommit digest; evidence about a package names the document's own digest or the source commit")
+	default:
+		return nil, fieldErr(field, "has no sha256 digest; Evident identifies artifacts by SHA-256 (or SHA-512): add \"sha256\": \"<64 lowercase hex digits>\"")
 	}
 	return ds, nil
 }

@@ -94,13 +94,13 @@ func TestParseStatement(t *testing.T) {
 		{"name in uri", stmt(v1, `{"uri":"pkg:npm/x@1","digest":{"sha256":"`+sha+`"}}`, ``), "subject[0].name", "not uri"},
 		{"name not a string", stmt(v1, `{"name":1,"digest":{"sha256":"`+sha+`"}}`, ``), "subject[0].name", "string"},
 		{"name lone surrogate", stmt(v1, `{"name":"pkg:pypi/a\ud800@1","digest":{"sha256":"`+sha+`"}}`, ``), "subject[0].name", "U+FFFD"},
-		{"name not a purl", stmt(v1, ok+","+subj("rules_lint-v1.3.1.tar.gz"), ``), "subject[1].name", "; use a Package URL such as pkg:pypi/requests@2.32.3"},
-		{"name without version", stmt(v1, subj("pkg:pypi/requests"), ``), "subject[0].name", "has no version; Evident records evidence about a release, so name one, e.g. pkg:pypi/requests@1.2.3"},
+		{"name a bad purl", stmt(v1, ok+","+subj("pkg:/x"), ``), "subject[1].name", "; use a Package URL such as pkg:pypi/requests@2.32.3"},
+		{"name with a control character", stmt(v1, ok+","+subj("a\\u0001b.tar.gz"), ``), "subject[1].name", "control character"},
 		{"maven without namespace", stmt(v1, subj("pkg:maven/log4j-core@2.24.1"), ``), "subject[0].name", "need a namespace"},
 		{"digest missing", stmt(v1, `{"name":"pkg:pypi/requests@2.32.3"}`, ``), "subject[0].digest", "missing or empty"},
 		{"digest empty", digest(``), "subject[0].digest", "missing or empty"},
 		{"digest not object", stmt(v1, `{"name":"pkg:pypi/requests@2.32.3","digest":"`+sha+`"}`, ``), "subject[0].digest", "object"},
-		{"no sha256", digest(`"sha512":"` + sha512 + `"`), "subject[0].digest", "no sha256"},
+		{"no sha256", digest(`"sha1":"` + strings.Repeat("ab", 20) + `"`), "subject[0].digest", "no sha256"},
 		{"sha256 uppercase", digest(`"sha256":"` + strings.ToUpper(sha) + `"`), "subject[0].digest.sha256", "64 lowercase hex"},
 		{"sha256 short", digest(`"sha256":"abcd"`), "subject[0].digest.sha256", "64 lowercase hex"},
 		{"sha256 number", digest(`"sha256":1`), `subject[0].digest["sha256"]`, "string"},
@@ -140,9 +140,9 @@ func manyDigests(n int) string {
 }
 
 func TestStatementMarshalValidates(t *testing.T) {
-	s := testStatement(subject("pkg:pypi/requests"))
+	s := testStatement(subject("requests-2.32.3.tar.gz"))
 	if _, err := s.Marshal(); err == nil {
-		t.Error("Marshal of a statement without a version succeeded")
+		t.Error("Marshal of a statement about a file name succeeded")
 	}
 	s = testStatement(subject("pkg:pypi/requests@2.32.3"))
 	b, err := s.Marshal()

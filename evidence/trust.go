@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"fmt"
 	"math"
@@ -206,7 +207,15 @@ func escapeSegment(s string) string {
 
 // TrustedKey is one key a node trusts, with the namespaces it may sign for.
 type TrustedKey struct {
-	PublicKey ed25519.PublicKey
+	// PublicKey is an Ed25519 key (ed25519.PublicKey), an ECDSA P-256 or
+	// P-384 key or an RSA key of 2048 bits or more (*ecdsa.PublicKey,
+	// *rsa.PublicKey).
+	PublicKey crypto.PublicKey
+	// KeyIDs are other DSSE keyid values, besides the key's Evident key id
+	// ([SignerKeyID]), that signatures by this key carry: tools name keys
+	// their own way. The empty string accepts signatures without a keyid,
+	// as cosign writes them. At most 4 keys may share a keyid.
+	KeyIDs []string
 	// Namespaces are patterns in the text form of [Namespace]. At least one
 	// is required.
 	Namespaces []string
@@ -217,31 +226,37 @@ type TrustedKey struct {
 	Burst int
 }
 
+// maxKeysPerKeyID bounds the keys one DSSE keyid may name, so that a
+// signature costs at most this many verifications.
+const maxKeysPerKeyID = 4
+
 // TrustPolicy is the set of keys a node accepts evidence from, each allowed
 // to sign for some purl namespaces. A nil *TrustPolicy trusts no key. It is
 // safe for concurrent use.
 type TrustPolicy struct {
-	keys map[string]*trustedKey // by key id
+	keys   map[string]*trustedKey   // by key id
+	byHint map[string][]*trustedKey // by every keyid a signature may carry
 }
 
 type trustedKey struct {
 	id         string
-	pub        ed25519.PublicKey
+	pub        crypto.PublicKey
 	namespaces []Namespace
 	rate       float64
 	burst      int
 }
 
-// NewTrustPolicy builds a trust policy. Each key must be a valid Ed25519
-// public key listed once, with at least one valid namespace.
+// NewTrustPolicy builds a trust policy. Each key must be a valid public key
+// of an accepted algorithm ([KeyAlg]) listed once, with at least one valid
+// namespace.
 func NewTrustPolicy(keys []TrustedKey) (*TrustPolicy, error) {
-	p := &TrustPolicy{keys: make(map[string]*trustedKey, len(keys))}
+	p := &TrustPolicy{keys: make(map[string]*trustedKey, len(keys)), byHint: make(map[string][]*trustedKey, len(keys))}
 	for i, k := range keys {
 		field := fmt.Sprintf("keys[%d]", i)
-		if len(k.PublicKey) != ed25519.PublicKeySize {
-			return nil, fieldErr(field, "public key is %d bytes; an Ed25519 public key is %d", len(k.PublicKey), ed25519.PublicKeySize)
+		id, err := SignerKeyID(k.PublicKey)
+		if err != nil {
+			return nil, fieldErr(field, "%s", reason(err))
 		}
-		id := KeyID(k.PublicKey)
 		if _, dup := p.keys[id]; dup {
 			return nil, fieldErr(field, "key %s is listed twice; list it once with all its namespaces", id)
 		}
@@ -251,7 +266,11 @@ func NewTrustPolicy(keys []TrustedKey) (*TrustPolicy, error) {
 		if !(k.Rate >= 0) || math.IsInf(k.Rate, 0) || k.Burst < 0 {
 			return nil, fieldErr(field, "key %s has rate %v and burst %d; want a rate of envelopes per second and a burst, both 0 or more (0: no limit)", id, k.Rate, k.Burst)
 		}
-		tk := &trustedKey{id: id, pub: slices.Clone(k.PublicKey), rate: k.Rate, burst: k.Burst}
+		pub := k.PublicKey
+		if e, ok := pub.(ed25519.PublicKey); ok {
+			pub = slices.Clone(e)
+		}
+		tk := &trustedKey{id: id, pub: pub, rate: k.Rate, burst: k.Burst}
 		if tk.rate > 0 && tk.burst == 0 {
 			tk.burst = max(1, int(math.Ceil(tk.rate)))
 		}
@@ -263,6 +282,18 @@ func NewTrustPolicy(keys []TrustedKey) (*TrustPolicy, error) {
 			tk.namespaces = append(tk.namespaces, n)
 		}
 		p.keys[id] = tk
+		for _, hint := range append([]string{id}, k.KeyIDs...) {
+			if len(hint) > maxKeyIDLen {
+				return nil, fieldErr(field, "keyid %s is longer than %d bytes", quote(hint), maxKeyIDLen)
+			}
+			if slices.Contains(p.byHint[hint], tk) {
+				continue
+			}
+			if len(p.byHint[hint]) == maxKeysPerKeyID {
+				return nil, fieldErr(field, "more than %d keys share keyid %s; each signature would cost that many verifications", maxKeysPerKeyID, quote(hint))
+			}
+			p.byHint[hint] = append(p.byHint[hint], tk)
+		}
 	}
 	return p, nil
 }
@@ -281,7 +312,7 @@ func (p *TrustPolicy) KeyIDs() []string {
 }
 
 // PublicKey returns the trusted key with the given id.
-func (p *TrustPolicy) PublicKey(keyID string) (ed25519.PublicKey, bool) {
+func (p *TrustPolicy) PublicKey(keyID string) (crypto.PublicKey, bool) {
 	if p == nil {
 		return nil, false
 	}
@@ -289,7 +320,10 @@ func (p *TrustPolicy) PublicKey(keyID string) (ed25519.PublicKey, bool) {
 	if !ok {
 		return nil, false
 	}
-	return slices.Clone(k.pub), true
+	if e, ok := k.pub.(ed25519.PublicKey); ok {
+		return slices.Clone(e), true
+	}
+	return k.pub, true
 }
 
 // RateLimit returns the rate (envelopes per second) and burst the key with

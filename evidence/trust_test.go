@@ -119,7 +119,7 @@ func TestNewTrustPolicy(t *testing.T) {
 	if diff := cmp.Diff(wantIDs, p.KeyIDs()); diff != "" {
 		t.Errorf("KeyIDs mismatch (-want +got):\n%s", diff)
 	}
-	if got, ok := p.PublicKey(KeyID(k1)); !ok || !got.Equal(k1) {
+	if got, ok := p.PublicKey(KeyID(k1)); !ok || !k1.Equal(got) {
 		t.Errorf("PublicKey(k1) = %x, %v", got, ok)
 	}
 	if _, ok := p.PublicKey("ed25519:00"); ok {

@@ -1,7 +1,6 @@
 package evidence
 
 import (
-	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
 	"slices"
@@ -16,14 +15,26 @@ type Verified struct {
 	EnvelopeDigest [32]byte
 	// EnvelopeSize is the length of the envelope in bytes.
 	EnvelopeSize int64
-	Envelope     *Envelope
-	Statement    *Statement
-	// PredicateType is Statement.PredicateType, and Kind its [Classify].
+	// Encoding says how the envelope packages the statement.
+	Encoding  Encoding
+	Envelope  *Envelope
+	Statement *Statement
+	// PredicateType is Statement.PredicateType, and Kind the kind of
+	// evidence the statement's document is.
 	PredicateType string
 	Kind          Kind
-	// SignerKeyIDs are the ids of the trusted keys whose signatures verified
-	// and that are allowed for at least one subject, sorted.
-	SignerKeyIDs []string
+	// Document identifies the statement's document (see DOCUMENT.md):
+	// the document a document attestation carries, or the predicate, or
+	// the statement. Format and Name describe it for people.
+	Document     DocumentRef
+	Format, Name string
+	// SignerIDs are the ids of the trusted signers whose signatures
+	// verified and that are allowed for at least one subject, sorted.
+	SignerIDs []string
+	// SubjectPurls are the canonical purls the statement's subjects are
+	// filed under, in subject order: a subject's own name, or for a subject
+	// named by file, the release it was filed under.
+	SubjectPurls []string
 
 	// entry is the log entry Verify made from the fields above (at time
 	// zero), checking it; see EntryAt.
@@ -40,12 +51,22 @@ type Verified struct {
 //     to try). If none verifies, it fails with [ErrBadSignature] when some
 //     signature named a trusted key, else with [ErrUntrustedKey];
 //  4. parses the payload as a statement ([ParseStatement]);
-//  5. requires every subject to be inside a namespace that some verifying
-//     key is trusted for, else fails with a [*NamespaceError];
-//  6. checks that the log entry for it would fit in [MaxEntrySize].
+//  5. files each subject under a purl: its name if that is a purl, else
+//     release (see [BindSubject]);
+//  6. requires every subject's purl to be inside a namespace that some
+//     verifying key is trusted for, else fails with a [*NamespaceError];
+//  7. works out the statement's document, checking a document attestation's
+//     content against its digest;
+//  8. checks that the log entry for it would fit in [MaxEntrySize].
 //
 // Other failures are [*FieldError]s wrapping [ErrMalformed].
 func Verify(envelope []byte, trust *TrustPolicy) (*Verified, error) {
+	return VerifyFor(envelope, trust, "")
+}
+
+// VerifyFor is [Verify] with release: the purl under which subjects named by
+// file rather than by purl are filed, or "".
+func VerifyFor(envelope []byte, trust *TrustPolicy, release string) (*Verified, error) {
 	env, err := parseInToto(envelope)
 	if err != nil {
 		return nil, err
@@ -54,7 +75,7 @@ func Verify(envelope []byte, trust *TrustPolicy) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	return verifyStatement(envelope, env, signers)
+	return verifyStatement(envelope, env, signers, release)
 }
 
 // VerifyBatch is Verify of each envelope, with the same results and errors
@@ -76,7 +97,7 @@ func VerifyBatch(envelopes [][]byte, trust *TrustPolicy) (verified []*Verified, 
 	}
 	for i, env := range envs {
 		if errs[i] == nil {
-			verified[i], errs[i] = verifyStatement(envelopes[i], env, signers[i])
+			verified[i], errs[i] = verifyStatement(envelopes[i], env, signers[i], "")
 		}
 	}
 	return verified, errs
@@ -94,51 +115,33 @@ func parseInToto(envelope []byte) (*Envelope, error) {
 	return env, nil
 }
 
-// verifyStatement is steps 4 to 6 of Verify, for an envelope whose
+// verifyStatement is steps 4 to 8 of Verify, for an envelope whose
 // signatures by signers verified.
-func verifyStatement(envelope []byte, env *Envelope, signers []*trustedKey) (*Verified, error) {
+func verifyStatement(envelope []byte, env *Envelope, signers []*trustedKey, release string) (*Verified, error) {
 	// DSSE protocol.md: parse the payload only after a signature verified.
 	st, err := ParseStatement(env.Payload)
 	if err != nil {
 		return nil, err
 	}
-
-	allowed := make(map[string]bool)
-	for i, sub := range st.Subject {
-		p, err := releasePurl(sub.Name, subjectField(i, "name"))
-		if err != nil {
-			return nil, err // unreachable: ParseStatement validated it
-		}
-		ok := false
+	ids := make([]string, len(signers))
+	for i, k := range signers {
+		ids[i] = k.id
+	}
+	v, err := checkStatement(env.Payload, st, ids, func(id string, p Purl) bool {
 		for _, k := range signers {
-			if k.allows(p) {
-				allowed[k.id] = true
-				ok = true
+			if k.id == id {
+				return k.allows(p)
 			}
 		}
-		if !ok {
-			ids := make([]string, len(signers))
-			for j, k := range signers {
-				ids[j] = k.id
-			}
-			return nil, &NamespaceError{Subject: p.String(), KeyIDs: ids}
-		}
+		return false
+	}, release)
+	if err != nil {
+		return nil, err
 	}
-	ids := make([]string, 0, len(allowed))
-	for id := range allowed {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-
-	v := &Verified{
-		EnvelopeDigest: sha256.Sum256(envelope),
-		EnvelopeSize:   int64(len(envelope)),
-		Envelope:       env,
-		Statement:      st,
-		PredicateType:  st.PredicateType,
-		Kind:           Classify(st.PredicateType),
-		SignerKeyIDs:   ids,
-	}
+	v.EnvelopeDigest = sha256.Sum256(envelope)
+	v.EnvelopeSize = int64(len(envelope))
+	v.Encoding = EncodingDSSE
+	v.Envelope = env
 	// The time line has a fixed length, so any time gives the real size.
 	e, err := NewEntry(v, time.Unix(0, 0))
 	if err != nil {
@@ -148,42 +151,93 @@ func verifyStatement(envelope []byte, env *Envelope, signers []*trustedKey) (*Ve
 	return v, nil
 }
 
+// checkStatement files st's subjects under purls, checks that some signer in
+// ids is allowed for each, and describes st's document.
+func checkStatement(payload []byte, st *Statement, ids []string, allows func(id string, p Purl) bool, release string) (*Verified, error) {
+	allowed := make(map[string]bool)
+	purls := make([]string, len(st.Subject))
+	for i, sub := range st.Subject {
+		p, err := BindSubject(sub.Name, release, subjectField(i, "name"))
+		if err != nil {
+			return nil, err
+		}
+		purls[i] = p.String()
+		ok := false
+		for _, id := range ids {
+			if allows(id, p) {
+				allowed[id] = true
+				ok = true
+			}
+		}
+		if !ok {
+			return nil, &NamespaceError{Subject: p.String(), KeyIDs: ids}
+		}
+	}
+	signerIDs := make([]string, 0, len(allowed))
+	for id := range allowed {
+		signerIDs = append(signerIDs, id)
+	}
+	slices.Sort(signerIDs)
+	ref, kind, format, name, err := describe(payload, st)
+	if err != nil {
+		return nil, err
+	}
+	return &Verified{
+		Statement:     st,
+		PredicateType: st.PredicateType,
+		Kind:          kind,
+		Document:      ref,
+		Format:        format,
+		Name:          name,
+		SignerIDs:     signerIDs,
+		SubjectPurls:  purls,
+	}, nil
+}
+
 // verifySignatures returns the trusted keys with a valid signature on env,
 // sorted by id. If buf is not nil, the signed message is built in *buf.
+//
+// Key ids are public, so a hostile envelope may name a trusted key in every
+// signature: each trusted key is tried at most once per envelope, whatever
+// the number of signatures naming it, and a keyid names at most
+// maxKeysPerKeyID keys.
 func verifySignatures(env *Envelope, trust *TrustPolicy, buf *[]byte) ([]*trustedKey, error) {
 	var (
 		pae                        []byte
-		verified                   []*trustedKey
+		verified, tried            []*trustedKey
 		failed, unknown, anonymous []string
 	)
 	if buf == nil {
 		buf = new([]byte)
 	}
 	for i, s := range env.Signatures {
-		if s.KeyID == "" {
-			anonymous = append(anonymous, fmt.Sprint(i))
-			continue
-		}
-		var k *trustedKey
+		var cands []*trustedKey
 		if trust != nil {
-			k = trust.keys[s.KeyID]
+			cands = trust.byHint[s.KeyID]
 		}
-		if k == nil {
-			unknown = append(unknown, quote(s.KeyID))
+		if len(cands) == 0 {
+			if s.KeyID == "" {
+				anonymous = append(anonymous, fmt.Sprint(i))
+			} else {
+				unknown = append(unknown, quote(s.KeyID))
+			}
 			continue
 		}
-		if slices.Contains(verified, k) {
-			continue
+		for _, k := range cands {
+			if slices.Contains(tried, k) {
+				continue
+			}
+			tried = append(tried, k)
+			if pae == nil {
+				*buf = appendPAE((*buf)[:0], env.PayloadType, env.Payload)
+				pae = *buf
+			}
+			if !verifySig(k.pub, pae, s.Sig) {
+				failed = append(failed, k.id)
+				continue
+			}
+			verified = append(verified, k)
 		}
-		if pae == nil {
-			*buf = appendPAE((*buf)[:0], env.PayloadType, env.Payload)
-			pae = *buf
-		}
-		if !ed25519.Verify(k.pub, pae, s.Sig) {
-			failed = append(failed, k.id)
-			continue
-		}
-		verified = append(verified, k)
 	}
 	if len(verified) > 0 {
 		slices.SortFunc(verified, func(a, b *trustedKey) int { return strings.Compare(a.id, b.id) })
@@ -199,11 +253,10 @@ func verifySignatures(env *Envelope, trust *TrustPolicy, buf *[]byte) ([]*truste
 	var b strings.Builder
 	b.WriteString("evidence: the envelope is not signed by a key this node trusts")
 	if len(unknown) > 0 {
-		fmt.Fprintf(&b, " (signature key ids: %s)", strings.Join(unknown, ", "))
+		fmt.Fprintf(&b, " (signature key ids: %s); if the key id is right, ask the node operator to trust that key", strings.Join(unknown, ", "))
 	}
 	if len(anonymous) > 0 {
-		fmt.Fprintf(&b, "; signatures %s have no keyid, and Evident looks keys up by keyid", strings.Join(anonymous, ", "))
+		fmt.Fprintf(&b, "; signatures %s have no keyid: set keyid to the signing key's Evident key id (<algorithm>:<hex SHA-256 of the public key>), or ask the node operator to accept keyid \"\" for the key (keyids: [\"\"])", strings.Join(anonymous, ", "))
 	}
-	b.WriteString("; set keyid to the signing key's Evident key id (ed25519:<hex SHA-256 of the public key>) and ask the node operator to trust that key")
 	return nil, &signatureError{msg: b.String(), kind: ErrUntrustedKey}
 }

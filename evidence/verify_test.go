@@ -52,9 +52,18 @@ func TestVerify(t *testing.T) {
 		want := &Verified{
 			EnvelopeDigest: sha256.Sum256(good),
 			EnvelopeSize:   int64(len(good)),
+			Encoding:       EncodingDSSE,
 			PredicateType:  PredicateSPDX23,
-			Kind:           KindSPDX,
-			SignerKeyIDs:   []string{apacheID},
+			Kind:           KindSBOM,
+			Document: DocumentRef{
+				Digest:    sha256.Sum256(v.Statement.Predicate),
+				Size:      int64(len(v.Statement.Predicate)),
+				MediaType: "application/json",
+			},
+			Format:       "SPDX v2.3",
+			Name:         log4j.Name,
+			SignerIDs:    []string{apacheID},
+			SubjectPurls: []string{log4j.Name},
 		}
 		if diff := cmp.Diff(want, v, cmp.FilterPath(func(p cmp.Path) bool {
 			s := p.String()
@@ -97,16 +106,16 @@ func TestVerify(t *testing.T) {
 		if want[0] > want[1] {
 			want[0], want[1] = want[1], want[0]
 		}
-		if diff := cmp.Diff(want, v.SignerKeyIDs); diff != "" {
-			t.Errorf("SignerKeyIDs mismatch (-want +got):\n%s", diff)
+		if diff := cmp.Diff(want, v.SignerIDs); diff != "" {
+			t.Errorf("SignerIDs mismatch (-want +got):\n%s", diff)
 		}
 		// A trusted key with no authority over any subject is not a signer.
 		v, err = Verify(signedEnvelope(t, PayloadTypeInToto, payload, apacheKey, pypiKey), trust)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff([]string{apacheID}, v.SignerKeyIDs); diff != "" {
-			t.Errorf("SignerKeyIDs mismatch (-want +got):\n%s", diff)
+		if diff := cmp.Diff([]string{apacheID}, v.SignerIDs); diff != "" {
+			t.Errorf("SignerIDs mismatch (-want +got):\n%s", diff)
 		}
 		// A bad signature by one trusted key does not spoil a good one.
 		mixed := edit(signedEnvelope(t, PayloadTypeInToto, payload, pypiKey, apacheKey), func(e *Envelope) {
