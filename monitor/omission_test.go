@@ -24,7 +24,7 @@ var update = flag.Bool("update", false, "rewrite testdata/omission-v1.txt and it
 // entryV1 is the specification's fuller example entry: two log4j-core
 // artifacts of one release and an npm package.
 func entryV1(t testing.TB) []byte {
-	b, err := os.ReadFile(filepath.Join("..", "evidence", "testdata", "entry-v1.txt"))
+	b, err := os.ReadFile(filepath.Join("..", "evidence", "testdata", "entry-v2.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func fixedKey(t testing.TB) (note.Signer, note.Verifier) {
 	return s, v
 }
 
-// newOmission returns a valid omission of the entry-v1 entry, at index 1 of
+// newOmission returns a valid omission of the entry-v2 entry, at index 1 of
 // a log of three entries, from the answer to q.
 func newOmission(t testing.TB, q monitor.Query) (*monitor.Omission, note.Verifier, note.Signer) {
 	t.Helper()
