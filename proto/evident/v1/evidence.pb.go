@@ -36,8 +36,15 @@ type SubmitRequest struct {
 	// and an inclusion proof. Otherwise the node answers as soon as the entry
 	// is durably sequenced.
 	WaitForCheckpoint bool `protobuf:"varint,2,opt,name=wait_for_checkpoint,json=waitForCheckpoint,proto3" json:"wait_for_checkpoint,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The release under which to file statement subjects that are named by
+	// file rather than by Package URL (SLSA provenance of a tarball, a PyPI
+	// attestation of a wheel): a Package URL with a version. The node files a
+	// subject under it only if the signed file name carries the release's name
+	// and version (evidence/ENTRY.md, "Subjects"). Empty: every subject must
+	// name a Package URL.
+	ReleasePurl   string `protobuf:"bytes,3,opt,name=release_purl,json=releasePurl,proto3" json:"release_purl,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitRequest) Reset() {
@@ -82,6 +89,13 @@ func (x *SubmitRequest) GetWaitForCheckpoint() bool {
 		return x.WaitForCheckpoint
 	}
 	return false
+}
+
+func (x *SubmitRequest) GetReleasePurl() string {
+	if x != nil {
+		return x.ReleasePurl
+	}
+	return ""
 }
 
 // SubmitResponse is the outcome of Submit.
@@ -231,8 +245,10 @@ type SubmitStreamHeader struct {
 	// Optional: the SHA-256 (32 bytes) the client expects the envelope to
 	// have; the node refuses the envelope if it differs. Empty: not checked.
 	EnvelopeSha256 []byte `protobuf:"bytes,3,opt,name=envelope_sha256,json=envelopeSha256,proto3" json:"envelope_sha256,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// As SubmitRequest.release_purl.
+	ReleasePurl   string `protobuf:"bytes,4,opt,name=release_purl,json=releasePurl,proto3" json:"release_purl,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitStreamHeader) Reset() {
@@ -286,6 +302,13 @@ func (x *SubmitStreamHeader) GetEnvelopeSha256() []byte {
 	return nil
 }
 
+func (x *SubmitStreamHeader) GetReleasePurl() string {
+	if x != nil {
+		return x.ReleasePurl
+	}
+	return ""
+}
+
 // SubmitStreamResponse is the outcome of SubmitStream.
 type SubmitStreamResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -332,7 +355,7 @@ func (x *SubmitStreamResponse) GetResult() *SubmitResult {
 	return nil
 }
 
-// SubmitBatchRequest carries several DSSE envelopes to log.
+// SubmitBatchRequest carries several envelopes to log.
 type SubmitBatchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The envelopes, JSON-encoded DSSE, 1 to 1000 of them, each non-empty and at
@@ -342,8 +365,11 @@ type SubmitBatchRequest struct {
 	// As SubmitRequest.wait_for_checkpoint: wait until every logged envelope of
 	// the batch is in one signed checkpoint.
 	WaitForCheckpoint bool `protobuf:"varint,2,opt,name=wait_for_checkpoint,json=waitForCheckpoint,proto3" json:"wait_for_checkpoint,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// As SubmitRequest.release_purl, for envelopes[i]: empty, or one element
+	// per envelope ("" where there is none).
+	ReleasePurls  []string `protobuf:"bytes,3,rep,name=release_purls,json=releasePurls,proto3" json:"release_purls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitBatchRequest) Reset() {
@@ -388,6 +414,13 @@ func (x *SubmitBatchRequest) GetWaitForCheckpoint() bool {
 		return x.WaitForCheckpoint
 	}
 	return false
+}
+
+func (x *SubmitBatchRequest) GetReleasePurls() []string {
+	if x != nil {
+		return x.ReleasePurls
+	}
+	return nil
 }
 
 // SubmitBatchResponse is the outcome of SubmitBatch.
@@ -527,12 +560,13 @@ func (*SubmitBatchResult_Error) isSubmitBatchResult_Outcome() {}
 // GetEvidenceRequest names one logged evidence item.
 type GetEvidenceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Which item: by log index or by envelope digest.
+	// Which item: by log index, envelope digest or document digest.
 	//
 	// Types that are valid to be assigned to Selector:
 	//
 	//	*GetEvidenceRequest_LogIndex
 	//	*GetEvidenceRequest_EnvelopeSha256
+	//	*GetEvidenceRequest_DocumentSha256
 	Selector isGetEvidenceRequest_Selector `protobuf_oneof:"selector"`
 	// Also return the envelope. A node may refuse (RESOURCE_EXHAUSTED) when
 	// the envelope is larger than its unary response limit; GetEnvelope streams
@@ -601,6 +635,15 @@ func (x *GetEvidenceRequest) GetEnvelopeSha256() []byte {
 	return nil
 }
 
+func (x *GetEvidenceRequest) GetDocumentSha256() []byte {
+	if x != nil {
+		if x, ok := x.Selector.(*GetEvidenceRequest_DocumentSha256); ok {
+			return x.DocumentSha256
+		}
+	}
+	return nil
+}
+
 func (x *GetEvidenceRequest) GetIncludeEnvelope() bool {
 	if x != nil {
 		return x.IncludeEnvelope
@@ -630,9 +673,17 @@ type GetEvidenceRequest_EnvelopeSha256 struct {
 	EnvelopeSha256 []byte `protobuf:"bytes,2,opt,name=envelope_sha256,json=envelopeSha256,proto3,oneof"`
 }
 
+type GetEvidenceRequest_DocumentSha256 struct {
+	// The SHA-256 of its document (32 bytes). If the document was logged
+	// more than once, the first entry is meant.
+	DocumentSha256 []byte `protobuf:"bytes,5,opt,name=document_sha256,json=documentSha256,proto3,oneof"`
+}
+
 func (*GetEvidenceRequest_LogIndex) isGetEvidenceRequest_Selector() {}
 
 func (*GetEvidenceRequest_EnvelopeSha256) isGetEvidenceRequest_Selector() {}
+
+func (*GetEvidenceRequest_DocumentSha256) isGetEvidenceRequest_Selector() {}
 
 // GetEvidenceResponse is the outcome of GetEvidence.
 type GetEvidenceResponse struct {
@@ -701,6 +752,7 @@ type QueryEvidenceRequest struct {
 	//	*QueryEvidenceRequest_PackagePurl
 	//	*QueryEvidenceRequest_ArtifactDigest
 	//	*QueryEvidenceRequest_PredicateType
+	//	*QueryEvidenceRequest_DocumentDigest
 	Query isQueryEvidenceRequest_Query `protobuf_oneof:"query"`
 	// Most items to return; 0 means the default, 50. At most 500. A page may
 	// hold fewer items even when more follow.
@@ -786,6 +838,15 @@ func (x *QueryEvidenceRequest) GetPredicateType() string {
 	return ""
 }
 
+func (x *QueryEvidenceRequest) GetDocumentDigest() string {
+	if x != nil {
+		if x, ok := x.Query.(*QueryEvidenceRequest_DocumentDigest); ok {
+			return x.DocumentDigest
+		}
+	}
+	return ""
+}
+
 func (x *QueryEvidenceRequest) GetPageSize() int32 {
 	if x != nil {
 		return x.PageSize
@@ -807,7 +868,9 @@ type isQueryEvidenceRequest_Query interface {
 type QueryEvidenceRequest_ReleasePurl struct {
 	// Evidence whose subjects include this release: a Package URL with a
 	// version, e.g. "pkg:maven/org.apache.logging.log4j/log4j-core@2.24.1".
-	// The node compares canonical forms (Package URL, ECMA-427).
+	// The node compares canonical forms (Package URL, ECMA-427). Evidence
+	// about the whole package (a subject without a version) is included,
+	// marked package_level.
 	ReleasePurl string `protobuf:"bytes,1,opt,name=release_purl,json=releasePurl,proto3,oneof"`
 }
 
@@ -830,6 +893,12 @@ type QueryEvidenceRequest_PredicateType struct {
 	PredicateType string `protobuf:"bytes,4,opt,name=predicate_type,json=predicateType,proto3,oneof"`
 }
 
+type QueryEvidenceRequest_DocumentDigest struct {
+	// Evidence whose document has this digest: "sha256:" and 64 lowercase
+	// hex digits. Answers "for which releases was this exact file logged?".
+	DocumentDigest string `protobuf:"bytes,7,opt,name=document_digest,json=documentDigest,proto3,oneof"`
+}
+
 func (*QueryEvidenceRequest_ReleasePurl) isQueryEvidenceRequest_Query() {}
 
 func (*QueryEvidenceRequest_PackagePurl) isQueryEvidenceRequest_Query() {}
@@ -837,6 +906,8 @@ func (*QueryEvidenceRequest_PackagePurl) isQueryEvidenceRequest_Query() {}
 func (*QueryEvidenceRequest_ArtifactDigest) isQueryEvidenceRequest_Query() {}
 
 func (*QueryEvidenceRequest_PredicateType) isQueryEvidenceRequest_Query() {}
+
+func (*QueryEvidenceRequest_DocumentDigest) isQueryEvidenceRequest_Query() {}
 
 // QueryEvidenceResponse is one page of QueryEvidence results.
 type QueryEvidenceResponse struct {
@@ -1005,42 +1076,161 @@ func (x *GetEnvelopeResponse) GetTotalSize() uint64 {
 	return 0
 }
 
+// GetDocumentRequest names a logged document.
+type GetDocumentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The SHA-256 of the document (32 bytes), as the document line of its log
+	// entry gives it.
+	DocumentSha256 []byte `protobuf:"bytes,1,opt,name=document_sha256,json=documentSha256,proto3" json:"document_sha256,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetDocumentRequest) Reset() {
+	*x = GetDocumentRequest{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDocumentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDocumentRequest) ProtoMessage() {}
+
+func (x *GetDocumentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDocumentRequest.ProtoReflect.Descriptor instead.
+func (*GetDocumentRequest) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetDocumentRequest) GetDocumentSha256() []byte {
+	if x != nil {
+		return x.DocumentSha256
+	}
+	return nil
+}
+
+// GetDocumentResponse is one chunk of a GetDocument stream. The chunks, in
+// order, are the document's bytes; their SHA-256 is the one requested.
+type GetDocumentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next bytes of the document.
+	Chunk []byte `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	// Total size of the document in bytes; set in the first message only.
+	TotalSize uint64 `protobuf:"varint,2,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// The document's media type, as its log entry records it; set in the
+	// first message only.
+	MediaType     string `protobuf:"bytes,3,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDocumentResponse) Reset() {
+	*x = GetDocumentResponse{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDocumentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDocumentResponse) ProtoMessage() {}
+
+func (x *GetDocumentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDocumentResponse.ProtoReflect.Descriptor instead.
+func (*GetDocumentResponse) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetDocumentResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+func (x *GetDocumentResponse) GetTotalSize() uint64 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *GetDocumentResponse) GetMediaType() string {
+	if x != nil {
+		return x.MediaType
+	}
+	return ""
+}
+
 var File_evident_v1_evidence_proto protoreflect.FileDescriptor
 
 const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\n" +
 	"\x19evident/v1/evidence.proto\x12\n" +
-	"evident.v1\x1a\x1bbuf/validate/validate.proto\x1a\x16evident/v1/types.proto\"j\n" +
+	"evident.v1\x1a\x1bbuf/validate/validate.proto\x1a\x16evident/v1/types.proto\"\x97\x01\n" +
 	"\rSubmitRequest\x12)\n" +
 	"\benvelope\x18\x01 \x01(\fB\r\xbaH\n" +
 	"\xc8\x01\x01z\x05\x18\x80\x80\x80 R\benvelope\x12.\n" +
-	"\x13wait_for_checkpoint\x18\x02 \x01(\bR\x11waitForCheckpoint\"B\n" +
+	"\x13wait_for_checkpoint\x18\x02 \x01(\bR\x11waitForCheckpoint\x12+\n" +
+	"\frelease_purl\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\vreleasePurl\"B\n" +
 	"\x0eSubmitResponse\x120\n" +
 	"\x06result\x18\x01 \x01(\v2\x18.evident.v1.SubmitResultR\x06result\"\x84\x01\n" +
 	"\x13SubmitStreamRequest\x128\n" +
 	"\x06header\x18\x01 \x01(\v2\x1e.evident.v1.SubmitStreamHeaderH\x00R\x06header\x12$\n" +
 	"\x05chunk\x18\x02 \x01(\fB\f\xbaH\tz\a\x10\x01\x18\x80\x80\x80\x02H\x00R\x05chunkB\r\n" +
-	"\x04part\x12\x05\xbaH\x02\b\x01\"\xac\x01\n" +
+	"\x04part\x12\x05\xbaH\x02\b\x01\"\xd9\x01\n" +
 	"\x12SubmitStreamHeader\x121\n" +
 	"\renvelope_size\x18\x01 \x01(\x04B\f\xbaH\t2\a\x18\x80\x80\x80  \x00R\fenvelopeSize\x12.\n" +
 	"\x13wait_for_checkpoint\x18\x02 \x01(\bR\x11waitForCheckpoint\x123\n" +
 	"\x0fenvelope_sha256\x18\x03 \x01(\fB\n" +
-	"\xbaH\a\xd8\x01\x01z\x02h R\x0eenvelopeSha256\"H\n" +
+	"\xbaH\a\xd8\x01\x01z\x02h R\x0eenvelopeSha256\x12+\n" +
+	"\frelease_purl\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\vreleasePurl\"H\n" +
 	"\x14SubmitStreamResponse\x120\n" +
-	"\x06result\x18\x01 \x01(\v2\x18.evident.v1.SubmitResultR\x06result\"z\n" +
+	"\x06result\x18\x01 \x01(\v2\x18.evident.v1.SubmitResultR\x06result\"\xe1\x02\n" +
 	"\x12SubmitBatchRequest\x124\n" +
 	"\tenvelopes\x18\x01 \x03(\fB\x16\xbaH\x13\x92\x01\x10\b\x01\x10\xe8\a\"\tz\a\x10\x01\x18\x80\x80\x80\x02R\tenvelopes\x12.\n" +
-	"\x13wait_for_checkpoint\x18\x02 \x01(\bR\x11waitForCheckpoint\"N\n" +
+	"\x13wait_for_checkpoint\x18\x02 \x01(\bR\x11waitForCheckpoint\x125\n" +
+	"\rrelease_purls\x18\x03 \x03(\tB\x10\xbaH\r\x92\x01\n" +
+	"\x10\xe8\a\"\x05r\x03\x18\x80\bR\freleasePurls:\xad\x01\xbaH\xa9\x01\x1a\xa6\x01\n" +
+	"\x13release_purls_count\x12<release_purls must be empty or have one element per envelope\x1aQsize(this.release_purls) == 0 || size(this.release_purls) == size(this.envelopes)\"N\n" +
 	"\x13SubmitBatchResponse\x127\n" +
 	"\aresults\x18\x01 \x03(\v2\x1d.evident.v1.SubmitBatchResultR\aresults\"~\n" +
 	"\x11SubmitBatchResult\x122\n" +
 	"\x06result\x18\x01 \x01(\v2\x18.evident.v1.SubmitResultH\x00R\x06result\x12*\n" +
 	"\x05error\x18\x02 \x01(\v2\x12.evident.v1.StatusH\x00R\x05errorB\t\n" +
-	"\aoutcome\"\xf9\x02\n" +
+	"\aoutcome\"\xad\x03\n" +
 	"\x12GetEvidenceRequest\x12.\n" +
 	"\tlog_index\x18\x01 \x01(\x04B\x0f\xbaH\f2\n" +
 	"\x18\xff\xff\xff\xff\xff\xff\xff\xff\x7fH\x00R\blogIndex\x122\n" +
-	"\x0fenvelope_sha256\x18\x02 \x01(\fB\a\xbaH\x04z\x02h H\x00R\x0eenvelopeSha256\x12)\n" +
+	"\x0fenvelope_sha256\x18\x02 \x01(\fB\a\xbaH\x04z\x02h H\x00R\x0eenvelopeSha256\x122\n" +
+	"\x0fdocument_sha256\x18\x05 \x01(\fB\a\xbaH\x04z\x02h H\x00R\x0edocumentSha256\x12)\n" +
 	"\x10include_envelope\x18\x03 \x01(\bR\x0fincludeEnvelope\x12,\n" +
 	"\ttree_size\x18\x04 \x01(\x04B\x0f\xbaH\f2\n" +
 	"\x18\xff\xff\xff\xff\xff\xff\xff\xff\x7fR\btreeSize:\x92\x01\xbaH\x8e\x01\x1a\x8b\x01\n" +
@@ -1050,7 +1240,7 @@ const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\bevidence\x18\x01 \x01(\v2\x14.evident.v1.EvidenceR\bevidence\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\tR\n" +
-	"checkpoint\"\xc0\a\n" +
+	"checkpoint\"\xfb\b\n" +
 	"\x14QueryEvidenceRequest\x12\xa8\x02\n" +
 	"\frelease_purl\x18\x01 \x01(\tB\x82\x02\xbaH\xfe\x01\xba\x01\xf5\x01\n" +
 	"\x13release_purl.format\x12|must be a Package URL naming a release, with its version, e.g. pkg:pypi/requests@2.32.3 (use package_purl for every version)\x1a`this.matches(r'^pkg:/*[A-Za-z][A-Za-z0-9.+-]*/[^?#\\s]*[^/?#@\\s]@[^@/?#\\s]+(\\?[^#\\s]*)?(#\\S*)?$')r\x03\x18\x80\bH\x00R\vreleasePurl\x12\xfe\x01\n" +
@@ -1058,7 +1248,9 @@ const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\x13package_purl.format\x12^must be a Package URL, e.g. pkg:pypi/requests or pkg:maven/org.apache.logging.log4j/log4j-core\x1aTthis.matches(r'^pkg:/*[A-Za-z][A-Za-z0-9.+-]*/[^?#\\s]*[^/?#\\s](\\?[^#\\s]*)?(#\\S*)?$')r\x03\x18\x80\bH\x00R\vpackagePurl\x12\xe3\x01\n" +
 	"\x0fartifact_digest\x18\x03 \x01(\tB\xb7\x01\xbaH\xb3\x01\xba\x01\xaf\x01\n" +
 	"\x16artifact_digest.format\x12Vmust be sha256: and 64 lowercase hex digits, or sha512: and 128, e.g. sha256:9f86d0...\x1a=this.matches(r'^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$')H\x00R\x0eartifactDigest\x124\n" +
-	"\x0epredicate_type\x18\x04 \x01(\tB\v\xbaH\br\x06\x18\x80\x04\x88\x01\x01H\x00R\rpredicateType\x12'\n" +
+	"\x0epredicate_type\x18\x04 \x01(\tB\v\xbaH\br\x06\x18\x80\x04\x88\x01\x01H\x00R\rpredicateType\x12\xb8\x01\n" +
+	"\x0fdocument_digest\x18\a \x01(\tB\x8c\x01\xbaH\x88\x01\xba\x01\x84\x01\n" +
+	"\x16document_digest.format\x12Bmust be sha256: and 64 lowercase hex digits, e.g. sha256:9f86d0...\x1a&this.matches(r'^sha256:[0-9a-f]{64}$')H\x00R\x0edocumentDigest\x12'\n" +
 	"\tpage_size\x18\x05 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
 	"\n" +
@@ -1076,14 +1268,24 @@ const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\x13GetEnvelopeResponse\x12\x14\n" +
 	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x02 \x01(\x04R\ttotalSize2\xef\x03\n" +
+	"total_size\x18\x02 \x01(\x04R\ttotalSize\"I\n" +
+	"\x12GetDocumentRequest\x123\n" +
+	"\x0fdocument_sha256\x18\x01 \x01(\fB\n" +
+	"\xbaH\a\xc8\x01\x01z\x02h R\x0edocumentSha256\"i\n" +
+	"\x13GetDocumentResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x02 \x01(\x04R\ttotalSize\x12\x1d\n" +
+	"\n" +
+	"media_type\x18\x03 \x01(\tR\tmediaType2\xc1\x04\n" +
 	"\x0fEvidenceService\x12?\n" +
 	"\x06Submit\x12\x19.evident.v1.SubmitRequest\x1a\x1a.evident.v1.SubmitResponse\x12S\n" +
 	"\fSubmitStream\x12\x1f.evident.v1.SubmitStreamRequest\x1a .evident.v1.SubmitStreamResponse(\x01\x12N\n" +
 	"\vSubmitBatch\x12\x1e.evident.v1.SubmitBatchRequest\x1a\x1f.evident.v1.SubmitBatchResponse\x12N\n" +
 	"\vGetEvidence\x12\x1e.evident.v1.GetEvidenceRequest\x1a\x1f.evident.v1.GetEvidenceResponse\x12T\n" +
 	"\rQueryEvidence\x12 .evident.v1.QueryEvidenceRequest\x1a!.evident.v1.QueryEvidenceResponse\x12P\n" +
-	"\vGetEnvelope\x12\x1e.evident.v1.GetEnvelopeRequest\x1a\x1f.evident.v1.GetEnvelopeResponse0\x01B\xa3\x01\n" +
+	"\vGetEnvelope\x12\x1e.evident.v1.GetEnvelopeRequest\x1a\x1f.evident.v1.GetEnvelopeResponse0\x01\x12P\n" +
+	"\vGetDocument\x12\x1e.evident.v1.GetDocumentRequest\x1a\x1f.evident.v1.GetDocumentResponse0\x01B\xa3\x01\n" +
 	"\x0ecom.evident.v1B\rEvidenceProtoP\x01Z9github.com/evident-dev/evident/proto/evident/v1;evidentv1\xa2\x02\x03EXX\xaa\x02\n" +
 	"Evident.V1\xca\x02\n" +
 	"Evident\\V1\xe2\x02\x16Evident\\V1\\GPBMetadata\xea\x02\vEvident::V1b\x06proto3"
@@ -1100,7 +1302,7 @@ func file_evident_v1_evidence_proto_rawDescGZIP() []byte {
 	return file_evident_v1_evidence_proto_rawDescData
 }
 
-var file_evident_v1_evidence_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_evident_v1_evidence_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_evident_v1_evidence_proto_goTypes = []any{
 	(*SubmitRequest)(nil),         // 0: evident.v1.SubmitRequest
 	(*SubmitResponse)(nil),        // 1: evident.v1.SubmitResponse
@@ -1116,33 +1318,37 @@ var file_evident_v1_evidence_proto_goTypes = []any{
 	(*QueryEvidenceResponse)(nil), // 11: evident.v1.QueryEvidenceResponse
 	(*GetEnvelopeRequest)(nil),    // 12: evident.v1.GetEnvelopeRequest
 	(*GetEnvelopeResponse)(nil),   // 13: evident.v1.GetEnvelopeResponse
-	(*SubmitResult)(nil),          // 14: evident.v1.SubmitResult
-	(*Status)(nil),                // 15: evident.v1.Status
-	(*Evidence)(nil),              // 16: evident.v1.Evidence
+	(*GetDocumentRequest)(nil),    // 14: evident.v1.GetDocumentRequest
+	(*GetDocumentResponse)(nil),   // 15: evident.v1.GetDocumentResponse
+	(*SubmitResult)(nil),          // 16: evident.v1.SubmitResult
+	(*Status)(nil),                // 17: evident.v1.Status
+	(*Evidence)(nil),              // 18: evident.v1.Evidence
 }
 var file_evident_v1_evidence_proto_depIdxs = []int32{
-	14, // 0: evident.v1.SubmitResponse.result:type_name -> evident.v1.SubmitResult
+	16, // 0: evident.v1.SubmitResponse.result:type_name -> evident.v1.SubmitResult
 	3,  // 1: evident.v1.SubmitStreamRequest.header:type_name -> evident.v1.SubmitStreamHeader
-	14, // 2: evident.v1.SubmitStreamResponse.result:type_name -> evident.v1.SubmitResult
+	16, // 2: evident.v1.SubmitStreamResponse.result:type_name -> evident.v1.SubmitResult
 	7,  // 3: evident.v1.SubmitBatchResponse.results:type_name -> evident.v1.SubmitBatchResult
-	14, // 4: evident.v1.SubmitBatchResult.result:type_name -> evident.v1.SubmitResult
-	15, // 5: evident.v1.SubmitBatchResult.error:type_name -> evident.v1.Status
-	16, // 6: evident.v1.GetEvidenceResponse.evidence:type_name -> evident.v1.Evidence
-	16, // 7: evident.v1.QueryEvidenceResponse.evidence:type_name -> evident.v1.Evidence
+	16, // 4: evident.v1.SubmitBatchResult.result:type_name -> evident.v1.SubmitResult
+	17, // 5: evident.v1.SubmitBatchResult.error:type_name -> evident.v1.Status
+	18, // 6: evident.v1.GetEvidenceResponse.evidence:type_name -> evident.v1.Evidence
+	18, // 7: evident.v1.QueryEvidenceResponse.evidence:type_name -> evident.v1.Evidence
 	0,  // 8: evident.v1.EvidenceService.Submit:input_type -> evident.v1.SubmitRequest
 	2,  // 9: evident.v1.EvidenceService.SubmitStream:input_type -> evident.v1.SubmitStreamRequest
 	5,  // 10: evident.v1.EvidenceService.SubmitBatch:input_type -> evident.v1.SubmitBatchRequest
 	8,  // 11: evident.v1.EvidenceService.GetEvidence:input_type -> evident.v1.GetEvidenceRequest
 	10, // 12: evident.v1.EvidenceService.QueryEvidence:input_type -> evident.v1.QueryEvidenceRequest
 	12, // 13: evident.v1.EvidenceService.GetEnvelope:input_type -> evident.v1.GetEnvelopeRequest
-	1,  // 14: evident.v1.EvidenceService.Submit:output_type -> evident.v1.SubmitResponse
-	4,  // 15: evident.v1.EvidenceService.SubmitStream:output_type -> evident.v1.SubmitStreamResponse
-	6,  // 16: evident.v1.EvidenceService.SubmitBatch:output_type -> evident.v1.SubmitBatchResponse
-	9,  // 17: evident.v1.EvidenceService.GetEvidence:output_type -> evident.v1.GetEvidenceResponse
-	11, // 18: evident.v1.EvidenceService.QueryEvidence:output_type -> evident.v1.QueryEvidenceResponse
-	13, // 19: evident.v1.EvidenceService.GetEnvelope:output_type -> evident.v1.GetEnvelopeResponse
-	14, // [14:20] is the sub-list for method output_type
-	8,  // [8:14] is the sub-list for method input_type
+	14, // 14: evident.v1.EvidenceService.GetDocument:input_type -> evident.v1.GetDocumentRequest
+	1,  // 15: evident.v1.EvidenceService.Submit:output_type -> evident.v1.SubmitResponse
+	4,  // 16: evident.v1.EvidenceService.SubmitStream:output_type -> evident.v1.SubmitStreamResponse
+	6,  // 17: evident.v1.EvidenceService.SubmitBatch:output_type -> evident.v1.SubmitBatchResponse
+	9,  // 18: evident.v1.EvidenceService.GetEvidence:output_type -> evident.v1.GetEvidenceResponse
+	11, // 19: evident.v1.EvidenceService.QueryEvidence:output_type -> evident.v1.QueryEvidenceResponse
+	13, // 20: evident.v1.EvidenceService.GetEnvelope:output_type -> evident.v1.GetEnvelopeResponse
+	15, // 21: evident.v1.EvidenceService.GetDocument:output_type -> evident.v1.GetDocumentResponse
+	15, // [15:22] is the sub-list for method output_type
+	8,  // [8:15] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name
@@ -1165,12 +1371,14 @@ func file_evident_v1_evidence_proto_init() {
 	file_evident_v1_evidence_proto_msgTypes[8].OneofWrappers = []any{
 		(*GetEvidenceRequest_LogIndex)(nil),
 		(*GetEvidenceRequest_EnvelopeSha256)(nil),
+		(*GetEvidenceRequest_DocumentSha256)(nil),
 	}
 	file_evident_v1_evidence_proto_msgTypes[10].OneofWrappers = []any{
 		(*QueryEvidenceRequest_ReleasePurl)(nil),
 		(*QueryEvidenceRequest_PackagePurl)(nil),
 		(*QueryEvidenceRequest_ArtifactDigest)(nil),
 		(*QueryEvidenceRequest_PredicateType)(nil),
+		(*QueryEvidenceRequest_DocumentDigest)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1178,7 +1386,7 @@ func file_evident_v1_evidence_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evident_v1_evidence_proto_rawDesc), len(file_evident_v1_evidence_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

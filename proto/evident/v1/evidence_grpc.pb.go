@@ -27,15 +27,21 @@ const (
 	EvidenceService_GetEvidence_FullMethodName   = "/evident.v1.EvidenceService/GetEvidence"
 	EvidenceService_QueryEvidence_FullMethodName = "/evident.v1.EvidenceService/QueryEvidence"
 	EvidenceService_GetEnvelope_FullMethodName   = "/evident.v1.EvidenceService/GetEnvelope"
+	EvidenceService_GetDocument_FullMethodName   = "/evident.v1.EvidenceService/GetDocument"
 )
 
 // EvidenceServiceClient is the client API for EvidenceService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// EvidenceService accepts signed evidence (DSSE envelopes carrying in-toto
-// Statement v1) for the log, and answers queries about logged evidence with
-// inclusion proofs.
+// EvidenceService accepts signed evidence (DSSE envelopes or Sigstore
+// bundles carrying in-toto Statement v1) for the log, and answers queries
+// about logged evidence with inclusion proofs.
+//
+// "Envelope" below means the evidence exactly as submitted: a DSSE envelope
+// (JSON) or a Sigstore bundle (JSON, v0.1 to v0.3, whose content is a DSSE
+// envelope). Its SHA-256 identifies it. The document an envelope carries
+// (evidence/ENTRY.md, "Documents") is served by its own SHA-256.
 //
 // Every request is checked against its buf.validate rules before a handler
 // sees it. The size limits in those rules are hard caps of the protocol; a node
@@ -64,8 +70,12 @@ type EvidenceServiceClient interface {
 	// artifact or a predicate type, newest first, each item with an inclusion
 	// proof against the same checkpoint.
 	QueryEvidence(ctx context.Context, in *QueryEvidenceRequest, opts ...grpc.CallOption) (*QueryEvidenceResponse, error)
-	// GetEnvelope streams a logged DSSE envelope, by its SHA-256, in chunks.
+	// GetEnvelope streams a logged envelope, by its SHA-256, in chunks.
 	GetEnvelope(ctx context.Context, in *GetEnvelopeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetEnvelopeResponse], error)
+	// GetDocument streams a logged document, by its SHA-256, in chunks: the
+	// exact bytes the project published, taken out of the first envelope that
+	// carries it.
+	GetDocument(ctx context.Context, in *GetDocumentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetDocumentResponse], error)
 }
 
 type evidenceServiceClient struct {
@@ -148,13 +158,37 @@ func (c *evidenceServiceClient) GetEnvelope(ctx context.Context, in *GetEnvelope
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type EvidenceService_GetEnvelopeClient = grpc.ServerStreamingClient[GetEnvelopeResponse]
 
+func (c *evidenceServiceClient) GetDocument(ctx context.Context, in *GetDocumentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetDocumentResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &EvidenceService_ServiceDesc.Streams[2], EvidenceService_GetDocument_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GetDocumentRequest, GetDocumentResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EvidenceService_GetDocumentClient = grpc.ServerStreamingClient[GetDocumentResponse]
+
 // EvidenceServiceServer is the server API for EvidenceService service.
 // All implementations must embed UnimplementedEvidenceServiceServer
 // for forward compatibility.
 //
-// EvidenceService accepts signed evidence (DSSE envelopes carrying in-toto
-// Statement v1) for the log, and answers queries about logged evidence with
-// inclusion proofs.
+// EvidenceService accepts signed evidence (DSSE envelopes or Sigstore
+// bundles carrying in-toto Statement v1) for the log, and answers queries
+// about logged evidence with inclusion proofs.
+//
+// "Envelope" below means the evidence exactly as submitted: a DSSE envelope
+// (JSON) or a Sigstore bundle (JSON, v0.1 to v0.3, whose content is a DSSE
+// envelope). Its SHA-256 identifies it. The document an envelope carries
+// (evidence/ENTRY.md, "Documents") is served by its own SHA-256.
 //
 // Every request is checked against its buf.validate rules before a handler
 // sees it. The size limits in those rules are hard caps of the protocol; a node
@@ -183,8 +217,12 @@ type EvidenceServiceServer interface {
 	// artifact or a predicate type, newest first, each item with an inclusion
 	// proof against the same checkpoint.
 	QueryEvidence(context.Context, *QueryEvidenceRequest) (*QueryEvidenceResponse, error)
-	// GetEnvelope streams a logged DSSE envelope, by its SHA-256, in chunks.
+	// GetEnvelope streams a logged envelope, by its SHA-256, in chunks.
 	GetEnvelope(*GetEnvelopeRequest, grpc.ServerStreamingServer[GetEnvelopeResponse]) error
+	// GetDocument streams a logged document, by its SHA-256, in chunks: the
+	// exact bytes the project published, taken out of the first envelope that
+	// carries it.
+	GetDocument(*GetDocumentRequest, grpc.ServerStreamingServer[GetDocumentResponse]) error
 	mustEmbedUnimplementedEvidenceServiceServer()
 }
 
@@ -212,6 +250,9 @@ func (UnimplementedEvidenceServiceServer) QueryEvidence(context.Context, *QueryE
 }
 func (UnimplementedEvidenceServiceServer) GetEnvelope(*GetEnvelopeRequest, grpc.ServerStreamingServer[GetEnvelopeResponse]) error {
 	return status.Error(codes.Unimplemented, "method GetEnvelope not implemented")
+}
+func (UnimplementedEvidenceServiceServer) GetDocument(*GetDocumentRequest, grpc.ServerStreamingServer[GetDocumentResponse]) error {
+	return status.Error(codes.Unimplemented, "method GetDocument not implemented")
 }
 func (UnimplementedEvidenceServiceServer) mustEmbedUnimplementedEvidenceServiceServer() {}
 func (UnimplementedEvidenceServiceServer) testEmbeddedByValue()                         {}
@@ -324,6 +365,17 @@ func _EvidenceService_GetEnvelope_Handler(srv interface{}, stream grpc.ServerStr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type EvidenceService_GetEnvelopeServer = grpc.ServerStreamingServer[GetEnvelopeResponse]
 
+func _EvidenceService_GetDocument_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(GetDocumentRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(EvidenceServiceServer).GetDocument(m, &grpc.GenericServerStream[GetDocumentRequest, GetDocumentResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EvidenceService_GetDocumentServer = grpc.ServerStreamingServer[GetDocumentResponse]
+
 // EvidenceService_ServiceDesc is the grpc.ServiceDesc for EvidenceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -357,6 +409,11 @@ var EvidenceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "GetEnvelope",
 			Handler:       _EvidenceService_GetEnvelope_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "GetDocument",
+			Handler:       _EvidenceService_GetDocument_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -105,27 +105,42 @@ type EntrySummary struct {
 	// The in-toto predicate type of the statement,
 	// e.g. "https://slsa.dev/provenance/v1".
 	PredicateType string `protobuf:"bytes,1,opt,name=predicate_type,json=predicateType,proto3" json:"predicate_type,omitempty"`
-	// The node's classification of predicate_type, e.g. "sbom", "vex",
-	// "provenance", "security-policy", "support-period"; "other" for predicate
-	// types the node does not recognise. The node's evidence parser defines
-	// the list.
+	// The role of the evidence, e.g. "sbom", "vex", "provenance",
+	// "security-policy", "support-period"; "other" for evidence the node does
+	// not recognise (evidence/ENTRY.md, "Kinds").
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	// The statement's subject names, as Package URLs with versions
-	// (e.g. "pkg:pypi/requests@2.32.3").
+	// The Package URLs the statement's subjects are filed under: with a
+	// version for a release (e.g. "pkg:pypi/requests@2.32.3"), without for
+	// the whole package.
 	Subjects []string `protobuf:"bytes,3,rep,name=subjects,proto3" json:"subjects,omitempty"`
 	// The statement's subject digests as "<algorithm>:<lowercase hex>",
 	// e.g. "sha256:9f86d0...".
 	ArtifactDigests []string `protobuf:"bytes,4,rep,name=artifact_digests,json=artifactDigests,proto3" json:"artifact_digests,omitempty"`
-	// Key IDs of the DSSE signatures that verified under keys the node trusts
-	// for the subjects' namespaces.
+	// Ids of the signers whose signatures verified and whom the node trusts
+	// for the subjects' namespaces: key ids ("ed25519:<hex>", "ecdsa-p256:...")
+	// or Sigstore identities ("sigstore:<issuer>:<subject>").
 	SignerKeyIds []string `protobuf:"bytes,5,rep,name=signer_key_ids,json=signerKeyIds,proto3" json:"signer_key_ids,omitempty"`
 	// When the node logged the entry (the time recorded in the entry).
 	LoggedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=logged_at,json=loggedAt,proto3" json:"logged_at,omitempty"`
-	// SHA-256 of the DSSE envelope bytes as submitted (32 bytes); the key under
+	// SHA-256 of the envelope bytes as submitted (32 bytes); the key under
 	// which the node serves the envelope (EvidenceService.GetEnvelope).
 	EnvelopeSha256 []byte `protobuf:"bytes,7,opt,name=envelope_sha256,json=envelopeSha256,proto3" json:"envelope_sha256,omitempty"`
-	// Size of the DSSE envelope in bytes.
-	EnvelopeSize  uint64 `protobuf:"varint,8,opt,name=envelope_size,json=envelopeSize,proto3" json:"envelope_size,omitempty"`
+	// Size of the envelope in bytes.
+	EnvelopeSize uint64 `protobuf:"varint,8,opt,name=envelope_size,json=envelopeSize,proto3" json:"envelope_size,omitempty"`
+	// How the envelope packages the statement: "dsse" or "sigstore-bundle".
+	Encoding string `protobuf:"bytes,9,opt,name=encoding,proto3" json:"encoding,omitempty"`
+	// SHA-256 of the document the entry records (32 bytes): the key under
+	// which the node serves it (EvidenceService.GetDocument).
+	DocumentSha256 []byte `protobuf:"bytes,10,opt,name=document_sha256,json=documentSha256,proto3" json:"document_sha256,omitempty"`
+	// Size of the document in bytes.
+	DocumentSize uint64 `protobuf:"varint,11,opt,name=document_size,json=documentSize,proto3" json:"document_size,omitempty"`
+	// Media type of the document, e.g. "application/vnd.cyclonedx+json".
+	MediaType string `protobuf:"bytes,12,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`
+	// The document's format and version, for people, e.g. "CycloneDX 1.6 JSON".
+	Format string `protobuf:"bytes,13,opt,name=format,proto3" json:"format,omitempty"`
+	// The document's display name: its title or serial number, or its file
+	// name.
+	Name          string `protobuf:"bytes,14,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -216,6 +231,48 @@ func (x *EntrySummary) GetEnvelopeSize() uint64 {
 	return 0
 }
 
+func (x *EntrySummary) GetEncoding() string {
+	if x != nil {
+		return x.Encoding
+	}
+	return ""
+}
+
+func (x *EntrySummary) GetDocumentSha256() []byte {
+	if x != nil {
+		return x.DocumentSha256
+	}
+	return nil
+}
+
+func (x *EntrySummary) GetDocumentSize() uint64 {
+	if x != nil {
+		return x.DocumentSize
+	}
+	return 0
+}
+
+func (x *EntrySummary) GetMediaType() string {
+	if x != nil {
+		return x.MediaType
+	}
+	return ""
+}
+
+func (x *EntrySummary) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *EntrySummary) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // Evidence is one logged evidence item: its log entry, what the node indexed
 // from it, a proof that the entry is in the log and, on request, the envelope.
 type Evidence struct {
@@ -231,8 +288,11 @@ type Evidence struct {
 	// Proof that entry is the leaf at log_index of a tree named by a signed
 	// checkpoint given in the response that carries this Evidence.
 	InclusionProof *InclusionProof `protobuf:"bytes,4,opt,name=inclusion_proof,json=inclusionProof,proto3" json:"inclusion_proof,omitempty"`
-	// The DSSE envelope (JSON bytes), only when the request asked for it.
-	Envelope      []byte `protobuf:"bytes,5,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	// The envelope (JSON bytes), only when the request asked for it.
+	Envelope []byte `protobuf:"bytes,5,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	// True when the item matched a release query through a subject that names
+	// the release's whole package (evidence for every release of it).
+	PackageLevel  bool `protobuf:"varint,6,opt,name=package_level,json=packageLevel,proto3" json:"package_level,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -300,6 +360,13 @@ func (x *Evidence) GetEnvelope() []byte {
 		return x.Envelope
 	}
 	return nil
+}
+
+func (x *Evidence) GetPackageLevel() bool {
+	if x != nil {
+		return x.PackageLevel
+	}
+	return false
 }
 
 // Status is an error for one item of a batch, shaped like google.rpc.Status
@@ -464,7 +531,7 @@ const file_evident_v1_types_proto_rawDesc = "" +
 	"\x0eInclusionProof\x12\x1b\n" +
 	"\tlog_index\x18\x01 \x01(\x04R\blogIndex\x12\x1b\n" +
 	"\ttree_size\x18\x02 \x01(\x04R\btreeSize\x12&\n" +
-	"\x06hashes\x18\x03 \x03(\fB\x0e\xbaH\v\x92\x01\b\x10@\"\x04z\x02h R\x06hashes\"\xbd\x02\n" +
+	"\x06hashes\x18\x03 \x03(\fB\x0e\xbaH\v\x92\x01\b\x10@\"\x04z\x02h R\x06hashes\"\xf2\x03\n" +
 	"\fEntrySummary\x12%\n" +
 	"\x0epredicate_type\x18\x01 \x01(\tR\rpredicateType\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1a\n" +
@@ -473,13 +540,22 @@ const file_evident_v1_types_proto_rawDesc = "" +
 	"\x0esigner_key_ids\x18\x05 \x03(\tR\fsignerKeyIds\x127\n" +
 	"\tlogged_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bloggedAt\x12'\n" +
 	"\x0fenvelope_sha256\x18\a \x01(\fR\x0eenvelopeSha256\x12#\n" +
-	"\renvelope_size\x18\b \x01(\x04R\fenvelopeSize\"\xd2\x01\n" +
+	"\renvelope_size\x18\b \x01(\x04R\fenvelopeSize\x12\x1a\n" +
+	"\bencoding\x18\t \x01(\tR\bencoding\x12'\n" +
+	"\x0fdocument_sha256\x18\n" +
+	" \x01(\fR\x0edocumentSha256\x12#\n" +
+	"\rdocument_size\x18\v \x01(\x04R\fdocumentSize\x12\x1d\n" +
+	"\n" +
+	"media_type\x18\f \x01(\tR\tmediaType\x12\x16\n" +
+	"\x06format\x18\r \x01(\tR\x06format\x12\x12\n" +
+	"\x04name\x18\x0e \x01(\tR\x04name\"\xf7\x01\n" +
 	"\bEvidence\x12\x1b\n" +
 	"\tlog_index\x18\x01 \x01(\x04R\blogIndex\x12\x14\n" +
 	"\x05entry\x18\x02 \x01(\fR\x05entry\x122\n" +
 	"\asummary\x18\x03 \x01(\v2\x18.evident.v1.EntrySummaryR\asummary\x12C\n" +
 	"\x0finclusion_proof\x18\x04 \x01(\v2\x1a.evident.v1.InclusionProofR\x0einclusionProof\x12\x1a\n" +
-	"\benvelope\x18\x05 \x01(\fR\benvelope\"6\n" +
+	"\benvelope\x18\x05 \x01(\fR\benvelope\x12#\n" +
+	"\rpackage_level\x18\x06 \x01(\bR\fpackageLevel\"6\n" +
 	"\x06Status\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\xed\x01\n" +

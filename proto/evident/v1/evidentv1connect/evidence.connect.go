@@ -52,6 +52,9 @@ const (
 	// EvidenceServiceGetEnvelopeProcedure is the fully-qualified name of the EvidenceService's
 	// GetEnvelope RPC.
 	EvidenceServiceGetEnvelopeProcedure = "/evident.v1.EvidenceService/GetEnvelope"
+	// EvidenceServiceGetDocumentProcedure is the fully-qualified name of the EvidenceService's
+	// GetDocument RPC.
+	EvidenceServiceGetDocumentProcedure = "/evident.v1.EvidenceService/GetDocument"
 )
 
 // EvidenceServiceClient is a client for the evident.v1.EvidenceService service.
@@ -78,8 +81,12 @@ type EvidenceServiceClient interface {
 	// artifact or a predicate type, newest first, each item with an inclusion
 	// proof against the same checkpoint.
 	QueryEvidence(context.Context, *connect.Request[v1.QueryEvidenceRequest]) (*connect.Response[v1.QueryEvidenceResponse], error)
-	// GetEnvelope streams a logged DSSE envelope, by its SHA-256, in chunks.
+	// GetEnvelope streams a logged envelope, by its SHA-256, in chunks.
 	GetEnvelope(context.Context, *connect.Request[v1.GetEnvelopeRequest]) (*connect.ServerStreamForClient[v1.GetEnvelopeResponse], error)
+	// GetDocument streams a logged document, by its SHA-256, in chunks: the
+	// exact bytes the project published, taken out of the first envelope that
+	// carries it.
+	GetDocument(context.Context, *connect.Request[v1.GetDocumentRequest]) (*connect.ServerStreamForClient[v1.GetDocumentResponse], error)
 }
 
 // NewEvidenceServiceClient constructs a client for the evident.v1.EvidenceService service. By
@@ -129,6 +136,12 @@ func NewEvidenceServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(evidenceServiceMethods.ByName("GetEnvelope")),
 			connect.WithClientOptions(opts...),
 		),
+		getDocument: connect.NewClient[v1.GetDocumentRequest, v1.GetDocumentResponse](
+			httpClient,
+			baseURL+EvidenceServiceGetDocumentProcedure,
+			connect.WithSchema(evidenceServiceMethods.ByName("GetDocument")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -140,6 +153,7 @@ type evidenceServiceClient struct {
 	getEvidence   *connect.Client[v1.GetEvidenceRequest, v1.GetEvidenceResponse]
 	queryEvidence *connect.Client[v1.QueryEvidenceRequest, v1.QueryEvidenceResponse]
 	getEnvelope   *connect.Client[v1.GetEnvelopeRequest, v1.GetEnvelopeResponse]
+	getDocument   *connect.Client[v1.GetDocumentRequest, v1.GetDocumentResponse]
 }
 
 // Submit calls evident.v1.EvidenceService.Submit.
@@ -172,6 +186,11 @@ func (c *evidenceServiceClient) GetEnvelope(ctx context.Context, req *connect.Re
 	return c.getEnvelope.CallServerStream(ctx, req)
 }
 
+// GetDocument calls evident.v1.EvidenceService.GetDocument.
+func (c *evidenceServiceClient) GetDocument(ctx context.Context, req *connect.Request[v1.GetDocumentRequest]) (*connect.ServerStreamForClient[v1.GetDocumentResponse], error) {
+	return c.getDocument.CallServerStream(ctx, req)
+}
+
 // EvidenceServiceHandler is an implementation of the evident.v1.EvidenceService service.
 type EvidenceServiceHandler interface {
 	// Submit logs one DSSE envelope. The node verifies a signature under a key
@@ -196,8 +215,12 @@ type EvidenceServiceHandler interface {
 	// artifact or a predicate type, newest first, each item with an inclusion
 	// proof against the same checkpoint.
 	QueryEvidence(context.Context, *connect.Request[v1.QueryEvidenceRequest]) (*connect.Response[v1.QueryEvidenceResponse], error)
-	// GetEnvelope streams a logged DSSE envelope, by its SHA-256, in chunks.
+	// GetEnvelope streams a logged envelope, by its SHA-256, in chunks.
 	GetEnvelope(context.Context, *connect.Request[v1.GetEnvelopeRequest], *connect.ServerStream[v1.GetEnvelopeResponse]) error
+	// GetDocument streams a logged document, by its SHA-256, in chunks: the
+	// exact bytes the project published, taken out of the first envelope that
+	// carries it.
+	GetDocument(context.Context, *connect.Request[v1.GetDocumentRequest], *connect.ServerStream[v1.GetDocumentResponse]) error
 }
 
 // NewEvidenceServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -243,6 +266,12 @@ func NewEvidenceServiceHandler(svc EvidenceServiceHandler, opts ...connect.Handl
 		connect.WithSchema(evidenceServiceMethods.ByName("GetEnvelope")),
 		connect.WithHandlerOptions(opts...),
 	)
+	evidenceServiceGetDocumentHandler := connect.NewServerStreamHandler(
+		EvidenceServiceGetDocumentProcedure,
+		svc.GetDocument,
+		connect.WithSchema(evidenceServiceMethods.ByName("GetDocument")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/evident.v1.EvidenceService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EvidenceServiceSubmitProcedure:
@@ -257,6 +286,8 @@ func NewEvidenceServiceHandler(svc EvidenceServiceHandler, opts ...connect.Handl
 			evidenceServiceQueryEvidenceHandler.ServeHTTP(w, r)
 		case EvidenceServiceGetEnvelopeProcedure:
 			evidenceServiceGetEnvelopeHandler.ServeHTTP(w, r)
+		case EvidenceServiceGetDocumentProcedure:
+			evidenceServiceGetDocumentHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -288,4 +319,8 @@ func (UnimplementedEvidenceServiceHandler) QueryEvidence(context.Context, *conne
 
 func (UnimplementedEvidenceServiceHandler) GetEnvelope(context.Context, *connect.Request[v1.GetEnvelopeRequest], *connect.ServerStream[v1.GetEnvelopeResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("evident.v1.EvidenceService.GetEnvelope is not implemented"))
+}
+
+func (UnimplementedEvidenceServiceHandler) GetDocument(context.Context, *connect.Request[v1.GetDocumentRequest], *connect.ServerStream[v1.GetDocumentResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("evident.v1.EvidenceService.GetDocument is not implemented"))
 }
