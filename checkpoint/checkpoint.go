@@ -1,6 +1,8 @@
 // Package checkpoint encodes and parses C2SP tlog-checkpoint note bodies
-// (c2sp.org/tlog-checkpoint). It is pure: no I/O, no signatures. Signing and
-// opening the surrounding signed note is golang.org/x/mod/sumdb/note's job.
+// (c2sp.org/tlog-checkpoint), and reads them out of signed notes
+// (c2sp.org/signed-note): [Open] verifies the note's signatures with
+// golang.org/x/mod/sumdb/note, [Peek] reads a note without verifying it. It
+// is pure: no I/O. Signing a note is x/mod's job.
 package checkpoint
 
 import (
@@ -12,13 +14,16 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/mod/sumdb/note"
 )
 
 // MaxBodySize bounds the note text Parse accepts. Real checkpoints are about
 // a hundred bytes; the bound keeps hostile input cheap.
 const MaxBodySize = 16 << 10
 
-// ErrMalformed is wrapped by every Parse error.
+// ErrMalformed is wrapped by every Parse and Peek error, and by Open's
+// errors about the checkpoint in a note.
 var ErrMalformed = errors.New("malformed checkpoint")
 
 // Checkpoint is the body of a checkpoint note.
@@ -112,14 +117,40 @@ func (c Checkpoint) String() string {
 	return fmt.Sprintf("%s@%d:%s", c.Origin, c.Size, base64.StdEncoding.EncodeToString(c.Hash[:]))
 }
 
-// FromNote parses the checkpoint in a signed note's text without checking
-// any signature: for notes whose signatures were checked elsewhere (or that
-// the caller wrote), and for display. Use note.Open to trust one.
-func FromNote(signed []byte) (Checkpoint, error) {
-	// c2sp.org/signed-note: the text ends at the first blank line.
-	i := bytes.Index(signed, []byte("\n\n"))
-	if i < 0 {
-		return Checkpoint{}, fmt.Errorf("%w: not a signed note (no blank line before the signatures)", ErrMalformed)
+// Peek returns the checkpoint in a signed note without verifying any
+// signature: nothing it returns is vouched for by anyone. It is for choosing
+// the keys to verify a note with (a witness reads the origin first), for
+// parsers of files that carry notes to be verified later (misbehaviour and
+// omission proofs), and for notes whose signatures were checked when they
+// were stored. Use Open to trust a checkpoint.
+//
+// Peek checks the note's form as note.Open does: UTF-8 text, a blank line,
+// then at least one well-formed signature line.
+func Peek(signed []byte) (Checkpoint, error) {
+	// note.Open with no known keys checks the note's form and returns its
+	// text in an UnverifiedNoteError.
+	_, err := note.Open(signed, note.VerifierList())
+	var unverified *note.UnverifiedNoteError
+	if !errors.As(err, &unverified) {
+		return Checkpoint{}, fmt.Errorf("%w: not a signed note: %v", ErrMalformed, err)
 	}
-	return Parse(signed[:i+1])
+	return Parse([]byte(unverified.Note.Text))
+}
+
+// Open verifies signed with verifiers, as note.Open does, and parses the
+// checkpoint in it. c2sp.org/signed-note: signatures by keys verifiers does
+// not know are ignored; at least one known key must have signed, and a known
+// key's signature that fails to verify fails the note. Its errors are
+// note.Open's, unchanged (callers tell *note.UnverifiedNoteError and
+// *note.InvalidSignatureError from a malformed note), or Parse's.
+//
+// Open does not check that the origin is the name of the key that signed
+// (c2sp.org/tlog-checkpoint recommends it): a caller that knows which log it
+// expects checks the origin.
+func Open(signed []byte, verifiers note.Verifiers) (Checkpoint, error) {
+	n, err := note.Open(signed, verifiers)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	return Parse([]byte(n.Text))
 }

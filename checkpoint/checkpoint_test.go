@@ -128,14 +128,145 @@ func mustHash(s string) [32]byte {
 	return h
 }
 
-func TestFromNote(t *testing.T) {
-	c, err := FromNote([]byte(example + "\n— example.com/behind-the-sofa AAAA\n"))
-	if err != nil || c.Size != 20852163 {
-		t.Fatalf("FromNote = %v, %v", c, err)
+// testSigner returns a fixed key pair named origin, so that notes it signs
+// are the same in every run (and in the fuzz seed corpora).
+func testSigner(t testing.TB, origin string) (note.Signer, note.Verifier) {
+	t.Helper()
+	seed := bytes.NewReader(bytes.Repeat([]byte{7}, 32))
+	skey, vkey, err := note.GenerateKey(seed, origin)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, bad := range []string{example, "", "x\n\n— sig\n"} {
-		if _, err := FromNote([]byte(bad)); !errors.Is(err, ErrMalformed) {
-			t.Errorf("FromNote(%q) = %v, want ErrMalformed", bad, err)
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, v
+}
+
+func sign(t testing.TB, text string, signers ...note.Signer) []byte {
+	t.Helper()
+	b, err := note.Sign(&note.Note{Text: text}, signers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// wellFormedSig is a signature line note.Open can parse (a key hash and a
+// byte of signature) that no key made.
+const wellFormedSig = "— example.com/behind-the-sofa AAAAAAA=\n"
+
+func TestPeek(t *testing.T) {
+	s, _ := testSigner(t, "example.com/behind-the-sofa")
+	for _, signed := range [][]byte{
+		[]byte(example + "\n" + wellFormedSig),
+		sign(t, example, s),
+	} {
+		c, err := Peek(signed)
+		if err != nil || c.Size != 20852163 || c.Origin != "example.com/behind-the-sofa" {
+			t.Fatalf("Peek(%q) = %v, %v", signed, c, err)
 		}
 	}
+	for _, bad := range []string{
+		example,                           // no signatures
+		"",                                // nothing
+		example + "\n",                    // a blank line, then no signature
+		example + "\n— o AAAA\n",          // a signature too short to hold a key hash
+		example + "\n— o AAAAAAA=",        // no final newline
+		"x\n\n" + wellFormedSig,           // a note, but not a checkpoint
+		"o\n01\nAA==\n\n" + wellFormedSig, // a malformed checkpoint
+		"o\x01\n1\n\n" + wellFormedSig,    // a control character
+	} {
+		if _, err := Peek([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Peek(%q) = %v, want ErrMalformed", bad, err)
+		}
+	}
+}
+
+func TestOpen(t *testing.T) {
+	s, v := testSigner(t, "example.com/behind-the-sofa")
+	_, vOther := testSigner(t, "example.com/other")
+	signed := sign(t, example, s)
+	c, err := Open(signed, note.VerifierList(v))
+	if err != nil || c.Size != 20852163 || c.Origin != "example.com/behind-the-sofa" {
+		t.Fatalf("Open = %v, %v", c, err)
+	}
+	// Signatures by unknown keys are ignored, but one known key must sign.
+	if _, err := Open(append(signed, wellFormedSig...), note.VerifierList(v)); err != nil {
+		t.Errorf("Open of a note with another, unknown signature: %v", err)
+	}
+	var unverified *note.UnverifiedNoteError
+	if _, err := Open(signed, note.VerifierList(vOther)); !errors.As(err, &unverified) {
+		t.Errorf("Open with another key = %v, want an UnverifiedNoteError", err)
+	}
+	var invalid *note.InvalidSignatureError
+	bad := bytes.Replace(signed, []byte("\n20852163\n"), []byte("\n20852164\n"), 1)
+	if _, err := Open(bad, note.VerifierList(v)); !errors.As(err, &invalid) {
+		t.Errorf("Open of a changed checkpoint = %v, want an InvalidSignatureError", err)
+	}
+	if _, err := Open([]byte(example), note.VerifierList(v)); err == nil {
+		t.Error("Open accepted a checkpoint without signatures")
+	}
+	// A signed note that is not a checkpoint.
+	if _, err := Open(sign(t, "hello\n", s), note.VerifierList(v)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("Open of a signed non-checkpoint = %v, want ErrMalformed", err)
+	}
+}
+
+// FuzzPeek: Peek never panics; what it accepts is a signed note whose text
+// is the checkpoint it returns, byte for byte.
+func FuzzPeek(f *testing.F) {
+	s, _ := testSigner(f, "example.com/behind-the-sofa")
+	f.Add(sign(f, example, s))
+	f.Add(sign(f, example+"ext\n", s))
+	f.Add([]byte(example + "\n" + wellFormedSig))
+	f.Add([]byte(example + "\n" + wellFormedSig + wellFormedSig))
+	f.Add([]byte(example))
+	f.Add([]byte("\n\n— o AAAAAAA=\n"))
+	f.Add([]byte("o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n\n— o AAAAAAA=\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Peek(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Peek(%q): error %v does not wrap ErrMalformed", b, err)
+			}
+			return
+		}
+		text := c.Marshal()
+		if !bytes.HasPrefix(b, append(text, '\n')) {
+			t.Fatalf("Peek(%q) = %v, whose text does not start the note", b, c)
+		}
+	})
+}
+
+// FuzzOpen: Open never panics, never accepts what Peek refuses, and agrees
+// with Peek on what it accepts.
+func FuzzOpen(f *testing.F) {
+	s, v := testSigner(f, "example.com/behind-the-sofa")
+	sOther, _ := testSigner(f, "example.com/other")
+	f.Add(sign(f, example, s))
+	f.Add(sign(f, example+"ext\n", s))
+	f.Add(sign(f, example, s, sOther))
+	f.Add(sign(f, example, sOther))
+	f.Add(sign(f, "hello\n", s))
+	f.Add(append(sign(f, example, s), wellFormedSig...))
+	f.Add([]byte(example + "\n" + wellFormedSig))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Open(b, note.VerifierList(v))
+		peeked, perr := Peek(b)
+		if err != nil {
+			return
+		}
+		if perr != nil {
+			t.Fatalf("Open(%q) accepted what Peek refuses: %v", b, perr)
+		}
+		if !cmp.Equal(c, peeked) {
+			t.Fatalf("Open(%q) = %v; Peek = %v", b, c, peeked)
+		}
+	})
 }

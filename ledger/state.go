@@ -67,7 +67,7 @@ func (l *Ledger) loadState() (*seqState, error) {
 		if signed == nil {
 			return nil
 		}
-		c, err := checkpoint.FromNote(signed)
+		c, err := checkpoint.Peek(signed)
 		if err != nil {
 			return fmt.Errorf("%w: latest checkpoint: %v", errCorrupt, err)
 		}

@@ -2,7 +2,6 @@ package mirror
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,8 +9,6 @@ import (
 	"os"
 	"sync"
 	"time"
-
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/evident-dev/evident/checkpoint"
 	"github.com/evident-dev/evident/server/tiles"
@@ -59,23 +56,12 @@ func (d *dirSource) Checkpoint() ([]byte, uint64) {
 	if err != nil {
 		return nil, 0
 	}
-	c, err := peekCheckpoint(b)
+	c, err := checkpoint.Peek(b)
 	if err != nil {
 		return nil, 0
 	}
 	d.mod, d.len, d.signed, d.size = fi.ModTime(), fi.Size(), b, c.Size
 	return b, c.Size
-}
-
-// peekCheckpoint parses the checkpoint in a signed note without verifying
-// its signatures.
-func peekCheckpoint(signed []byte) (checkpoint.Checkpoint, error) {
-	_, err := note.Open(signed, note.VerifierList())
-	var unverified *note.UnverifiedNoteError
-	if !errors.As(err, &unverified) {
-		return checkpoint.Checkpoint{}, fmt.Errorf("not a signed note: %v", err)
-	}
-	return checkpoint.Parse([]byte(unverified.Note.Text))
 }
 
 func (d *dirSource) Tile(ctx context.Context, level uint8, n uint64, width int) ([]byte, error) {

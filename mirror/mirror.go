@@ -336,7 +336,7 @@ func (s *syncer) verifyError(path string, index int64, format string, args ...an
 
 // verifyCheckpoint checks the checkpoint the log served.
 func (s *syncer) verifyCheckpoint(signed []byte) (*verified, error) {
-	v, err := openCheckpoint(signed, s.opts.LogKey)
+	v, err := verifiedCheckpoint(signed, s.opts.LogKey)
 	if err != nil {
 		return nil, &VerifyError{Path: "checkpoint", Index: -1, Reason: "not a checkpoint signed by " + s.opts.LogKey.Name(), Err: err}
 	}

@@ -249,7 +249,7 @@ func (s *store) loadCheckpoint(logKey note.Verifier) (*verified, error) {
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read mirror checkpoint: %w", err)
 	}
-	v, err := openCheckpoint(b, logKey)
+	v, err := verifiedCheckpoint(b, logKey)
 	if err != nil {
 		return nil, fmt.Errorf("the mirror's stored checkpoint doesn't verify (was it made with another log key?): %w", err)
 	}
@@ -302,7 +302,7 @@ func (s *store) loadPending(logKey note.Verifier) *pending {
 	if err != nil || wm%tileWidth != 0 {
 		return nil
 	}
-	cp, err := openCheckpoint(rest, logKey)
+	cp, err := verifiedCheckpoint(rest, logKey)
 	if err != nil || wm > cp.Size {
 		return nil
 	}
@@ -323,14 +323,10 @@ type verified struct {
 	signed []byte
 }
 
-// openCheckpoint verifies that signed is a checkpoint note signed by logKey
-// whose origin is the key's name.
-func openCheckpoint(signed []byte, logKey note.Verifier) (*verified, error) {
-	n, err := note.Open(signed, note.VerifierList(logKey))
-	if err != nil {
-		return nil, err
-	}
-	c, err := checkpoint.Parse([]byte(n.Text))
+// verifiedCheckpoint verifies that signed is a checkpoint note signed by
+// logKey whose origin is the key's name.
+func verifiedCheckpoint(signed []byte, logKey note.Verifier) (*verified, error) {
+	c, err := checkpoint.Open(signed, note.VerifierList(logKey))
 	if err != nil {
 		return nil, err
 	}

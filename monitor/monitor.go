@@ -491,13 +491,12 @@ func (r *run) answerCheckpoint(signed []byte) (*answerCP, string) {
 	if cp, ok := r.cps[string(signed)]; ok {
 		return cp, ""
 	}
-	n, err := note.Open(signed, note.VerifierList(r.opts.LogKey))
+	c, err := checkpoint.Open(signed, note.VerifierList(r.opts.LogKey))
+	if errors.Is(err, checkpoint.ErrMalformed) {
+		return nil, "the answer's checkpoint doesn't parse: " + err.Error()
+	}
 	if err != nil {
 		return nil, "the answer's checkpoint isn't signed by the log: " + err.Error()
-	}
-	c, err := checkpoint.Parse([]byte(n.Text))
-	if err != nil {
-		return nil, "the answer's checkpoint doesn't parse: " + err.Error()
 	}
 	if c.Origin != r.opts.LogKey.Name() {
 		return nil, fmt.Sprintf("the answer's checkpoint has origin %q, not %q", c.Origin, r.opts.LogKey.Name())

@@ -229,7 +229,7 @@ func ParseOmission(data []byte) (*Omission, error) {
 		break
 	}
 	o.Checkpoint = bytes.Clone(rest)
-	c, err := peekCheckpoint(o.Checkpoint)
+	c, err := checkpoint.Peek(o.Checkpoint)
 	if err != nil {
 		return fail(lineNo+1, "checkpoint: %v", err)
 	}
@@ -251,13 +251,11 @@ func VerifyOmission(data []byte, logKey note.Verifier) (*Omission, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := note.Open(o.Checkpoint, note.VerifierList(logKey))
+	// ParseOmission has read the checkpoint (checkpoint.Peek), so only its
+	// signature can fail here.
+	c, err := checkpoint.Open(o.Checkpoint, note.VerifierList(logKey))
 	if err != nil {
 		return nil, fmt.Errorf("%w: the checkpoint isn't signed by %s: %v", ErrNotOmission, logKey.Name(), err)
-	}
-	c, err := checkpoint.Parse([]byte(n.Text))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotOmission, err)
 	}
 	if c.Origin != logKey.Name() {
 		return nil, fmt.Errorf("%w: the checkpoint's origin %q is not the log key's name %q", ErrNotOmission, c.Origin, logKey.Name())
@@ -274,19 +272,6 @@ func VerifyOmission(data []byte, logKey note.Verifier) (*Omission, error) {
 		return nil, fmt.Errorf("%w: the entry isn't about %s", ErrNotOmission, o.Query)
 	}
 	return o, nil
-}
-
-// peekCheckpoint parses the checkpoint in a signed note without verifying
-// its signatures.
-func peekCheckpoint(signed []byte) (checkpoint.Checkpoint, error) {
-	// note.Open with no keys checks the note's form and returns its text
-	// in an UnverifiedNoteError.
-	_, err := note.Open(signed, note.VerifierList())
-	var unverified *note.UnverifiedNoteError
-	if !errors.As(err, &unverified) {
-		return checkpoint.Checkpoint{}, fmt.Errorf("not a signed note: %v", err)
-	}
-	return checkpoint.Parse([]byte(unverified.Note.Text))
 }
 
 // isToken reports whether s is 1 or more printable ASCII bytes, no spaces.

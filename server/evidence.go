@@ -208,17 +208,17 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 		if !p.HasVersion() {
 			return nil, invalidField("release_purl", errors.New("has no version: use package_purl to ask about every version"))
 		}
-		index, key = indexRelease, p.Release()
+		index, key = evidence.IndexRelease, p.Release()
 	case *evidentv1.QueryEvidenceRequest_PackagePurl:
 		p, err := evidence.ParsePurl(q.PackagePurl)
 		if err != nil {
 			return nil, invalidField("package_purl", err)
 		}
-		index, key = indexPackage, p.Package()
+		index, key = evidence.IndexPackage, p.Package()
 	case *evidentv1.QueryEvidenceRequest_ArtifactDigest:
-		index, key = indexDigest, strings.ToLower(q.ArtifactDigest)
+		index, key = evidence.IndexDigest, strings.ToLower(q.ArtifactDigest)
 	case *evidentv1.QueryEvidenceRequest_PredicateType:
-		index, key = indexPredicate, q.PredicateType
+		index, key = evidence.IndexPredicate, q.PredicateType
 	}
 	query := index + "\x00" + key
 	before, err := parsePageToken(query, req.Msg.GetPageToken())

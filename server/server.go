@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +24,7 @@ import (
 	"connectrpc.com/validate"
 	"github.com/evident-dev/evident/evidence"
 	"github.com/evident-dev/evident/ledger"
+	"github.com/evident-dev/evident/ledger/evidentledger"
 	"github.com/evident-dev/evident/proto/evident/v1/evidentv1connect"
 	"github.com/evident-dev/evident/server/federation"
 	"github.com/prometheus/client_golang/prometheus"
@@ -308,89 +308,13 @@ func envelope(ctx context.Context, l *ledger.Ledger, d [32]byte) ([]byte, error)
 const BatchWait = 2 * time.Millisecond
 
 // LedgerOptions returns the ledger options a node needs: batches filled for
-// up to BatchWait unless base says otherwise, and entries deduplicated by
-// envelope digest (the same envelope submitted twice returns
-// the first entry) and indexed by release, package, artifact digest and
-// predicate type.
+// up to BatchWait unless base says otherwise, and the Evident index schema
+// (evidentledger.Options): entries deduplicated by envelope digest (the same
+// envelope submitted twice returns the first entry) and indexed by release,
+// package, artifact digest and predicate type.
 func LedgerOptions(base ledger.Options) ledger.Options {
 	if base.MaxBatchWait == 0 {
 		base.MaxBatchWait = BatchWait
 	}
-	base.Identity = entryIdentity
-	base.Index = entryIndexKeys
-	base.CheckBlob = checkEnvelope
-	return base
-}
-
-// checkEnvelope is how Verify checks a stored envelope: it must be the one
-// its entry names.
-func checkEnvelope(entry, blob []byte) error {
-	e, err := evidence.ParseEntry(entry)
-	if err != nil {
-		return err
-	}
-	if sha256.Sum256(blob) != e.EnvelopeDigest || int64(len(blob)) != e.EnvelopeSize {
-		return errors.New("the stored envelope is not the one its entry names")
-	}
-	return nil
-}
-
-// Index names, and the keys they file entries under.
-const (
-	indexRelease   = "release"   // canonical purl with version
-	indexPackage   = "package"   // canonical purl without version
-	indexDigest    = "digest"    // alg:hex of a subject's artifact digest
-	indexPredicate = "predicate" // predicate type URI
-)
-
-// entryIdentity is the deduplication key of an entry: its envelope digest.
-// ENTRY.md fixes where it is (the second line), so it is read from there
-// rather than parsing the whole entry again: entryIndexKeys parses and
-// validates every entry on the same path. Entries reach the ledger only from
-// this package, so a malformed one is a bug; it gets a key of its own rather
-// than a shared zero key.
-func entryIdentity(b []byte) [32]byte {
-	const prefix = evidence.EntryHeader + "\nenvelope sha256:"
-	var d [32]byte
-	if len(b) > len(prefix)+64 && string(b[:len(prefix)]) == prefix && b[len(prefix)+64] == '\n' {
-		if _, err := hex.Decode(d[:], b[len(prefix):len(prefix)+64]); err == nil {
-			return d
-		}
-	}
-	return sha256.Sum256(b)
-}
-
-func entryIndexKeys(b []byte) ([]ledger.IndexKey, error) {
-	e, err := evidence.ParseEntry(b)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't index entry: %w", err)
-	}
-	return indexKeysOf(e), nil
-}
-
-// indexKeysOf returns the keys entryIndexKeys files e under. Submission uses
-// it on the entry it just made, rather than parsing the encoding back.
-func indexKeysOf(e *evidence.Entry) []ledger.IndexKey {
-	// An entry has a handful of keys: a linear search finds repeats
-	// sooner than a map.
-	keys := make([]ledger.IndexKey, 0, 8)
-	add := func(name, key string) {
-		for _, k := range keys {
-			if k.Name == name && string(k.Key) == key {
-				return
-			}
-		}
-		keys = append(keys, ledger.IndexKey{Name: name, Key: []byte(key)})
-	}
-	for _, r := range e.Releases() {
-		add(indexRelease, r)
-	}
-	for _, p := range e.Packages() {
-		add(indexPackage, p)
-	}
-	for _, d := range e.Digests() {
-		add(indexDigest, strings.ToLower(d))
-	}
-	add(indexPredicate, e.PredicateType)
-	return keys
+	return evidentledger.Options(base)
 }

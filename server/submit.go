@@ -10,6 +10,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/evident-dev/evident/evidence"
 	"github.com/evident-dev/evident/ledger"
+	"github.com/evident-dev/evident/ledger/evidentledger"
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
 )
 
@@ -17,7 +18,7 @@ import (
 type prepared struct {
 	digest  [32]byte
 	entry   []byte
-	keys    []ledger.IndexKey // the entry's index keys (indexKeysOf)
+	keys    []ledger.IndexKey // the entry's index keys (evidentledger.Keys)
 	signers []string          // key ids, charged to their rate limits
 }
 
@@ -59,7 +60,7 @@ func (s *Server) prepareBatch(ctx context.Context, envs [][]byte) (ps []*prepare
 			errs[i] = err
 			continue
 		}
-		ps[i] = &prepared{digest: vs[j].EnvelopeDigest, entry: e.Marshal(), keys: indexKeysOf(e), signers: vs[j].SignerKeyIDs}
+		ps[i] = &prepared{digest: vs[j].EnvelopeDigest, entry: e.Marshal(), keys: evidentledger.Keys(e), signers: vs[j].SignerKeyIDs}
 	}
 	return ps, errs
 }

@@ -223,7 +223,7 @@ func ParseMisbehaviour(data []byte) (Misbehaviour, error) {
 		}
 		signed := rest[:n]
 		rest = rest[n:]
-		c, err := peekCheckpoint(signed)
+		c, err := checkpoint.Peek(signed)
 		if err != nil {
 			return fail("checkpoint on line %d: %v", lineNo+1, err)
 		}
@@ -263,31 +263,6 @@ func parseHash(s string) ([32]byte, bool) {
 	return h, true
 }
 
-// peekCheckpoint checks that signed is a well-formed signed note and parses
-// its text as a checkpoint, without verifying any signature. The result
-// serves only to pick the keys to verify with.
-func peekCheckpoint(signed []byte) (checkpoint.Checkpoint, error) {
-	// note.Open with no known keys checks the note's syntax and returns
-	// its text in an UnverifiedNoteError.
-	_, err := note.Open(signed, note.VerifierList())
-	var unverified *note.UnverifiedNoteError
-	if !errors.As(err, &unverified) {
-		return checkpoint.Checkpoint{}, fmt.Errorf("not a signed note: %v", err)
-	}
-	return checkpoint.Parse([]byte(unverified.Note.Text))
-}
-
-// openCheckpoint verifies that signed is a note signed by one of keys, and
-// parses its checkpoint. It returns the note too.
-func openCheckpoint(signed []byte, keys note.Verifiers) (checkpoint.Checkpoint, *note.Note, error) {
-	n, err := note.Open(signed, keys)
-	if err != nil {
-		return checkpoint.Checkpoint{}, nil, err
-	}
-	c, err := checkpoint.Parse([]byte(n.Text))
-	return c, n, err
-}
-
 // VerifyMisbehaviour checks, offline, that m proves misbehaviour by the log
 // whose public keys are logKeys: that A and B are both validly signed by one
 // of logKeys, are checkpoints of m.Origin, and conflict as m.Reason says
@@ -298,11 +273,11 @@ func VerifyMisbehaviour(m Misbehaviour, logKeys ...note.Verifier) error {
 		return errors.New("couldn't verify misbehaviour: no log key given")
 	}
 	keys := note.VerifierList(logKeys...)
-	a, _, err := openCheckpoint(m.A, keys)
+	a, err := checkpoint.Open(m.A, keys)
 	if err != nil {
 		return fmt.Errorf("couldn't verify checkpoint A: %w", err)
 	}
-	b, _, err := openCheckpoint(m.B, keys)
+	b, err := checkpoint.Open(m.B, keys)
 	if err != nil {
 		return fmt.Errorf("couldn't verify checkpoint B: %w", err)
 	}
@@ -438,11 +413,11 @@ func (f ConsistencyProverFunc) ConsistencyProof(ctx context.Context, origin stri
 // wrapping ErrInconclusive: retry, or fetch the tiles and build the evidence.
 func CheckGossip(ctx context.Context, logKeys []note.Verifier, stored, seen []byte, prover ConsistencyProver) error {
 	keys := note.VerifierList(logKeys...)
-	a, _, err := openCheckpoint(stored, keys)
+	a, err := checkpoint.Open(stored, keys)
 	if err != nil {
 		return fmt.Errorf("couldn't verify stored checkpoint: %w", err)
 	}
-	b, _, err := openCheckpoint(seen, keys)
+	b, err := checkpoint.Open(seen, keys)
 	if err != nil {
 		return fmt.Errorf("couldn't verify seen checkpoint: %w", err)
 	}

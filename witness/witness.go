@@ -141,7 +141,7 @@ func (w *Witness) AddCheckpoint(ctx context.Context, body []byte) ([]byte, error
 		return nil, err
 	}
 	// Read the origin before verifying, to know which keys to verify with.
-	c, err := peekCheckpoint(req.Checkpoint)
+	c, err := checkpoint.Peek(req.Checkpoint)
 	if err != nil {
 		return nil, fmt.Errorf("%w: checkpoint: %v", ErrMalformed, err)
 	}

@@ -53,7 +53,7 @@ log key to check with.`,
 			verr := witness.VerifyMisbehaviour(m, keys...)
 			out := misbehaviourOutput{File: args[0], Origin: m.Origin, Reason: string(m.Reason), Proven: verr == nil}
 			for _, n := range [][]byte{m.A, m.B} {
-				if c, err := checkpoint.FromNote(n); err == nil {
+				if c, err := checkpoint.Peek(n); err == nil {
 					out.Sizes = append(out.Sizes, c.Size)
 				}
 			}

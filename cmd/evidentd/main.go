@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/ledger"
+	"github.com/evident-dev/evident/ledger/evidentledger"
 	"github.com/evident-dev/evident/server"
 	"github.com/evident-dev/evident/server/node"
 	"golang.org/x/mod/sumdb/note"
@@ -242,7 +243,7 @@ func verifyCmd(cfgPath string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	l, err := ledger.Open(filepath.Join(nc.Data, "ledger.db"), server.LedgerOptions(ledger.Options{Signer: nc.Signer}))
+	l, err := ledger.Open(filepath.Join(nc.Data, "ledger.db"), evidentledger.Options(ledger.Options{Signer: nc.Signer}))
 	if err != nil {
 		return fail(err)
 	}

@@ -446,7 +446,7 @@ func (f *Federation) gossipWith(ctx context.Context, p Peer) error {
 // check compares a checkpoint a peer reported with what this node holds for
 // that log.
 func (f *Federation) check(ctx context.Context, from Peer, seen []byte) {
-	c, err := checkpoint.FromNote(seen)
+	c, err := checkpoint.Peek(seen)
 	if err != nil {
 		f.log.Warn("peer gossiped an unreadable checkpoint", "peer", from.Name, "err", err)
 		return
