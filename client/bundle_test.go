@@ -242,7 +242,7 @@ func TestVerifyEvidenceEnvelopeSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Kind != evidence.KindSPDX {
+	if e.Kind != evidence.KindSBOM {
 		t.Errorf("kind %q", e.Kind)
 	}
 	if _, err := VerifyEvidence(cp, &Evidence{Index: cp.Size, Entry: it.Entry, Proof: p.Hashes}); err == nil {

@@ -28,7 +28,7 @@ func BindSubject(name, release, field string) (Purl, error) {
 		return Purl{}, err
 	}
 	if release == "" {
-		return Purl{}, fieldErr(field, "%s is a file name, not a Package URL; name the release it belongs to when you submit it (evident submit --subject pkg:<type>/<name>@<version>)", quote(name))
+		return Purl{}, fieldErr(field, "%s is not a Package URL such as pkg:pypi/requests@2.32.3; if it names a file of a release, submit it with that release's purl (evident submit --release pkg:<type>/<name>@<version>)", quote(name))
 	}
 	p, err := subjectPurl(release, "release")
 	if err != nil {

@@ -118,7 +118,8 @@ func (d *Document) validate() error {
 	if !KnownKind(d.Kind) {
 		return fieldErr("predicate.kind", "%s is not a kind Evident knows", quote(string(d.Kind)))
 	}
-	if c := Classify(d.DocumentType); c != KindOther && c != d.Kind && !alternateKind(c, d.Kind) {
+	if !KindFits(d.DocumentType, d.Kind) {
+		c := Classify(d.DocumentType)
 		return fieldErr("predicate.kind", "is %s, but documentType %s is %s evidence", quote(string(d.Kind)), quote(d.DocumentType), c)
 	}
 	if d.Format == "" || len(d.Format) > 4*maxFormatLen || !utf8.ValidString(d.Format) {
@@ -130,11 +131,12 @@ func (d *Document) validate() error {
 	return nil
 }
 
-// alternateKind reports whether a document whose type classifies as c may
-// play role k instead: a CycloneDX BOM may be a VEX document, a CSAF
-// document a VEX document.
-func alternateKind(c, k Kind) bool {
-	return (c == KindSBOM || c == KindAdvisory) && k == KindVEX
+// KindFits reports whether a document of type documentType may play role k:
+// the kind the type classifies as, or for a type that classifies as
+// [KindOther] any kind, or [KindVEX] for a CycloneDX or CSAF document.
+func KindFits(documentType string, k Kind) bool {
+	c := Classify(documentType)
+	return c == k || c == KindOther || k == KindVEX && (c == KindSBOM || c == KindAdvisory)
 }
 
 // ParseDocument parses and checks a document attestation's predicate: every
@@ -287,6 +289,17 @@ func DocumentOf(payload []byte) ([]byte, string, error) {
 		return payload, PayloadTypeInToto, nil
 	}
 	return st.Predicate, "application/json", nil
+}
+
+// DocumentOfEnvelope returns the document that logged envelope bytes carry
+// (see [DocumentOf]) and its media type. It does not verify signatures: it
+// reads what a node has already verified and logged.
+func DocumentOfEnvelope(envelope []byte) ([]byte, string, error) {
+	env, err := ParseEnvelope(envelope)
+	if err != nil {
+		return nil, "", err
+	}
+	return DocumentOf(env.Payload)
 }
 
 // ClassifyPredicate is [Classify] of predicateType, looking at the predicate

@@ -238,7 +238,7 @@ func TestVerifyFor(t *testing.T) {
 		t.Errorf("Verified: %q %q %q", v.SubjectPurls, v.Kind, v.Name)
 	}
 	_, err = Verify(env, trust)
-	wantFieldError(t, err, "subject[0].name", "is a file name")
+	wantFieldError(t, err, "subject[0].name", "is not a Package URL")
 	_, err = VerifyFor(env, trust, "pkg:pypi/rfc8785@0.1.3")
 	wantFieldError(t, err, "subject[0].name", "does not carry")
 	other, err := NewTrustPolicy([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"pkg:pypi/requests"}}})

@@ -20,6 +20,13 @@ const (
 	IndexPackage   = "package"   // each subject's canonical purl without version, qualifiers and subpath
 	IndexDigest    = "digest"    // each subject digest, alg:value, lowercased
 	IndexPredicate = "predicate" // the predicate type, as written
+	// IndexPackageLevel files evidence about a whole package (a subject
+	// without a version) under the package's canonical purl, so that a
+	// query for any release of it finds the evidence too.
+	IndexPackageLevel = "package-level"
+	// IndexDocument files an entry under its document's digest,
+	// "sha256:<hex>".
+	IndexDocument = "document"
 )
 
 // IndexKey is one key an entry is filed under: Key in the index Index.
@@ -47,16 +54,21 @@ func (e *Entry) IndexKeys() []IndexKey {
 	for _, p := range e.Packages() {
 		add(IndexPackage, p)
 	}
+	for _, p := range e.PackageLevel() {
+		add(IndexPackageLevel, p)
+	}
 	for _, d := range e.Digests() {
 		add(IndexDigest, strings.ToLower(d))
 	}
 	add(IndexPredicate, e.PredicateType)
+	add(IndexDocument, "sha256:"+hex.EncodeToString(e.Document.Digest[:]))
 	return keys
 }
 
 // Identity returns the deduplication key of an encoded entry: its envelope
 // digest, so that the same envelope submitted twice is logged once. ENTRY.md
-// fixes where the digest is (the second line), so it is read from there
+// fixes where the digest is (the second line, after "envelope sha256:" and
+// before a space), so it is read from there
 // rather than by parsing the whole entry: the index keys are computed from a
 // full parse on the same path. A node logs only entries it made, so a
 // malformed one is a bug; it gets a key of its own, the SHA-256 of its bytes,
@@ -64,7 +76,7 @@ func (e *Entry) IndexKeys() []IndexKey {
 func Identity(entry []byte) [32]byte {
 	const prefix = EntryHeader + "\nenvelope sha256:"
 	var d [32]byte
-	if len(entry) > len(prefix)+64 && string(entry[:len(prefix)]) == prefix && entry[len(prefix)+64] == '\n' {
+	if len(entry) > len(prefix)+64 && string(entry[:len(prefix)]) == prefix && entry[len(prefix)+64] == ' ' {
 		if _, err := hex.Decode(d[:], entry[len(prefix):len(prefix)+64]); err == nil {
 			return d
 		}

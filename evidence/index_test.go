@@ -14,8 +14,12 @@ func indexTestEntry(subjects ...EntrySubject) *Entry {
 	return &Entry{
 		EnvelopeDigest: sha256.Sum256([]byte("envelope")),
 		EnvelopeSize:   8,
+		Encoding:       EncodingDSSE,
 		PredicateType:  PredicateOpenVEX,
 		Kind:           Classify(PredicateOpenVEX),
+		Document:       DocumentRef{Digest: sha256.Sum256([]byte("document")), Size: 8, MediaType: "application/json"},
+		Format:         "OpenVEX v0.2.0",
+		Name:           "vex",
 		Signers:        []string{"ed25519:" + strings.Repeat("ab", 32)},
 		Subjects:       subjects,
 		Time:           time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC),
@@ -37,7 +41,7 @@ func TestIdentity(t *testing.T) {
 	if got := Identity(b); got != parsed.EnvelopeDigest {
 		t.Errorf("identity %x, want the parsed envelope digest %x", got, parsed.EnvelopeDigest)
 	}
-	for _, bad := range []string{"", "garbage", EntryHeader + "\nenvelope sha256:" + strings.Repeat("zz", 32) + "\n"} {
+	for _, bad := range []string{"", "garbage", EntryHeader + "\nenvelope sha256:" + strings.Repeat("zz", 32) + " 8 dsse\n", EntryHeader + "\nenvelope sha256:" + strings.Repeat("ab", 32) + "\n"} {
 		if got := Identity([]byte(bad)); got != sha256.Sum256([]byte(bad)) {
 			t.Errorf("Identity(%q) did not fall back to the entry's own hash", bad)
 		}
@@ -51,17 +55,21 @@ func TestIndexKeys(t *testing.T) {
 		EntrySubject{Purl: "pkg:pypi/requests@2.32.3", Digests: []Digest{{Alg: "sha256", Value: strings.Repeat("cd", 32)}, {Alg: "sha512", Value: strings.Repeat("ef", 64)}}},
 		EntrySubject{Purl: "pkg:pypi/requests@2.32.3?file_name=requests.whl", Digests: []Digest{{Alg: "sha256", Value: strings.Repeat("cd", 32)}, {Alg: "x-custom", Value: "AbC="}}},
 		EntrySubject{Purl: "pkg:pypi/urllib3@2.2.0", Digests: []Digest{{Alg: "sha256", Value: strings.Repeat("01", 32)}}},
+		EntrySubject{Purl: "pkg:pypi/urllib3", Digests: []Digest{{Alg: "gitCommit", Value: strings.Repeat("02", 20)}}},
 	)
 	want := []IndexKey{
 		{IndexRelease, "pkg:pypi/requests@2.32.3"},
 		{IndexRelease, "pkg:pypi/urllib3@2.2.0"},
 		{IndexPackage, "pkg:pypi/requests"},
 		{IndexPackage, "pkg:pypi/urllib3"},
+		{IndexPackageLevel, "pkg:pypi/urllib3"},
 		{IndexDigest, "sha256:" + strings.Repeat("cd", 32)},
 		{IndexDigest, "sha512:" + strings.Repeat("ef", 64)},
 		{IndexDigest, "x-custom:abc="},
 		{IndexDigest, "sha256:" + strings.Repeat("01", 32)},
+		{IndexDigest, "gitcommit:" + strings.Repeat("02", 20)},
 		{IndexPredicate, PredicateOpenVEX},
+		{IndexDocument, "sha256:" + hexSum("document")},
 	}
 	if diff := cmp.Diff(want, e.IndexKeys()); diff != "" {
 		t.Errorf("IndexKeys (-want +got):\n%s", diff)

@@ -175,7 +175,7 @@ func TestRealEnvelopes(t *testing.T) {
 		{"cli_cli__sigstore-js-2.1.0-bundle.json", "", "", PredicateSLSAProvenance},
 		{"slsa-framework_slsa-verifier__bcr_rules_lint-v1.3.1.tar.gz.intoto.jsonl", "pkg:github/aspect-build/rules_lint@v1.3.1", "", PredicateSLSAProvenance},
 		{"slsa-framework_slsa-verifier__bcr_rules_lint-v1.3.1.tar.gz.intoto.jsonl", "pkg:github/aspect-build/rules_lint@v1.3.2", "does not carry the name and version", PredicateSLSAProvenance},
-		{"slsa-framework_slsa-verifier__gha_generic_v2.1.0_push-v14.intoto.jsonl", "", "is a file name, not a Package URL", PredicateSLSAProvenance02},
+		{"slsa-framework_slsa-verifier__gha_generic_v2.1.0_push-v14.intoto.jsonl", "", "is not a Package URL", PredicateSLSAProvenance02},
 		{"slsa-framework_slsa-verifier__gha_delegator_v2.1.0_push-v14.build.slsa", "pkg:github/slsa-framework/example-package@v14", "does not carry the name and version", PredicateSLSAProvenance},
 		{"slsa-framework_slsa-verifier__gha_container-based_v2.1.0_push-v14.intoto.build.slsa", "pkg:github/slsa-framework/gha_container-based-binary-linux-amd64@v14", "", PredicateSLSAProvenance},
 	}

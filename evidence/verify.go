@@ -78,11 +78,12 @@ func VerifyFor(envelope []byte, trust *TrustPolicy, release string) (*Verified, 
 	return verifyStatement(envelope, env, signers, release)
 }
 
-// VerifyBatch is Verify of each envelope, with the same results and errors
-// (verified[i] or errs[i] for envelopes[i]). It runs the steps of Verify
+// VerifyBatch is VerifyFor of each envelope and releases[i] (or "" if
+// releases is shorter), with the same results and errors (verified[i] or
+// errs[i] for envelopes[i]). It runs the steps of Verify
 // over the whole batch one step at a time, so the signature checks run back
 // to back and the Ed25519 code and tables stay in the CPU's caches.
-func VerifyBatch(envelopes [][]byte, trust *TrustPolicy) (verified []*Verified, errs []error) {
+func VerifyBatch(envelopes [][]byte, releases []string, trust *TrustPolicy) (verified []*Verified, errs []error) {
 	verified, errs = make([]*Verified, len(envelopes)), make([]error, len(envelopes))
 	envs := make([]*Envelope, len(envelopes))
 	for i, b := range envelopes {
@@ -97,7 +98,11 @@ func VerifyBatch(envelopes [][]byte, trust *TrustPolicy) (verified []*Verified, 
 	}
 	for i, env := range envs {
 		if errs[i] == nil {
-			verified[i], errs[i] = verifyStatement(envelopes[i], env, signers[i], "")
+			release := ""
+			if i < len(releases) {
+				release = releases[i]
+			}
+			verified[i], errs[i] = verifyStatement(envelopes[i], env, signers[i], release)
 		}
 	}
 	return verified, errs

@@ -149,8 +149,8 @@ func TestBadInput(t *testing.T) {
 
 	noSubjects := stmt("pkg:pypi/requests@1.0.0", servertest.Digest("x"))
 	noSubjects.Subject = nil
-	onlySHA512 := stmt("pkg:pypi/requests@1.0.0", "")
-	onlySHA512.Subject[0].Digest = map[string]string{"sha512": strings.Repeat("ab", 64)}
+	onlySHA1 := stmt("pkg:pypi/requests@1.0.0", "")
+	onlySHA1.Subject[0].Digest = map[string]string{"sha1": strings.Repeat("ab", 20)}
 	badType := stmt("pkg:pypi/requests@1.0.0", servertest.Digest("x"))
 	badType.Type = "https://in-toto.io/Statement/v2"
 	badPredicate := stmt("pkg:pypi/requests@1.0.0", servertest.Digest("x"))
@@ -167,7 +167,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{
 			name: "malformed purl", call: sub(good("requests==2.32.3")),
-			wantCode: codes.InvalidArgument, wantMsg: []string{"subject[0].name", "not a valid purl", "pkg:pypi/requests@2.32.3"},
+			wantCode: codes.InvalidArgument, wantMsg: []string{"subject[0].name", "not a Package URL", "pkg:pypi/requests@2.32.3"},
 			wantField: "envelope.subject[0].name",
 		},
 		{
@@ -175,8 +175,8 @@ func TestBadInput(t *testing.T) {
 			wantCode: codes.InvalidArgument, wantMsg: []string{"subject[0].name"},
 		},
 		{
-			name: "subject without version", call: sub(good("pkg:pypi/requests")),
-			wantCode: codes.InvalidArgument, wantMsg: []string{"subject[0].name", "has no version"},
+			name: "file-named subject without a release", call: sub(good("requests-2.32.3.tar.gz")),
+			wantCode: codes.InvalidArgument, wantMsg: []string{"subject[0].name", "not a Package URL", "--release"},
 			wantField: "envelope.subject[0].name",
 		},
 		{
@@ -193,7 +193,7 @@ func TestBadInput(t *testing.T) {
 			wantCode: codes.InvalidArgument, wantMsg: []string{"lowercase"},
 		},
 		{
-			name: "no sha256 digest", call: sub(signed(onlySHA512)),
+			name: "no sha256 digest", call: sub(signed(onlySHA1)),
 			wantCode: codes.InvalidArgument, wantMsg: []string{"sha256"},
 		},
 		{
@@ -306,9 +306,9 @@ func TestBadInput(t *testing.T) {
 		{
 			name: "batch of bad envelopes", call: batch(
 				[]codes.Code{codes.InvalidArgument, codes.InvalidArgument, codes.ResourceExhausted, codes.Unauthenticated, codes.PermissionDenied},
-				good("pkg:pypi/requests"), []byte("garbage"), big, flipSig(good("pkg:pypi/x@1")),
+				good("requests.tar.gz"), []byte("garbage"), big, flipSig(good("pkg:pypi/x@1")),
 				envelope(servertest.KeyNPM, "pkg:pypi/requests@1.0.0", evidence.PredicateSPDX23)),
-			wantCode: codes.InvalidArgument, wantMsg: []string{"has no version"},
+			wantCode: codes.InvalidArgument, wantMsg: []string{"not a Package URL"},
 		},
 	}
 	for _, tt := range tests {

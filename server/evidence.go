@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -28,7 +29,7 @@ func (e *evidenceService) Submit(ctx context.Context, req *connect.Request[evide
 		return nil, err
 	}
 	defer release()
-	res, err := e.s.submit(ctx, env, req.Msg.GetWaitForCheckpoint())
+	res, err := e.s.submit(ctx, env, req.Msg.GetReleasePurl(), req.Msg.GetWaitForCheckpoint())
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +101,7 @@ func (e *evidenceService) SubmitStream(ctx context.Context, stream *connect.Clie
 			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("the envelope's SHA-256 is %x, not the announced %x: it was corrupted in transit", got, want))
 		}
 	}
-	res, err := e.s.submit(ctx, buf, h.GetWaitForCheckpoint())
+	res, err := e.s.submit(ctx, buf, h.GetReleasePurl(), h.GetWaitForCheckpoint())
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +119,7 @@ func (e *evidenceService) SubmitBatch(ctx context.Context, req *connect.Request[
 		return nil, err
 	}
 	defer release()
-	results, err := e.s.submitBatch(ctx, envs, req.Msg.GetWaitForCheckpoint())
+	results, err := e.s.submitBatch(ctx, envs, req.Msg.GetReleasePurls(), req.Msg.GetWaitForCheckpoint())
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +141,12 @@ func (e *evidenceService) GetEvidence(ctx context.Context, req *connect.Request[
 		}
 		if err != nil {
 			return nil, s.internal(ctx, "look up envelope", err)
+		}
+		idx = i
+	case *evidentv1.GetEvidenceRequest_DocumentSha256:
+		i, err := s.documentEntry(ctx, sel.DocumentSha256)
+		if err != nil {
+			return nil, err
 		}
 		idx = i
 	}
@@ -198,7 +205,9 @@ const defaultPageSize = 50
 
 func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Request[evidentv1.QueryEvidenceRequest]) (*connect.Response[evidentv1.QueryEvidenceResponse], error) {
 	s := e.s
-	var index, key string
+	// A release query reads two indexes: the release's own entries, and
+	// the entries about its whole package (package-level evidence).
+	var index, key, pkgLevel string
 	switch q := req.Msg.GetQuery().(type) {
 	case *evidentv1.QueryEvidenceRequest_ReleasePurl:
 		p, err := evidence.ParsePurl(q.ReleasePurl)
@@ -208,7 +217,7 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 		if !p.HasVersion() {
 			return nil, invalidField("release_purl", errors.New("has no version: use package_purl to ask about every version"))
 		}
-		index, key = evidence.IndexRelease, p.Release()
+		index, key, pkgLevel = evidence.IndexRelease, p.Release(), p.Package()
 	case *evidentv1.QueryEvidenceRequest_PackagePurl:
 		p, err := evidence.ParsePurl(q.PackagePurl)
 		if err != nil {
@@ -219,6 +228,8 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 		index, key = evidence.IndexDigest, strings.ToLower(q.ArtifactDigest)
 	case *evidentv1.QueryEvidenceRequest_PredicateType:
 		index, key = evidence.IndexPredicate, q.PredicateType
+	case *evidentv1.QueryEvidenceRequest_DocumentDigest:
+		index, key = evidence.IndexDocument, q.DocumentDigest
 	}
 	query := index + "\x00" + key
 	before, err := parsePageToken(query, req.Msg.GetPageToken())
@@ -234,21 +245,28 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 	if limit == 0 {
 		limit = defaultPageSize
 	}
-	var idxs []uint64
-	more := false
-	if before > 0 {
-		err = s.ledger.Scan(ctx, index, []byte(key), before, func(i uint64) bool {
-			if len(idxs) == limit {
-				more = true
-				return false
-			}
-			idxs = append(idxs, i)
-			return true
-		})
-		if err != nil {
-			return nil, s.internal(ctx, "scan index", err)
-		}
+	// Read one more than a page from each index: the newest limit of both,
+	// merged, are the page, and what is left says whether more follow.
+	idxs, err := s.scan(ctx, index, key, before, limit+1)
+	if err != nil {
+		return nil, err
 	}
+	fromPackage := map[uint64]bool{}
+	if pkgLevel != "" {
+		pidxs, err := s.scan(ctx, evidence.IndexPackageLevel, pkgLevel, before, limit+1)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range pidxs {
+			fromPackage[i] = true
+		}
+		for _, i := range idxs {
+			delete(fromPackage, i) // about the release itself too
+		}
+		idxs = mergeNewestFirst(idxs, pidxs)
+	}
+	more := len(idxs) > limit
+	idxs = idxs[:min(len(idxs), limit)]
 	resp := &evidentv1.QueryEvidenceResponse{Checkpoint: string(cp)}
 	total := len(cp) + 256 // and the page token
 	for j, i := range idxs {
@@ -256,6 +274,7 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 		if err != nil {
 			return nil, err
 		}
+		ev.PackageLevel = fromPackage[i]
 		// A shorter page, never an empty one, rather than an answer the
 		// client can't receive.
 		if total += proto.Size(ev) + 8; j > 0 && total > s.opts.MaxResponseBytes {
@@ -268,6 +287,56 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 		resp.NextPageToken = pageToken(query, idxs[len(idxs)-1])
 	}
 	return connect.NewResponse(resp), nil
+}
+
+// scan returns up to n log indexes below before filed under key in index,
+// newest first.
+func (s *Server) scan(ctx context.Context, index, key string, before uint64, n int) ([]uint64, error) {
+	var idxs []uint64
+	if before == 0 {
+		return nil, nil
+	}
+	err := s.ledger.Scan(ctx, index, []byte(key), before, func(i uint64) bool {
+		idxs = append(idxs, i)
+		return len(idxs) < n
+	})
+	if err != nil {
+		return nil, s.internal(ctx, "scan index", err)
+	}
+	return idxs, nil
+}
+
+// mergeNewestFirst merges two lists of log indexes in decreasing order
+// into one, without repeats.
+func mergeNewestFirst(a, b []uint64) []uint64 {
+	out := make([]uint64, 0, len(a)+len(b))
+	for len(a) > 0 || len(b) > 0 {
+		var next uint64
+		switch {
+		case len(b) == 0 || len(a) > 0 && a[0] > b[0]:
+			next, a = a[0], a[1:]
+		case len(a) == 0 || b[0] > a[0]:
+			next, b = b[0], b[1:]
+		default:
+			next, a, b = a[0], a[1:], b[1:]
+		}
+		out = append(out, next)
+	}
+	return out
+}
+
+// documentEntry returns the index of the newest entry whose document has
+// the SHA-256 d (32 bytes).
+func (s *Server) documentEntry(ctx context.Context, d []byte) (uint64, error) {
+	_, size := s.checkpoint()
+	idxs, err := s.scan(ctx, evidence.IndexDocument, "sha256:"+hex.EncodeToString(d), size, 1)
+	if err != nil {
+		return 0, err
+	}
+	if len(idxs) == 0 {
+		return 0, connect.NewError(connect.CodeNotFound, fmt.Errorf("no document with SHA-256 %x is logged", d))
+	}
+	return idxs[0], nil
 }
 
 const envelopeChunk = 1 << 20
@@ -293,6 +362,53 @@ func (e *evidenceService) GetEnvelope(ctx context.Context, req *connect.Request[
 		}
 	}
 	return nil
+}
+
+func (e *evidenceService) GetDocument(ctx context.Context, req *connect.Request[evidentv1.GetDocumentRequest], stream *connect.ServerStream[evidentv1.GetDocumentResponse]) error {
+	s := e.s
+	doc, mediaType, err := s.document(ctx, req.Msg.GetDocumentSha256())
+	if err != nil {
+		return err
+	}
+	for off := 0; off == 0 || off < len(doc); off += envelopeChunk {
+		msg := &evidentv1.GetDocumentResponse{Chunk: doc[off:min(off+envelopeChunk, len(doc))]}
+		if off == 0 {
+			msg.TotalSize, msg.MediaType = uint64(len(doc)), mediaType
+		}
+		if err := stream.Send(msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// document returns the logged document with SHA-256 d (32 bytes) and its
+// media type, taken out of the newest envelope that carries it.
+func (s *Server) document(ctx context.Context, d []byte) ([]byte, string, error) {
+	idx, err := s.documentEntry(ctx, d)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := s.ledger.Entry(ctx, idx)
+	if err != nil {
+		return nil, "", s.internal(ctx, "read entry", err)
+	}
+	ent, err := evidence.ParseEntry(b)
+	if err != nil {
+		return nil, "", s.internal(ctx, "parse logged entry", fmt.Errorf("entry %d: %w", idx, err))
+	}
+	env, err := envelope(ctx, s.ledger, ent.EnvelopeDigest)
+	if err != nil {
+		return nil, "", s.internal(ctx, "read envelope", err)
+	}
+	doc, _, err := evidence.DocumentOfEnvelope(env)
+	if err != nil {
+		return nil, "", s.internal(ctx, "take the document out of its envelope", fmt.Errorf("entry %d: %w", idx, err))
+	}
+	if sha256.Sum256(doc) != ent.Document.Digest {
+		return nil, "", s.internal(ctx, "take the document out of its envelope", fmt.Errorf("entry %d: the document has another digest than the entry names", idx))
+	}
+	return doc, ent.Document.MediaType, nil
 }
 
 // evidenceAt returns the entry at idx with its summary and an inclusion
@@ -330,6 +446,12 @@ func summary(e *evidence.Entry) *evidentv1.EntrySummary {
 		EnvelopeSha256:  append([]byte(nil), e.EnvelopeDigest[:]...),
 		EnvelopeSize:    uint64(e.EnvelopeSize),
 		ArtifactDigests: e.Digests(),
+		Encoding:        string(e.Encoding),
+		DocumentSha256:  append([]byte(nil), e.Document.Digest[:]...),
+		DocumentSize:    uint64(e.Document.Size),
+		MediaType:       e.Document.MediaType,
+		Format:          e.Format,
+		Name:            e.Name,
 	}
 	for _, sub := range e.Subjects {
 		sum.Subjects = append(sum.Subjects, sub.Purl)

@@ -493,14 +493,14 @@ func TestVerifyEnvelopesAfterTheCallEnded(t *testing.T) {
 		{cancelled, connect.CodeCanceled},
 		{expired, connect.CodeDeadlineExceeded},
 	} {
-		vs, errs := server.VerifyEnvelopes(tt.ctx, envs, servertest.DefaultTrust())
+		vs, errs := server.VerifyEnvelopes(tt.ctx, envs, nil, servertest.DefaultTrust())
 		for i := range envs {
 			if vs[i] != nil || connect.CodeOf(errs[i]) != tt.code || !strings.Contains(errs[i].Error(), "before a verifier was free") {
 				t.Errorf("envelope %d: %v, %v; want nothing verified and %v", i, vs[i], errs[i], tt.code)
 			}
 		}
 	}
-	vs, errs := server.VerifyEnvelopes(context.Background(), envs, servertest.DefaultTrust())
+	vs, errs := server.VerifyEnvelopes(context.Background(), envs, nil, servertest.DefaultTrust())
 	if vs[0] == nil || errs[0] != nil || errs[1] == nil {
 		t.Errorf("live call: %v, %v", vs, errs)
 	}

@@ -23,26 +23,34 @@ type prepared struct {
 }
 
 // prepare verifies one envelope and makes its log entry. It stores nothing.
-func (s *Server) prepare(ctx context.Context, env []byte) (*prepared, error) {
-	ps, errs := s.prepareBatch(ctx, [][]byte{env})
+// release is the purl under which to file subjects named by file, or "".
+func (s *Server) prepare(ctx context.Context, env []byte, release string) (*prepared, error) {
+	ps, errs := s.prepareBatch(ctx, [][]byte{env}, []string{release})
 	return ps[0], errs[0]
 }
 
-// prepareBatch is prepare of each envelope (ps[i] or errs[i] for envs[i]),
-// verifying them together (evidence.VerifyBatch).
-func (s *Server) prepareBatch(ctx context.Context, envs [][]byte) (ps []*prepared, errs []error) {
+// prepareBatch is prepare of each envelope and releases[i] (ps[i] or
+// errs[i] for envs[i]), verifying them together (evidence.VerifyBatch).
+func (s *Server) prepareBatch(ctx context.Context, envs [][]byte, releases []string) (ps []*prepared, errs []error) {
 	ps, errs = make([]*prepared, len(envs)), make([]error, len(envs))
-	var sized [][]byte
-	var at []int
+	var (
+		sized     [][]byte
+		sizedRels []string
+		at        []int
+	)
 	for i, env := range envs {
 		if len(env) > s.opts.MaxEnvelopeSize {
 			errs[i] = tooLarge(len(env), s.opts.MaxEnvelopeSize)
 			continue
 		}
-		sized, at = append(sized, env), append(at, i)
+		rel := ""
+		if i < len(releases) {
+			rel = releases[i]
+		}
+		sized, sizedRels, at = append(sized, env), append(sizedRels, rel), append(at, i)
 	}
 	policy := s.trustPolicy()
-	vs, verrs := VerifyEnvelopes(ctx, sized, policy)
+	vs, verrs := VerifyEnvelopes(ctx, sized, sizedRels, policy)
 	now := s.opts.Now()
 	for j, i := range at {
 		if verrs[j] != nil {
@@ -56,22 +64,23 @@ func (s *Server) prepareBatch(ctx context.Context, envs [][]byte) (ps []*prepare
 		}
 		// Last, so that only envelopes the node would log count (and
 		// logPrepared gives back what the ledger refuses or had already).
-		if err := s.limits.take(policy, vs[j].SignerKeyIDs, now); err != nil {
+		if err := s.limits.take(policy, vs[j].SignerIDs, now); err != nil {
 			errs[i] = err
 			continue
 		}
-		ps[i] = &prepared{digest: vs[j].EnvelopeDigest, entry: e.Marshal(), keys: evidentledger.Keys(e), signers: vs[j].SignerKeyIDs}
+		ps[i] = &prepared{digest: vs[j].EnvelopeDigest, entry: e.Marshal(), keys: evidentledger.Keys(e), signers: vs[j].SignerIDs}
 	}
 	return ps, errs
 }
 
-// VerifyEnvelopes verifies envelopes as Submit does (evidence.VerifyBatch,
+// VerifyEnvelopes verifies envelopes, with the release each one's
+// file-named subjects are filed under (or nil), as Submit does (evidence.VerifyBatch,
 // on the node's verifier goroutines), for tools that measure the node's
 // ceiling (cmd/evidentbench -ceiling). If ctx is done by the time a
 // verifier is free, nothing is verified: under overload the queue holds
 // calls whose clients have given up, and their work would only delay the
 // others.
-func VerifyEnvelopes(ctx context.Context, envs [][]byte, policy *evidence.TrustPolicy) (vs []*evidence.Verified, errs []error) {
+func VerifyEnvelopes(ctx context.Context, envs [][]byte, releases []string, policy *evidence.TrustPolicy) (vs []*evidence.Verified, errs []error) {
 	verifiers.run(func() {
 		if err := ctx.Err(); err != nil {
 			code := connect.CodeCanceled
@@ -84,7 +93,7 @@ func VerifyEnvelopes(ctx context.Context, envs [][]byte, policy *evidence.TrustP
 			}
 			return
 		}
-		vs, errs = evidence.VerifyBatch(envs, policy)
+		vs, errs = evidence.VerifyBatch(envs, releases, policy)
 	})
 	return vs, errs
 }
@@ -134,8 +143,8 @@ func (p *workerPool) run(f func()) {
 
 // submit logs one envelope: verify, store the envelope, append the entry.
 // On any failure nothing stays stored.
-func (s *Server) submit(ctx context.Context, env []byte, wait bool) (*evidentv1.SubmitResult, error) {
-	p, err := s.prepare(ctx, env)
+func (s *Server) submit(ctx context.Context, env []byte, release string, wait bool) (*evidentv1.SubmitResult, error) {
+	p, err := s.prepare(ctx, env, release)
 	if err != nil {
 		return nil, err
 	}
@@ -155,12 +164,12 @@ func (s *Server) submit(ctx context.Context, env []byte, wait bool) (*evidentv1.
 
 // submitBatch logs many envelopes in one ledger batch; each succeeds or
 // fails on its own.
-func (s *Server) submitBatch(ctx context.Context, envs [][]byte, wait bool) ([]*evidentv1.SubmitBatchResult, error) {
+func (s *Server) submitBatch(ctx context.Context, envs [][]byte, releases []string, wait bool) ([]*evidentv1.SubmitBatchResult, error) {
 	out := make([]*evidentv1.SubmitBatchResult, len(envs))
 	var ps []*prepared
 	var pEnvs [][]byte
 	var pos []int
-	prepared, errs := s.prepareBatch(ctx, envs)
+	prepared, errs := s.prepareBatch(ctx, envs, releases)
 	for i, env := range envs {
 		if errs[i] != nil {
 			out[i] = &evidentv1.SubmitBatchResult{Outcome: &evidentv1.SubmitBatchResult_Error{Error: statusOf(errs[i])}}

@@ -33,7 +33,7 @@ type verifyOnly struct {
 }
 
 func (v *verifyOnly) verify(ctx context.Context, envs [][]byte) ([]*evidentv1.SubmitResult, []error) {
-	vs, errs := server.VerifyEnvelopes(ctx, envs, v.trust)
+	vs, errs := server.VerifyEnvelopes(ctx, envs, nil, v.trust)
 	out := make([]*evidentv1.SubmitResult, len(envs))
 	for i, ver := range vs {
 		if errs[i] == nil {

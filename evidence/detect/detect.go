@@ -131,9 +131,14 @@ func Detect(name string, content []byte) (*Result, error) {
 	return detectText(name, content, string(body))
 }
 
-// result builds a Result for predicate type t.
+// result builds a Result for predicate type t. Formats that hold more than
+// one kind (CycloneDX, CSAF) say "VEX" in format when the document is one.
 func result(format, t string, predicate []byte) *Result {
-	return &Result{Format: format, PredicateType: t, Kind: evidence.Classify(t), Predicate: predicate}
+	kind := evidence.Classify(t)
+	if strings.Contains(format, "VEX") {
+		kind = evidence.KindVEX
+	}
+	return &Result{Format: format, PredicateType: t, Kind: kind, Predicate: predicate}
 }
 
 // Wrap returns a generic predicate embedding content, a document that is not

@@ -33,17 +33,17 @@ func TestRealDocuments(t *testing.T) {
 	// Per directory: the kinds a document may be detected as, or nil if it
 	// must be refused.
 	want := map[string][]evidence.Kind{
-		"spdx":              {evidence.KindSPDX},
-		"spdx3":             {evidence.KindSPDX},
-		"cyclonedx":         {evidence.KindCycloneDX},
-		"cyclonedx-vex":     {evidence.KindCycloneDX},
-		"openvex":           {evidence.KindOpenVEX},
-		"csaf":              {evidence.KindCSAF},
+		"spdx":              {evidence.KindSBOM},
+		"spdx3":             {evidence.KindSBOM},
+		"cyclonedx":         {evidence.KindSBOM},
+		"cyclonedx-vex":     {evidence.KindVEX},
+		"openvex":           {evidence.KindVEX},
+		"csaf":              {evidence.KindAdvisory, evidence.KindVEX},
 		"scorecard":         {evidence.KindScorecard},
 		"security-insights": {evidence.KindSecurityInsights},
 		"security-txt":      {evidence.KindCVDPolicy},
 		"security-policy":   {evidence.KindSecurityPolicy, evidence.KindCVDPolicy},
-		"vuln-records":      {evidence.KindVulnerabilityRecord},
+		"vuln-records":      {evidence.KindAdvisory},
 		"support-period":    {evidence.KindSupportPeriod},
 		"intoto":            nil,
 		"sigstore":          nil,
@@ -107,7 +107,7 @@ func TestRealDocuments(t *testing.T) {
 // checkResult checks the invariants of every result.
 func checkResult(t *testing.T, r *Result) {
 	t.Helper()
-	if r.Kind != evidence.Classify(r.PredicateType) {
+	if !evidence.KindFits(r.PredicateType, r.Kind) {
 		t.Errorf("Kind = %s, but predicate type %s classifies as %s", r.Kind, r.PredicateType, evidence.Classify(r.PredicateType))
 	}
 	if r.Kind == evidence.KindOther || r.Format == "" {
