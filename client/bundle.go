@@ -3,7 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,8 +40,9 @@ type BundleItem struct {
 	Entry []byte
 	// Proof is a c2sp.org/tlog-proof@v1 of Entry (see [ParseProof]).
 	Proof []byte
-	// Signers are the public keys of the entry's signers.
-	Signers []ed25519.PublicKey
+	// Signers are the public keys of the entry's key signers (Ed25519,
+	// ECDSA or RSA). A Sigstore bundle carries its own certificate.
+	Signers []crypto.PublicKey
 }
 
 // bundleJSON is the file form of a bundle.
@@ -54,7 +55,7 @@ type bundleItemJSON struct {
 	Envelope []byte   `json:"envelope"` // standard base64 of the exact bytes
 	Entry    string   `json:"entry"`    // the entry text (ASCII)
 	Proof    string   `json:"proof"`    // the tlog-proof text (UTF-8)
-	Signers  []string `json:"signers"`  // "ed25519:<base64>"
+	Signers  []string `json:"signers"`  // "<algorithm>:<base64>"
 }
 
 // Marshal returns the file form of b (JSON, see BUNDLE.md).
@@ -66,7 +67,11 @@ func (b *Bundle) Marshal() ([]byte, error) {
 		}
 		j := bundleItemJSON{Envelope: it.Envelope, Entry: string(it.Entry), Proof: string(it.Proof), Signers: []string{}}
 		for _, k := range it.Signers {
-			j.Signers = append(j.Signers, evidence.FormatPublicKey(k))
+			text, err := evidence.FormatSignerKey(k)
+			if err != nil {
+				return nil, fmt.Errorf("couldn't encode bundle item %d: %w", i, err)
+			}
+			j.Signers = append(j.Signers, text)
 		}
 		out.Items = append(out.Items, j)
 	}
@@ -107,7 +112,7 @@ func ParseBundle(data []byte) (*Bundle, error) {
 	for i, it := range j.Items {
 		item := BundleItem{Envelope: it.Envelope, Entry: []byte(it.Entry), Proof: []byte(it.Proof)}
 		for k, s := range it.Signers {
-			pub, err := evidence.ParsePublicKey(s)
+			pub, err := evidence.ParseSignerKey(s)
 			if err != nil {
 				return nil, fmt.Errorf("%w: items[%d].signers[%d]: %v", ErrMalformedBundle, i, k, err)
 			}
@@ -129,7 +134,7 @@ type VerifyOptions struct {
 	// TrustedSigners, when not empty, are the evidence signers you trust:
 	// every item must be signed by at least one of them. Default: any
 	// signer the log accepted, whose key the bundle carries.
-	TrustedSigners []ed25519.PublicKey
+	TrustedSigners []crypto.PublicKey
 }
 
 // ItemResult is the outcome of verifying one item of a bundle.
@@ -159,10 +164,11 @@ type ItemResult struct {
 //  3. the entry is included at the proof's index in the checkpoint's tree,
 //     and parses ([VerifyEvidence]);
 //  4. the envelope's SHA-256 and size are those the entry commits to;
-//  5. the envelope is an in-toto statement whose predicate type, subjects
-//     and digests are those the entry records;
-//  6. for every signer the entry names, the bundle carries the public key
+//  5. for every signer the entry names, the bundle carries the public key
 //     with that key id, and a DSSE signature by it verifies;
+//  6. the envelope is an in-toto statement whose predicate type, subjects
+//     (filed under the purls the entry records, by the rules of ENTRY.md),
+//     digests and document are those the entry records;
 //  7. with opts.TrustedSigners, one of the signers is trusted.
 //
 // It returns one result per item, and an error if the bundle is empty or
@@ -212,9 +218,11 @@ func verifyItem(i int, it *BundleItem, opts VerifyOptions) ItemResult {
 		return r
 	}
 	// Signatures come before reading the payload (DSSE protocol.md).
-	keys := make(map[string]ed25519.PublicKey)
+	keys := make(map[string]crypto.PublicKey)
 	for _, k := range it.Signers {
-		keys[evidence.KeyID(k)] = k
+		if id, err := evidence.SignerKeyID(k); err == nil {
+			keys[id] = k
+		}
 	}
 	for _, id := range e.Signers {
 		pub, ok := keys[id]
@@ -233,13 +241,14 @@ func verifyItem(i int, it *BundleItem, opts VerifyOptions) ItemResult {
 		return r
 	}
 	r.Statement = st
-	if err := matchStatement(e, st); err != nil {
+	if err := matchStatement(e, env.Payload, st); err != nil {
 		r.Err = err
 		return r
 	}
 	if len(opts.TrustedSigners) > 0 {
-		trusted := slices.ContainsFunc(opts.TrustedSigners, func(k ed25519.PublicKey) bool {
-			return slices.Contains(e.Signers, evidence.KeyID(k))
+		trusted := slices.ContainsFunc(opts.TrustedSigners, func(k crypto.PublicKey) bool {
+			id, err := evidence.SignerKeyID(k)
+			return err == nil && slices.Contains(e.Signers, id)
 		})
 		if !trusted {
 			r.Err = verr(PartSigner, "signed by %s, none of which you trust", strings.Join(e.Signers, ", "))
@@ -249,9 +258,10 @@ func verifyItem(i int, it *BundleItem, opts VerifyOptions) ItemResult {
 	return r
 }
 
-// matchStatement checks that the entry records what the statement says: the
-// node derived the entry from it, and a reader of the log relies on that.
-func matchStatement(e *evidence.Entry, st *evidence.Statement) error {
+// matchStatement checks that the entry records what the statement (encoded
+// as payload) says: the node derived the entry from it, and a reader of the
+// log relies on that.
+func matchStatement(e *evidence.Entry, payload []byte, st *evidence.Statement) error {
 	if st.PredicateType != e.PredicateType {
 		return verr(PartStatement, "predicate type %q differs from the entry's %q", truncate(st.PredicateType), e.PredicateType)
 	}
@@ -259,11 +269,13 @@ func matchStatement(e *evidence.Entry, st *evidence.Statement) error {
 		return verr(PartStatement, "has %d subjects, the entry %d", len(st.Subject), len(e.Subjects))
 	}
 	for i, sub := range st.Subject {
-		p, err := evidence.ParsePurl(sub.Name)
+		es := e.Subjects[i]
+		// A subject named by file was filed under the entry's purl only if
+		// the file name carries it: the same rule again.
+		p, err := evidence.BindSubject(sub.Name, es.Purl, fmt.Sprintf("subject[%d].name", i))
 		if err != nil {
 			return verr(PartStatement, "subject %d: %v", i, err)
 		}
-		es := e.Subjects[i]
 		if p.String() != es.Purl {
 			return verr(PartStatement, "subject %d is %s, the entry says %s", i, p, es.Purl)
 		}
@@ -276,6 +288,14 @@ func matchStatement(e *evidence.Entry, st *evidence.Statement) error {
 			}
 		}
 	}
+	ref, _, _, _, err := evidence.DescribeStatement(payload, st)
+	if err != nil {
+		return &VerificationError{Part: PartStatement, Err: err}
+	}
+	if ref != e.Document {
+		return verr(PartStatement, "its document (SHA-256 %x, %d bytes, %s) is not the one the entry records (%x, %d bytes, %s)",
+			ref.Digest, ref.Size, truncate(ref.MediaType), e.Document.Digest, e.Document.Size, e.Document.MediaType)
+	}
 	return nil
 }
 
@@ -284,7 +304,7 @@ type BundleOptions struct {
 	// SignerKeys are public keys of evidence signers. Each item's signers'
 	// keys must be among them, so that the bundle can carry them: a node
 	// names signers by key id only.
-	SignerKeys []ed25519.PublicKey
+	SignerKeys []crypto.PublicKey
 }
 
 // Bundle fetches and verifies evidence and assembles a bundle of it. what is
@@ -312,9 +332,11 @@ func (c *Client) Bundle(ctx context.Context, what string, opts BundleOptions) (*
 		}
 		results = rs
 	}
-	keys := make(map[string]ed25519.PublicKey)
+	keys := make(map[string]crypto.PublicKey)
 	for _, k := range opts.SignerKeys {
-		keys[evidence.KeyID(k)] = k
+		if id, err := evidence.SignerKeyID(k); err == nil {
+			keys[id] = k
+		}
 	}
 	b := new(Bundle)
 	var errs []error

@@ -3,7 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
+	"crypto"
 	"errors"
 	"strings"
 	"testing"
@@ -156,14 +156,14 @@ func TestBundleTamper(t *testing.T) {
 			it.Proof[len(it.Proof)-5] ^= 0x02
 		}, nil, PartCheckpoint, "checkpoint"},
 		{"signer key swapped", func(it *BundleItem) {
-			it.Signers = []ed25519.PublicKey{servertest.Public(servertest.KeyNPM)}
+			it.Signers = []crypto.PublicKey{servertest.Public(servertest.KeyNPM)}
 		}, nil, PartSignature, "no public key for signer"},
 		{"signer key dropped", func(it *BundleItem) { it.Signers = nil }, nil, PartSignature, "no public key for signer"},
 		{"wrong log key", nil, func(o *VerifyOptions) {
 			o.LogKeys = []note.Verifier{verifier(t, other.VerifierKey)}
 		}, PartCheckpoint, "not signed by a log key you trust"},
 		{"untrusted signer", nil, func(o *VerifyOptions) {
-			o.TrustedSigners = []ed25519.PublicKey{servertest.Public(servertest.KeyNPM)}
+			o.TrustedSigners = []crypto.PublicKey{servertest.Public(servertest.KeyNPM)}
 		}, PartSigner, "none of which you trust"},
 	}
 	for _, tt := range tests {

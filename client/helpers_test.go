@@ -2,7 +2,7 @@ package client
 
 import (
 	"context"
-	"crypto/ed25519"
+	"crypto"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -63,8 +63,8 @@ func submitAll(t *testing.T, c *Client, envs ...[]byte) []*SubmitResult {
 	return out
 }
 
-func signerKeys() []ed25519.PublicKey {
-	return []ed25519.PublicKey{servertest.Public(servertest.KeyPyPIMaven), servertest.Public(servertest.KeyNPM)}
+func signerKeys() []crypto.PublicKey {
+	return []crypto.PublicKey{servertest.Public(servertest.KeyPyPIMaven), servertest.Public(servertest.KeyNPM)}
 }
 
 // forgeCheckpoint signs a checkpoint of the node's origin with its note key.

@@ -231,6 +231,14 @@ func writeJSONString(b *bytes.Buffer, s string) {
 	b.Truncate(b.Len() - 1)
 }
 
+// DescribeStatement returns what a node records of a statement's document
+// (ENTRY.md, "Documents"): its reference, kind, format and name. payload is
+// the statement's encoding, st the statement parsed from it. An offline
+// verifier uses it to check that an entry records the statement it names.
+func DescribeStatement(payload []byte, st *Statement) (ref DocumentRef, kind Kind, format, name string, err error) {
+	return describe(payload, st)
+}
+
 // describe works out what a verified statement's document is: the bytes a
 // document attestation carries, or else the statement's predicate (the
 // document other producers embed), or else the whole statement. It returns

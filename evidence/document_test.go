@@ -195,7 +195,7 @@ func TestBindSubject(t *testing.T) {
 		{"rfc87850-0.1.2.whl", "pkg:pypi/rfc8785@0.1.2", "", "does not carry"},
 		{"evil/rfc8785-0.1.2.whl", "pkg:pypi/other@0.1.2", "", "does not carry"},
 		{"rfc8785-0.1.2.whl", "pkg:pypi/rfc8785", "", "has no version"},
-		{"rfc8785-0.1.2.whl", "", "", "evident submit --subject"},
+		{"rfc8785-0.1.2.whl", "", "", "evident submit --release"},
 		{"rfc8785-0.1.2.whl", "pkg:/bad", "", "not a valid purl"},
 		{"", "pkg:pypi/rfc8785@0.1.2", "", "is missing"},
 	}

@@ -2,12 +2,14 @@ package evidence
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -249,23 +251,25 @@ func (e *Envelope) AddSignature(key ed25519.PrivateKey, keyID string) error {
 	return nil
 }
 
-// Verify reports whether e carries a valid signature by pub. Only signatures
-// whose keyid is [KeyID](pub) or empty are tried. It returns nil, or an error
-// wrapping [ErrBadSignature] (a signature that should be pub's failed) or
-// [ErrUntrustedKey] (no signature claims to be pub's).
-func (e *Envelope) Verify(pub ed25519.PublicKey) error {
-	if len(pub) != ed25519.PublicKeySize {
-		return fieldErr("public key", "is %d bytes; an Ed25519 public key is %d", len(pub), ed25519.PublicKeySize)
+// Verify reports whether e carries a valid signature by pub, a key of any
+// algorithm [KeyAlg] accepts. Signatures whose keyid names another Evident
+// key id are skipped; the others (the key's own id, an empty keyid, or a
+// name some other tool gave the key) are tried, at most [MaxSignatures]. It
+// returns nil, or an error wrapping [ErrBadSignature] (no tried signature
+// verified) or [ErrUntrustedKey] (no signature could be pub's).
+func (e *Envelope) Verify(pub crypto.PublicKey) error {
+	id, err := SignerKeyID(pub)
+	if err != nil {
+		return err
 	}
-	id := KeyID(pub)
 	pae := PAE(e.PayloadType, e.Payload)
 	tried := false
 	for _, s := range e.Signatures {
-		if s.KeyID != id && s.KeyID != "" {
+		if s.KeyID != id && isSignerKeyID(s.KeyID) {
 			continue
 		}
 		tried = true
-		if ed25519.Verify(pub, pae, s.Sig) {
+		if verifySignature(pub, pae, s.Sig) {
 			return nil
 		}
 	}
@@ -279,4 +283,11 @@ func (e *Envelope) Verify(pub ed25519.PublicKey) error {
 		msg:  fmt.Sprintf("evidence: envelope has no signature with key id %s", id),
 		kind: ErrUntrustedKey,
 	}
+}
+
+// isSignerKeyID reports whether s has the form of an Evident key id of some
+// algorithm: <algorithm>:<64 lowercase hex digits>.
+func isSignerKeyID(s string) bool {
+	alg, h, ok := strings.Cut(s, ":")
+	return ok && (alg == AlgEd25519 || alg == AlgECDSAP256 || alg == AlgECDSAP384 || alg == AlgRSA) && isLowerHex(h, 64)
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"crypto/ed25519"
+	"crypto"
 	"errors"
 	"fmt"
 	"os"
@@ -54,7 +54,7 @@ could be fetched.`,
 			if err != nil {
 				return err
 			}
-			var keys []ed25519.PublicKey
+			var keys []crypto.PublicKey
 			for _, s := range known {
 				keys = append(keys, s.pub)
 			}
