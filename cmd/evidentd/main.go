@@ -8,6 +8,10 @@
 //
 // With no arguments it runs a node on loopback with its data in
 // ./evident-data, creating keys and a configuration there on first start.
+//
+// The configuration file's keys, their defaults and units are documented on
+// the [Config] type (go doc -cmd github.com/evident-dev/evident/cmd/evidentd
+// Config); the file evidentd init writes carries the same text as comments.
 package main
 
 import (
@@ -117,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // nodeConfig turns the configuration file into a node.Config.
-func nodeConfig(cfg *config, log *slog.Logger) (node.Config, error) {
+func nodeConfig(cfg *Config, log *slog.Logger) (node.Config, error) {
 	signer, err := cfg.signer()
 	if err != nil {
 		return node.Config{}, err
@@ -162,7 +166,7 @@ func nodeConfig(cfg *config, log *slog.Logger) (node.Config, error) {
 	}, nil
 }
 
-func serve(ctx context.Context, cfg *config, cfgPath string, log *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, cfg *Config, cfgPath string, log *slog.Logger, stdout io.Writer) error {
 	nc, err := nodeConfig(cfg, log)
 	if err != nil {
 		return err
