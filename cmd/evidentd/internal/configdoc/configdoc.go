@@ -76,8 +76,15 @@ func Extract(src []byte, typeName string) (*Doc, error) {
 			if err != nil {
 				return nil, err
 			}
-			c += "#\n" + render("Each entry of "+fd.key+" has these keys:", "# ")
+			intro := fd.key + " has these keys:"
+			if fd.list {
+				intro = "Each entry of " + intro
+			}
+			c += "#\n" + render(intro, "# ")
 			for _, s := range sub {
+				if s.elem != "" {
+					return nil, fmt.Errorf("%s.%s: configdoc documents one level of nested types, not two", fd.elem, s.key)
+				}
 				c += "#\n" + render(s.doc, "#   ")
 			}
 		}
@@ -158,6 +165,7 @@ type field struct {
 	key  string
 	doc  string // with the Go name replaced by the key
 	elem string // the struct type of a list's entries, or of the field
+	list bool   // whether the field is a list
 }
 
 // documentedFields returns the exported fields of st, checking that each
@@ -200,7 +208,7 @@ func documentedFields(typeName string, st *ast.StructType, types map[string]stru
 		fd := field{key: key, doc: key + " " + rest}
 		typ := f.Type
 		if at, ok := typ.(*ast.ArrayType); ok {
-			typ = at.Elt
+			typ, fd.list = at.Elt, true
 		}
 		if id, ok := typ.(*ast.Ident); ok {
 			if _, ok := types[id.Name]; ok {

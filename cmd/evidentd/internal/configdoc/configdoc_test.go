@@ -59,6 +59,7 @@ func TestExtractRefuses(t *testing.T) {
 		{"nested field without doc", "// Name names it. Required.\n", "", "Item.Name has no doc comment"},
 		{"no type doc", "// Config is a sample configuration.\n", "", "no doc comment"},
 		{"two names on a line", "dir string", "a, b string", "a line of its own"},
+		{"two levels of nesting", "Name string", "Name Config", "one level"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := strings.Replace(sample, tc.from, tc.to, 1)
