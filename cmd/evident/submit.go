@@ -128,7 +128,7 @@ func (a *app) submit(ctx context.Context, args []string, o submitOptions) error 
 	s := &submitter{app: a, cl: cl, opts: o, sum: sum, verbose: o.verbose || len(files) <= 10}
 	s.progress = newProgress(a.stderr, len(files))
 	s.run(ctx, files)
-	s.progress.done()
+	s.progress.clear()
 	// Calls finish in any order; report in file order.
 	for _, os := range [][]outcome{sum.Refusals, sum.Failures, sum.Outcomes} {
 		sort.SliceStable(os, func(i, j int) bool { return os[i].File < os[j].File })
