@@ -90,10 +90,11 @@ var ErrNotSent = errors.New("not sent: sending stopped first")
 
 // SubmitBulk submits n envelopes to the node, a few calls at once: small
 // ones in batches ([Client.SubmitBatch]) bounded by count and by bytes,
-// envelopes from 1 MiB on one per call ([Client.Submit]). It calls
-// envelope(i) once for each i, in order, from one goroutine, as it fills
-// batches, so envelopes can be read from disk as they go; an error from it
-// becomes the envelope's outcome, and the envelope is not sent.
+// envelopes from 1 MiB on, or larger than opts.BatchBytes, one per call
+// ([Client.Submit]). It calls envelope(i) once for each i, in order, from
+// one goroutine, as it fills batches, so envelopes can be read from disk as
+// they go; an error from it becomes the envelope's outcome, and the
+// envelope is not sent.
 //
 // outcome is called once for each of the n envelopes, in no particular
 // order and never concurrently; see [BulkOutcome]. A nil outcome discards
