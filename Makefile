@@ -71,9 +71,10 @@ bench-node:
 # Proto toolchain and code generation (proto/, buf.yaml, buf.gen.yaml).
 #
 #   make tools            install buf and the protoc plugins into ./bin
-#   make generate         regenerate proto/**/*.pb.go and the Connect package
+#   make generate         regenerate proto/**/*.pb.go and the Connect package, and
+#                         evidentd's configuration comments (cmd/evidentd/configdoc.go)
 #   make buf-lint         buf lint (STANDARD + COMMENTS, see buf.yaml)
-#   make check-generated  regenerate, then fail if proto/ differs from git
+#   make check-generated  regenerate, then fail if any generated file differs from git
 #   make buf-breaking     buf breaking against git ref BUF_BREAKING_AGAINST
 # ---------------------------------------------------------------------------
 
@@ -156,24 +157,27 @@ generate: $(PROTO_TOOLS) protovalidate-protos
 	find proto -type f \( -name '*.pb.go' -o -name '*.connect.go' \) -delete
 	find proto -type d -empty -delete
 	$(BUF) generate
+	$(GO) generate ./cmd/evidentd
 
 .PHONY: buf-lint
 buf-lint: $(BUF) protovalidate-protos
 	$(BUF) lint
 
 # check-generated is what CI runs: the committed generated code must be what
-# `make generate` produces from the committed .proto files.
+# `make generate` produces from the committed .proto files and config.go.
+GENERATED := proto cmd/evidentd/configdoc.go
+
 .PHONY: check-generated
 check-generated: generate
-	@changes=$$(git status --porcelain --untracked-files=all -- proto); \
+	@changes=$$(git status --porcelain --untracked-files=all -- $(GENERATED)); \
 	if [ -n "$$changes" ]; then \
-		echo "check-generated: generated code in proto/ is stale or uncommitted:" >&2; \
+		echo "check-generated: generated code is stale or uncommitted:" >&2; \
 		echo "$$changes" >&2; \
-		git --no-pager diff --stat -- proto >&2 || true; \
+		git --no-pager diff --stat -- $(GENERATED) >&2 || true; \
 		echo "check-generated: run 'make generate' and commit the result." >&2; \
 		exit 1; \
 	fi; \
-	echo "check-generated: proto/ is up to date"
+	echo "check-generated: $(GENERATED) up to date"
 
 # buf-breaking checks proto/ against the git ref BUF_BREAKING_AGAINST with the
 # rules in buf.yaml (WIRE_JSON). buf cannot take the ref directly (`.git#ref=`)

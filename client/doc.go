@@ -1,11 +1,12 @@
 // Package client talks to Evident nodes and verifies what they say.
 //
 // A [Client] is bound to one node and the public key of that node's log. It
-// submits DSSE envelopes ([Client.Submit], [Client.SubmitBatch]), fetches
-// and verifies checkpoints ([Client.Checkpoint]), asks for the evidence
-// about a release ([Client.Query]), assembles offline bundles
-// ([Client.Bundle]) and audits that the log only ever grows
-// ([Client.Audit]).
+// submits DSSE envelopes ([Client.Submit], [Client.SubmitBatch], and any
+// number of them in batches, a few calls at once, with retries:
+// [Client.SubmitBulk]), fetches and verifies checkpoints
+// ([Client.Checkpoint]), asks for the evidence about a release
+// ([Client.Query]), assembles offline bundles ([Client.Bundle]) and audits
+// that the log only ever grows ([Client.Audit]).
 //
 // Nothing a node says is believed until it is verified: a checkpoint must
 // carry a valid signature by the log key (and, when a witness policy ([policy.Policy]) is

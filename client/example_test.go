@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -106,6 +108,38 @@ func ExampleClient_Query() {
 			continue
 		}
 		fmt.Println("entry", r.Index, r.Entry.Kind, r.Entry.PredicateType, "signed by", r.Entry.Signers)
+	}
+}
+
+// A release manager submits a directory of signed envelopes. SubmitBulk
+// reads them as it fills batches, sends a few calls at once, retries what
+// got no answer, and reports what became of each.
+func ExampleClient_SubmitBulk() {
+	c, err := client.New("https://evident.example.org", client.Options{
+		LogKey: "evident.example.org/log+abf0ee6c+Af0XJDhaoMdbZPt4zWAvodmR/ev3axPFjtcC6sg16fYY",
+	})
+	if err != nil {
+		panic(err)
+	}
+	files, _ := filepath.Glob("release-2.24.1/*.intoto.json")
+	logged, retry := 0, 0
+	err = c.SubmitBulk(context.Background(), len(files),
+		func(i int) ([]byte, error) { return os.ReadFile(files[i]) },
+		func(o client.BulkOutcome) {
+			var refused *client.RefusedError
+			switch {
+			case o.Err == nil:
+				logged++
+			case errors.As(o.Err, &refused):
+				fmt.Println(files[o.Index], "refused:", refused.Message)
+			default: // not sent, unreadable, or no answer: running again may do
+				retry++
+			}
+		},
+		client.BulkOptions{})
+	fmt.Println(logged, "logged,", retry, "to try again")
+	if err != nil {
+		fmt.Println("stopped early:", err)
 	}
 }
 

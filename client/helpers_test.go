@@ -95,6 +95,10 @@ type proxy struct {
 	query       func(*evidentv1.QueryEvidenceResponse)
 	get         func(*evidentv1.GetEvidenceResponse)
 	envelope    func([]byte) []byte
+	// submit and submitBatch see each request first; an error they return
+	// is the answer instead of the node's.
+	submit      func(*evidentv1.SubmitRequest) error
+	submitBatch func(*evidentv1.SubmitBatchRequest) error
 }
 
 // startProxy serves a proxy of n and returns it and its URL.
@@ -116,6 +120,24 @@ func startProxy(t *testing.T, n *servertest.Node) (*proxy, string) {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return p, srv.URL
+}
+
+func (p *proxy) Submit(ctx context.Context, req *connect.Request[evidentv1.SubmitRequest]) (*connect.Response[evidentv1.SubmitResponse], error) {
+	if p.submit != nil {
+		if err := p.submit(req.Msg); err != nil {
+			return nil, err
+		}
+	}
+	return p.ev.Submit(ctx, req)
+}
+
+func (p *proxy) SubmitBatch(ctx context.Context, req *connect.Request[evidentv1.SubmitBatchRequest]) (*connect.Response[evidentv1.SubmitBatchResponse], error) {
+	if p.submitBatch != nil {
+		if err := p.submitBatch(req.Msg); err != nil {
+			return nil, err
+		}
+	}
+	return p.ev.SubmitBatch(ctx, req)
 }
 
 func (p *proxy) GetCheckpoint(ctx context.Context, req *connect.Request[evidentv1.GetCheckpointRequest]) (*connect.Response[evidentv1.GetCheckpointResponse], error) {

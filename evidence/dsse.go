@@ -64,21 +64,21 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.has("dsseEnvelope") {
+	if m.Has("dsseEnvelope") {
 		return nil, fieldErr("envelope", "is a Sigstore bundle, not a DSSE envelope; submit the DSSE envelope "+
 			"(the bundle's dsseEnvelope member) re-signed with an Ed25519 key the node trusts")
 	}
-	if m.has("_type") {
+	if m.Has("_type") {
 		return nil, fieldErr("envelope", "is a bare in-toto statement; sign it into a DSSE envelope first")
 	}
-	for _, name := range m.names {
+	for _, name := range m.Names {
 		if !slices.Contains(envelopeMembers, name) {
 			return nil, fieldErr("envelope", "has unknown member %s; a DSSE envelope has only payloadType, payload and signatures", quote(name))
 		}
 	}
 
 	e := new(Envelope)
-	raw := m.get("payloadType")
+	raw := m.Get("payloadType")
 	if raw == nil {
 		return nil, fieldErr("payloadType", "is missing; for in-toto statements use %q", PayloadTypeInToto)
 	}
@@ -89,7 +89,7 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 		return nil, fieldErr("payloadType", "must be 1 to %d bytes", maxPayloadTypeLen)
 	}
 
-	raw = m.get("payload")
+	raw = m.Get("payload")
 	if raw == nil {
 		return nil, fieldErr("payload", "is missing")
 	}
@@ -100,7 +100,7 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 		return nil, fieldErr("payload", "is empty")
 	}
 
-	raw = m.get("signatures")
+	raw = m.Get("signatures")
 	if raw == nil {
 		return nil, fieldErr("signatures", "is missing; the envelope must be signed")
 	}
@@ -117,13 +117,13 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, name := range sm.names {
+		for _, name := range sm.Names {
 			if !slices.Contains(signatureMembers, name) {
 				return nil, fieldErr(field, "has unknown member %s; a DSSE signature has only keyid and sig", quote(name))
 			}
 		}
 		var s Signature
-		if raw := sm.get("keyid"); raw != nil {
+		if raw := sm.Get("keyid"); raw != nil {
 			if s.KeyID, err = decodeString(raw, field+".keyid"); err != nil {
 				return nil, err
 			}
@@ -131,7 +131,7 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 				return nil, fieldErr(field+".keyid", "is longer than %d bytes", maxKeyIDLen)
 			}
 		}
-		raw := sm.get("sig")
+		raw := sm.Get("sig")
 		if raw == nil {
 			return nil, fieldErr(field+".sig", "is missing")
 		}

@@ -79,20 +79,20 @@ func ParseStatement(b []byte) (*Statement, error) {
 		return nil, err
 	}
 	s := new(Statement)
-	if raw := m.get("_type"); raw != nil {
+	if raw := m.Get("_type"); raw != nil {
 		if s.Type, err = decodeString(raw, "_type"); err != nil {
 			return nil, err
 		}
 	}
-	if raw := m.get("predicateType"); raw != nil {
+	if raw := m.Get("predicateType"); raw != nil {
 		if s.PredicateType, err = decodeString(raw, "predicateType"); err != nil {
 			return nil, err
 		}
 	}
-	if raw := m.get("predicate"); raw != nil {
+	if raw := m.Get("predicate"); raw != nil {
 		s.Predicate = raw
 	}
-	if raw := m.get("subject"); raw != nil {
+	if raw := m.Get("subject"); raw != nil {
 		elems, err := decodeArray(raw, "subject", MaxSubjects, "split the evidence into several statements")
 		if err != nil {
 			return nil, err
@@ -119,29 +119,29 @@ func parseSubject(raw json.RawMessage, field string) (Subject, error) {
 		return Subject{}, err
 	}
 	var sub Subject
-	if raw := m.get("name"); raw != nil {
+	if raw := m.Get("name"); raw != nil {
 		if sub.Name, err = decodeString(raw, field+".name"); err != nil {
 			return Subject{}, err
 		}
 	}
 	if sub.Name == "" {
-		if raw := m.get("uri"); raw != nil {
+		if raw := m.Get("uri"); raw != nil {
 			if uri, err := decodeString(raw, field+".uri"); err == nil && strings.HasPrefix(uri, "pkg:") {
 				return Subject{}, fieldErr(field+".name", "is missing; Evident reads the Package URL from name, not uri: set \"name\": %s", quote(uri))
 			}
 		}
 	}
-	if raw := m.get("digest"); raw != nil {
+	if raw := m.Get("digest"); raw != nil {
 		dm, err := decodeObject(raw, field+".digest", nil, maxDigests)
 		if err != nil {
 			return Subject{}, err
 		}
-		sub.Digest = make(map[string]string, len(dm.names))
-		for i, alg := range dm.names {
-			v, err := decodeString(dm.values[i], "")
+		sub.Digest = make(map[string]string, len(dm.Names))
+		for i, alg := range dm.Names {
+			v, err := decodeString(dm.Values[i], "")
 			if err != nil {
 				// Named only now: naming it costs more than decoding it.
-				_, err = decodeString(dm.values[i], fmt.Sprintf("%s.digest[%s]", field, quote(alg)))
+				_, err = decodeString(dm.Values[i], fmt.Sprintf("%s.digest[%s]", field, quote(alg)))
 				return Subject{}, err
 			}
 			sub.Digest[alg] = v

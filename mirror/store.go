@@ -3,8 +3,6 @@ package mirror
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,12 +11,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"sync/atomic"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/sys/unix"
 
 	"github.com/evident-dev/evident/checkpoint"
+	"github.com/evident-dev/evident/internal/durable"
 	"github.com/evident-dev/evident/server/tiles"
 )
 
@@ -47,14 +45,10 @@ type store struct {
 	dir     string
 	durable bool
 	dirs    sync.Map // directories known to exist
-	run     string   // random, names temporary files
-	tmpSeq  atomic.Uint64
 }
 
 func newStore(dir string, durable bool) *store {
-	var b [6]byte
-	rand.Read(b[:])
-	return &store{dir: dir, durable: durable, run: hex.EncodeToString(b[:])}
+	return &store{dir: dir, durable: durable}
 }
 
 func (s *store) path(p string) string { return filepath.Join(s.dir, filepath.FromSlash(p)) }
@@ -110,50 +104,19 @@ func (s *store) writeFrom(p string, sync bool, fill func(io.Writer) error) error
 	if err := s.mkdir(filepath.Dir(dst)); err != nil {
 		return fmt.Errorf("couldn't store %s: %w", p, err)
 	}
-	// The temporary file is in the destination's directory: a rename within
-	// a directory is cheaper than across directories (which Linux
-	// serializes per file system), and the name, a dotfile, is no path of
-	// the tlog-tiles API, so it is never served. A run's random prefix and
-	// a counter make names unique, also against a killed run's leftovers.
-	tmp := filepath.Join(filepath.Dir(dst), ".tmp-"+s.run+"-"+strconv.FormatUint(s.tmpSeq.Add(1), 10))
-	// The mirror is public data, served as it is: readable by all (as the
-	// umask allows).
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("couldn't store %s: %w", p, err)
-	}
-	defer os.Remove(tmp) // a no-op once renamed
-	if err := fill(f); err != nil {
-		f.Close()
-		return err // the filler's error, such as a *VerifyError, as it is
-	}
-	if sync && s.durable {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("couldn't store %s: %w", p, err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return fmt.Errorf("couldn't store %s: %w", p, err)
-	}
-	if sync && s.durable {
-		if err := syncDir(filepath.Dir(dst)); err != nil {
-			return fmt.Errorf("couldn't store %s: %w", p, err)
-		}
-	}
-	return nil
-}
-
-func syncDir(d string) error {
-	f, err := os.Open(d)
-	if err != nil {
+	// The temporary file is a dotfile, no path of the tlog-tiles API, so it
+	// is never served. The mirror is public data, served as it is: readable
+	// by all (as the umask allows).
+	fillFailed := false
+	err := durable.Write(dst, func(w io.Writer) error {
+		err := fill(w)
+		fillFailed = err != nil
 		return err
+	}, durable.Options{Perm: 0o644, NoSync: !sync || !s.durable})
+	if err != nil && !fillFailed {
+		return fmt.Errorf("couldn't store %s: %w", p, err)
 	}
-	defer f.Close()
-	return f.Sync()
+	return err // the filler's error, such as a *VerifyError, as it is
 }
 
 // flush makes every file written so far durable, with one syncfs(2).

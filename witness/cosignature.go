@@ -1,6 +1,7 @@
 package witness
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -38,24 +39,42 @@ var ErrKeyFormat = errors.New("malformed witness key")
 type Cosigner struct {
 	name string
 	hash uint32
-	key  ed25519.PrivateKey
+	key  crypto.Signer
+	pub  ed25519.PublicKey
 	now  func() time.Time
 }
 
-// NewCosigner returns a Cosigner that signs as name with key. now gives the
+// NewCosigner returns a Cosigner that signs as name with key: an
+// ed25519.PrivateKey, or any crypto.Signer whose public key is an
+// ed25519.PublicKey, such as a key held by an agent or an HSM. now gives the
 // time written into each cosignature; nil means time.Now.
-func NewCosigner(name string, key ed25519.PrivateKey, now func() time.Time) (*Cosigner, error) {
+//
+// c2sp.org/tlog-cosignature: cosignature/v1 signatures are Ed25519, so a
+// signer of any other key type is refused.
+func NewCosigner(name string, key crypto.Signer, now func() time.Time) (*Cosigner, error) {
 	if !validKeyName(name) {
 		return nil, fmt.Errorf("%w: invalid key name %q", ErrKeyFormat, name)
 	}
-	if len(key) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("%w: Ed25519 private key is %d bytes, want %d", ErrKeyFormat, len(key), ed25519.PrivateKeySize)
+	if key == nil {
+		return nil, fmt.Errorf("%w: no signer", ErrKeyFormat)
+	}
+	// A malformed ed25519.PrivateKey panics in Public; say what is wrong
+	// instead.
+	if k, ok := key.(ed25519.PrivateKey); ok && len(k) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("%w: Ed25519 private key is %d bytes, want %d", ErrKeyFormat, len(k), ed25519.PrivateKeySize)
+	}
+	pub, ok := key.Public().(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: cosigner key is %T, want an Ed25519 key: cosignature/v1 (c2sp.org/tlog-cosignature) signs with Ed25519 only", ErrKeyFormat, key.Public())
+	}
+	if len(pub) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: Ed25519 public key is %d bytes, want %d", ErrKeyFormat, len(pub), ed25519.PublicKeySize)
 	}
 	if now == nil {
 		now = time.Now
 	}
-	pub := key.Public().(ed25519.PublicKey)
-	return &Cosigner{name: name, hash: cosignatureKeyHash(name, pub), key: key, now: now}, nil
+	pub = append(ed25519.PublicKey(nil), pub...)
+	return &Cosigner{name: name, hash: cosignatureKeyHash(name, pub), key: key, pub: pub, now: now}, nil
 }
 
 // Name returns the cosigner's key name.
@@ -66,7 +85,7 @@ func (c *Cosigner) KeyHash() uint32 { return c.hash }
 
 // Verifier returns the verifier of c's cosignatures.
 func (c *Cosigner) Verifier() *CosignatureVerifier {
-	return &CosignatureVerifier{name: c.name, hash: c.hash, key: c.key.Public().(ed25519.PublicKey)}
+	return &CosignatureVerifier{name: c.name, hash: c.hash, key: c.pub}
 }
 
 // Sign returns a cosignature/v1 signature (timestamp and Ed25519 signature,
@@ -84,9 +103,19 @@ func (c *Cosigner) Sign(msg []byte) ([]byte, error) {
 	if t <= 0 {
 		return nil, fmt.Errorf("couldn't cosign: clock reads %d, before the Unix epoch", t)
 	}
+	// crypto.Hash(0): Ed25519 signs the message itself, not a digest of it.
+	s, err := c.key.Sign(nil, cosignedMessage(uint64(t), msg), crypto.Hash(0))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't cosign: %w", err)
+	}
+	// A remote signer's answer is checked for shape: a wrong length would
+	// make a signature line no verifier can parse.
+	if len(s) != ed25519.SignatureSize {
+		return nil, fmt.Errorf("couldn't cosign: the signer returned %d bytes, want a %d-byte Ed25519 signature", len(s), ed25519.SignatureSize)
+	}
 	sig := make([]byte, 8, cosignatureSize)
 	binary.BigEndian.PutUint64(sig, uint64(t))
-	return append(sig, ed25519.Sign(c.key, cosignedMessage(uint64(t), msg))...), nil
+	return append(sig, s...), nil
 }
 
 // cosignedMessage is the Ed25519 signed message of c2sp.org/tlog-cosignature:

@@ -2,12 +2,17 @@ package witness_test
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -259,4 +264,104 @@ func FuzzCosignatureVerifier(f *testing.F) {
 			t.Error("Verify rejected the real signature")
 		}
 	})
+}
+
+// opaqueSigner is a crypto.Signer that is not an ed25519.PrivateKey, as a key
+// in an agent or an HSM is: the Cosigner can only call Public and Sign.
+type opaqueSigner struct {
+	pub  crypto.PublicKey
+	sign func(msg []byte, opts crypto.SignerOpts) ([]byte, error)
+}
+
+func (s opaqueSigner) Public() crypto.PublicKey { return s.pub }
+func (s opaqueSigner) Sign(_ io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return s.sign(msg, opts)
+}
+
+func TestCosignerFromSigner(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	at := func() time.Time { return testTime }
+	direct, err := witness.NewCosigner("w.example/1", key, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotOpts crypto.SignerOpts
+	agent := opaqueSigner{pub: key.Public(), sign: func(msg []byte, opts crypto.SignerOpts) ([]byte, error) {
+		gotOpts = opts
+		return key.Sign(nil, msg, opts)
+	}}
+	viaAgent, err := witness.NewCosigner("w.example/1", agent, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if viaAgent.KeyHash() != direct.KeyHash() || viaAgent.Verifier().VerifierKey() != direct.Verifier().VerifierKey() {
+		t.Errorf("the same key through a crypto.Signer has vkey %s, want %s", viaAgent.Verifier().VerifierKey(), direct.Verifier().VerifierKey())
+	}
+	want, err := direct.Sign([]byte(sampleCheckpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := viaAgent.Sign([]byte(sampleCheckpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ed25519 is deterministic: the same key signs the same bytes.
+	if !bytes.Equal(got, want) {
+		t.Errorf("signature through a crypto.Signer %x, want %x", got, want)
+	}
+	if gotOpts == nil || gotOpts.HashFunc() != crypto.Hash(0) {
+		t.Errorf("signer asked with opts %v, want crypto.Hash(0) (pure Ed25519)", gotOpts)
+	}
+
+	// The signer's failures reach the caller; a malformed answer is refused.
+	failing := opaqueSigner{pub: key.Public(), sign: func([]byte, crypto.SignerOpts) ([]byte, error) {
+		return nil, errors.New("agent unreachable")
+	}}
+	c, err := witness.NewCosigner("w.example/1", failing, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sign([]byte(sampleCheckpoint)); err == nil || !strings.Contains(err.Error(), "agent unreachable") {
+		t.Errorf("Sign with a failing signer = %v, want its error", err)
+	}
+	short := opaqueSigner{pub: key.Public(), sign: func([]byte, crypto.SignerOpts) ([]byte, error) {
+		return make([]byte, 32), nil
+	}}
+	if c, err = witness.NewCosigner("w.example/1", short, at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sign([]byte(sampleCheckpoint)); err == nil {
+		t.Error("Sign accepted a 32-byte signature from the signer")
+	}
+}
+
+// TestCosignerRefusesOtherKeys: c2sp.org/tlog-cosignature cosignature/v1 is
+// Ed25519 only.
+func TestCosignerRefusesOtherKeys(t *testing.T) {
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	for _, tc := range []struct {
+		name string
+		key  crypto.Signer
+	}{
+		{"ECDSA P-256", ec},
+		{"nil", nil},
+		{"short Ed25519 key", edKey[:40]},
+		{"short Ed25519 public key", opaqueSigner{pub: ed25519.PublicKey(make([]byte, 31))}},
+		{"Ed25519 public key by pointer", opaqueSigner{pub: new(ed25519.PublicKey)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := witness.NewCosigner("w.example/1", tc.key, nil)
+			if !errors.Is(err, witness.ErrKeyFormat) {
+				t.Fatalf("NewCosigner(%T) = %v, want ErrKeyFormat", tc.key, err)
+			}
+			t.Log(err)
+		})
+	}
+	if _, err := witness.NewCosigner("w.example/1", ec, nil); err == nil || !strings.Contains(err.Error(), "want an Ed25519 key") {
+		t.Errorf("NewCosigner(ECDSA) = %v, want it to say an Ed25519 key is needed", err)
+	}
 }

@@ -4,13 +4,12 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/evident-dev/evident/client"
+	"github.com/evident-dev/evident/internal/durable"
 )
 
 func (a *app) bundleCmd() *cobra.Command {
@@ -83,8 +82,9 @@ could be fetched.`,
 				if _, err := a.stdout.Write(data); err != nil {
 					return err
 				}
-			} else if err := writeFileAtomic(out, data); err != nil {
-				return err
+			} else if err := durable.WriteFile(out, data, 0o644); err != nil {
+				// A bundle is for sharing: readable by all, as the umask allows.
+				return fmt.Errorf("couldn't write %s: %w", out, err)
 			}
 			if out != "-" {
 				fmt.Fprintf(a.stderr, "wrote %d evidence items from %s to %s\n", len(b.Items), cl.Name(), out)
@@ -98,27 +98,4 @@ could be fetched.`,
 	c.Flags().StringVarP(&out, "output", "o", "", "write the bundle here (- for stdout)")
 	c.Flags().StringArrayVar(&signerArgs, "signer-key", nil, "public key of a signer (ed25519:<base64>, or a key file); repeatable")
 	return c
-}
-
-// writeFileAtomic replaces path with data.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".evident-*")
-	if err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	return nil
 }

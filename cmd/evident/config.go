@@ -17,6 +17,7 @@ import (
 
 	"github.com/evident-dev/evident/client"
 	"github.com/evident-dev/evident/evidence"
+	"github.com/evident-dev/evident/internal/durable"
 	"github.com/evident-dev/evident/policy"
 )
 
@@ -144,11 +145,7 @@ func (c *config) save() error {
 	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
 		return fmt.Errorf("couldn't create the configuration directory: %w", err)
 	}
-	tmp := c.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("couldn't write the configuration: %w", err)
-	}
-	if err := os.Rename(tmp, c.path); err != nil {
+	if err := durable.WriteFile(c.path, b, 0o600); err != nil {
 		return fmt.Errorf("couldn't write the configuration: %w", err)
 	}
 	c.exists = true

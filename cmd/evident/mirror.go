@@ -4,17 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/term"
 
 	"github.com/evident-dev/evident/mirror"
 	"github.com/evident-dev/evident/monitor"
@@ -42,52 +39,6 @@ func (a *app) logKeyFor(url, flagKey string) (note.Verifier, string, error) {
 		}
 	}
 	return nil, "", fmt.Errorf("no log key for %s: give --log-key, or add the node with evident config add-node NAME %s LOG_KEY", url, url)
-}
-
-// status prints a one-line status: redrawn in place on a terminal, a plain
-// line every few seconds otherwise.
-type status struct {
-	w        io.Writer
-	terminal bool
-	mu       sync.Mutex
-	last     time.Time
-	drawn    bool
-}
-
-func newStatus(w io.Writer) *status {
-	s := &status{w: w}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		s.terminal = true
-	}
-	return s
-}
-
-func (s *status) show(line string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	interval := lineInterval
-	if s.terminal {
-		interval = barInterval
-	}
-	if time.Since(s.last) < interval {
-		return
-	}
-	s.last = time.Now()
-	if s.terminal {
-		fmt.Fprintf(s.w, "\r\033[K%s", line)
-		s.drawn = true
-	} else {
-		fmt.Fprintln(s.w, line)
-	}
-}
-
-func (s *status) done() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.drawn {
-		fmt.Fprint(s.w, "\r\033[K")
-		s.drawn = false
-	}
 }
 
 func (a *app) mirrorCmd() *cobra.Command {
@@ -132,7 +83,7 @@ check (network, disk, configuration).`,
 					st.show(fmt.Sprintf("mirroring %s: %d/%d entries verified, %d envelopes, %d MiB", url, p.Verified, p.Size, p.Envelopes, p.Bytes>>20))
 				},
 			})
-			st.done()
+			st.clear()
 			if err != nil {
 				if errors.Is(err, context.Canceled) {
 					return &codeError{exitInterrupted, errors.New("interrupted; what was verified is kept, run again to resume")}
@@ -228,7 +179,7 @@ answer or a proof of misbehaviour was found; 2 could not check.`,
 					}
 				},
 			})
-			st.done()
+			st.clear()
 			if err != nil {
 				if isVerificationFailure(err) {
 					return failed(err)

@@ -11,19 +11,16 @@ import (
 	"golang.org/x/term"
 )
 
-// progress shows how a long command is getting on: a bar redrawn in place
-// on a terminal, a plain line every few seconds otherwise.
-type progress struct {
+// status shows how a long command is getting on in one line: redrawn in
+// place on a terminal, printed every few seconds otherwise. It is safe for
+// concurrent use.
+type status struct {
 	w        io.Writer
-	total    int
 	terminal bool
-	start    time.Time
 
-	mu       sync.Mutex
-	last     time.Time
-	drawn    bool
-	counts   [4]int // new, present, refused, failed
-	finished bool
+	mu    sync.Mutex
+	last  time.Time // when the line was drawn last
+	drawn bool      // the line is on the terminal now
 }
 
 // Redraw intervals.
@@ -32,37 +29,69 @@ const (
 	lineInterval = 5 * time.Second
 )
 
-func newProgress(w io.Writer, total int) *progress {
-	p := &progress{w: w, total: total, start: time.Now()}
+// newStatus returns a status line on w, drawn by the first show.
+func newStatus(w io.Writer) *status {
+	s := &status{w: w}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.terminal = true
+		s.terminal = true
 	}
-	p.last = p.start
+	return s
+}
+
+// show draws line, unless the line was drawn less than an interval ago.
+func (s *status) show(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	interval := lineInterval
+	if s.terminal {
+		interval = barInterval
+	}
+	now := time.Now()
+	if now.Sub(s.last) < interval {
+		return
+	}
+	s.last = now
+	if !s.terminal {
+		fmt.Fprintln(s.w, line)
+		return
+	}
+	fmt.Fprintf(s.w, "\r\033[K%s", line)
+	s.drawn = true
+}
+
+// clear removes the line from the terminal, before other output or at the
+// end; the next show draws it again at once.
+func (s *status) clear() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.drawn {
+		fmt.Fprint(s.w, "\r\033[K")
+		s.drawn = false
+		s.last = time.Time{}
+	}
+}
+
+// progress is the status of submitting a known number of envelopes: a bar
+// on a terminal.
+type progress struct {
+	*status
+	total int
+}
+
+// newProgress returns a progress on w first drawn an interval from now, so
+// that a short run shows none.
+func newProgress(w io.Writer, total int) *progress {
+	p := &progress{status: newStatus(w), total: total}
+	p.last = time.Now()
 	return p
 }
 
 // update is called with the counts after each outcome.
 func (p *progress) update(newN, present, refused, failed int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.counts = [4]int{newN, present, refused, failed}
-	now := time.Now()
-	interval := lineInterval
-	if p.terminal {
-		interval = barInterval
-	}
-	if now.Sub(p.last) < interval {
-		return
-	}
-	p.last = now
-	p.draw()
-}
-
-func (p *progress) draw() {
-	done := p.counts[0] + p.counts[1] + p.counts[2] + p.counts[3]
+	done := newN + present + refused + failed
 	if !p.terminal {
-		fmt.Fprintf(p.w, "progress: %d of %d done (new %d, already present %d, refused %d, failed %d)\n",
-			done, p.total, p.counts[0], p.counts[1], p.counts[2], p.counts[3])
+		p.show(fmt.Sprintf("progress: %d of %d done (new %d, already present %d, refused %d, failed %d)",
+			done, p.total, newN, present, refused, failed))
 		return
 	}
 	const width = 30
@@ -71,30 +100,6 @@ func (p *progress) draw() {
 		filled = done * width / p.total
 	}
 	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
-	fmt.Fprintf(p.w, "\r\033[K[%s] %d/%d  new %d  present %d  refused %d  failed %d",
-		bar, done, p.total, p.counts[0], p.counts[1], p.counts[2], p.counts[3])
-	p.drawn = true
-}
-
-// clear removes the bar before other output; the next update redraws it.
-// The caller may hold no lock of p.
-func (p *progress) clear() {
-	if !p.terminal {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.drawn {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.drawn = false
-		p.last = time.Time{}
-	}
-}
-
-// done removes the bar for good.
-func (p *progress) done() {
-	p.clear()
-	p.mu.Lock()
-	p.finished = true
-	p.mu.Unlock()
+	p.show(fmt.Sprintf("[%s] %d/%d  new %d  present %d  refused %d  failed %d",
+		bar, done, p.total, newN, present, refused, failed))
 }

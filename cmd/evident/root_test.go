@@ -77,7 +77,7 @@ func TestProgress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var b bytes.Buffer
-		p := &progress{w: &b, total: 10, terminal: tt.terminal}
+		p := &progress{status: &status{w: &b, terminal: tt.terminal}, total: 10}
 		p.update(3, 1, 1, 0)
 		if b.String() != tt.want {
 			t.Errorf("terminal %v: drew %q, want %q", tt.terminal, b.String(), tt.want)
@@ -88,9 +88,37 @@ func TestProgress(t *testing.T) {
 			t.Errorf("terminal %v: redrew at once: %q", tt.terminal, b.String())
 		}
 		b.Reset()
-		p.done()
+		p.clear()
 		if want := map[bool]string{true: "\r\033[K", false: ""}[tt.terminal]; b.String() != want {
-			t.Errorf("terminal %v: done wrote %q, want %q", tt.terminal, b.String(), want)
+			t.Errorf("terminal %v: clear wrote %q, want %q", tt.terminal, b.String(), want)
 		}
+	}
+}
+
+func TestStatus(t *testing.T) {
+	for _, terminal := range []bool{true, false} {
+		var b bytes.Buffer
+		s := &status{w: &b, terminal: terminal}
+		s.show("one")
+		s.show("two") // too soon: not drawn
+		s.clear()
+		s.show("three") // drawn at once after a clear, on a terminal
+		want := map[bool]string{
+			true:  "\r\033[Kone\r\033[K\r\033[Kthree",
+			false: "one\n",
+		}[terminal]
+		if b.String() != want {
+			t.Errorf("terminal %v: drew %q, want %q", terminal, b.String(), want)
+		}
+	}
+
+	// A progress waits an interval before its first line: a short run
+	// shows none.
+	var b bytes.Buffer
+	p := newProgress(&b, 10)
+	p.update(1, 0, 0, 0)
+	p.clear()
+	if b.Len() != 0 {
+		t.Errorf("a new progress drew %q at once", b.String())
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -68,22 +66,13 @@ type submitOptions struct {
 	verbose                bool
 }
 
-// Envelopes from this size go one per call: from client.DefaultStreamThreshold
-// on they are streamed.
-const soloEnvelope = 1 << 20
-
-// maxBatchBytes bounds a batch call's envelopes; nodes accept requests of
-// their envelope limit plus 1 MiB, 33 MiB by default.
-const maxBatchBytes = 8 << 20
-
 // outcome is what became of one file.
 type outcome struct {
-	File      string `json:"file"`
-	Status    string `json:"status"` // new, present, refused, failed
-	Index     uint64 `json:"log_index,omitempty"`
-	Code      string `json:"code,omitempty"`
-	Message   string `json:"message,omitempty"`
-	duplicate bool
+	File    string `json:"file"`
+	Status  string `json:"status"` // new, present, refused, failed
+	Index   uint64 `json:"log_index,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 type submitSummary struct {
@@ -125,10 +114,27 @@ func (a *app) submit(ctx context.Context, args []string, o submitOptions) error 
 		return fmt.Errorf("no envelopes found in %s (looked for *.intoto.json, *.dsse.json and *.json envelopes)", strings.Join(args, " "))
 	}
 	sum := &submitSummary{Node: nodes[0].Name, URL: nodes[0].URL, Total: len(files), Skipped: skipped}
-	s := &submitter{app: a, cl: cl, opts: o, sum: sum, verbose: o.verbose || len(files) <= 10}
+	s := &submitter{app: a, sum: sum, verbose: o.verbose, printAll: o.verbose || len(files) <= 10}
 	s.progress = newProgress(a.stderr, len(files))
-	s.run(ctx, files)
-	s.progress.done()
+	said := make(chan struct{})
+	stopSaying := context.AfterFunc(ctx, func() {
+		defer close(said)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.progress.clear()
+		fmt.Fprintf(a.stderr, "evident: interrupted: finishing the calls in flight (interrupt again to stop at once)\n")
+	})
+	err = cl.SubmitBulk(ctx, len(files), func(i int) ([]byte, error) { return s.read(files[i]) }, func(bo client.BulkOutcome) {
+		s.record(files[bo.Index], bo)
+	}, client.BulkOptions{BatchSize: o.batchSize, Concurrency: o.concurrency})
+	if !stopSaying() {
+		<-said
+	}
+	s.progress.clear()
+	sum.Interrupted = ctx.Err() != nil
+	if err != nil && !sum.Interrupted {
+		fmt.Fprintf(a.stderr, "evident: gave up: %v\n", err)
+	}
 	// Calls finish in any order; report in file order.
 	for _, os := range [][]outcome{sum.Refusals, sum.Failures, sum.Outcomes} {
 		sort.SliceStable(os, func(i, j int) bool { return os[i].File < os[j].File })
@@ -227,106 +233,20 @@ func isEnvelopeFile(path string) bool {
 	return strings.Contains(h, `"payloadType"`) && strings.Contains(h, `"signatures"`)
 }
 
-// submitter runs one submit command.
+// submitter keeps the summary of one submit command and prints outcomes as
+// they come.
 type submitter struct {
 	app      *app
-	cl       *client.Client
-	opts     submitOptions
-	verbose  bool
+	verbose  bool // keep every outcome in the summary
+	printAll bool // print every outcome
 	progress *progress
-
-	giveUp      context.CancelCauseFunc
-	failedCalls atomic.Int32
 
 	mu  sync.Mutex
 	sum *submitSummary
 }
 
-// job is one call: a batch, or one large envelope.
-type job struct {
-	files []string
-	envs  [][]byte
-}
-
-func (s *submitter) run(parent context.Context, files []string) {
-	// ctx ends on an interrupt (parent) or when the node can't be reached
-	// (giveUp); sending stops then.
-	ctx, giveUp := context.WithCancelCause(parent)
-	defer giveUp(nil)
-	s.giveUp = giveUp
-	jobs := make(chan job)
-	var wg sync.WaitGroup
-	// Calls run to completion even after an interrupt, so that what the
-	// summary reports is what the node did.
-	callCtx := context.WithoutCancel(ctx)
-	for range s.opts.concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				s.do(ctx, callCtx, j)
-			}
-		}()
-	}
-
-	sent := 0
-	var batch job
-	batchBytes := 0
-	send := func(j job) bool {
-		select {
-		case jobs <- j:
-			sent += len(j.files)
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	stopped := false
-	for _, f := range files {
-		if ctx.Err() != nil {
-			stopped = true
-			break
-		}
-		env, err := s.read(f)
-		if err != nil {
-			s.record(outcome{File: f, Status: "refused", Code: "local", Message: err.Error()})
-			sent++
-			continue
-		}
-		if len(env) >= soloEnvelope {
-			if !send(job{files: []string{f}, envs: [][]byte{env}}) {
-				stopped = true
-				break
-			}
-			continue
-		}
-		if len(batch.files) == s.opts.batchSize || batchBytes+len(env) > maxBatchBytes {
-			if !send(batch) {
-				stopped = true
-				break
-			}
-			batch, batchBytes = job{}, 0
-		}
-		batch.files = append(batch.files, f)
-		batch.envs = append(batch.envs, env)
-		batchBytes += len(env)
-	}
-	if !stopped && len(batch.files) > 0 {
-		send(batch)
-	}
-	if parent.Err() != nil {
-		s.progress.clear()
-		fmt.Fprintf(s.app.stderr, "evident: interrupted: finishing the calls in flight (interrupt again to stop at once)\n")
-	}
-	close(jobs)
-	wg.Wait()
-	s.sum.NotSent = len(files) - sent
-	s.sum.Interrupted = parent.Err() != nil
-	if cause := context.Cause(ctx); parent.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
-		s.progress.clear()
-		fmt.Fprintf(s.app.stderr, "evident: gave up: %v\n", cause)
-	}
-}
+// localError is an envelope file refused without asking the node.
+type localError struct{ error }
 
 // read reads an envelope file and checks that it is an envelope, so that a
 // wrong file is refused with a useful message without asking the node.
@@ -339,105 +259,37 @@ func (s *submitter) read(f string) ([]byte, error) {
 		b, err = os.ReadFile(f)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("couldn't read it: %w", err)
+		return nil, localError{fmt.Errorf("couldn't read it: %w", err)}
 	}
 	if _, err := evidence.ParseEnvelope(b); err != nil {
-		return nil, fmt.Errorf("not a DSSE envelope (%v); sign documents with evident attest first", err)
+		return nil, localError{fmt.Errorf("not a DSSE envelope (%v); sign documents with evident attest first", err)}
 	}
 	return b, nil
 }
 
-// retry bounds and backoff for calls that fail without a refusal (network,
-// a busy node).
-const (
-	attempts     = 5
-	firstBackoff = 500 * time.Millisecond
-)
-
-// giveUpAfter is how many calls in a row may fail outright (none of their
-// envelopes got an answer) before submit stops sending: the node is down or
-// unreachable, and retrying thousands of batches would only take long.
-const giveUpAfter = 3
-
-// do makes one call, retrying what may succeed later, and records outcomes.
-func (s *submitter) do(ctx, callCtx context.Context, j job) {
-	backoff := firstBackoff
-	for attempt := 1; ; attempt++ {
-		pending := s.call(callCtx, j)
-		if len(pending.files) == len(j.files) {
-			if s.failedCalls.Add(1) >= giveUpAfter {
-				s.giveUp(fmt.Errorf("%d calls in a row failed; the last: %w", giveUpAfter, pending.errs[0]))
-			}
-		} else {
-			s.failedCalls.Store(0)
-		}
-		if len(pending.files) == 0 {
-			return
-		}
-		if attempt == attempts || ctx.Err() != nil {
-			for i, f := range pending.files {
-				s.record(outcome{File: f, Status: "failed", Message: pending.errs[i].Error()})
-			}
-			return
-		}
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-		}
-		backoff *= 2
-		j = job{files: pending.files, envs: pending.envs}
-	}
-}
-
-// pendingJob is what a call left to retry, with the errors.
-type pendingJob struct {
-	job
-	errs []error
-}
-
-func (s *submitter) call(ctx context.Context, j job) pendingJob {
-	var p pendingJob
-	retry := func(i int, err error) {
-		p.files = append(p.files, j.files[i])
-		p.envs = append(p.envs, j.envs[i])
-		p.errs = append(p.errs, err)
-	}
-	if len(j.files) == 1 && len(j.envs[0]) >= soloEnvelope {
-		r, err := s.cl.Submit(ctx, j.envs[0])
-		s.settle(j.files[0], r, err, retry, 0)
-		return p
-	}
-	outs, err := s.cl.SubmitBatch(ctx, j.envs)
-	if err != nil {
-		for i := range j.files {
-			retry(i, err)
-		}
-		return p
-	}
-	for i, o := range outs {
-		s.settle(j.files[i], o.Result, o.Err, retry, i)
-	}
-	return p
-}
-
-// settle records the outcome of one envelope, or queues it for retry.
-func (s *submitter) settle(file string, r *client.SubmitResult, err error, retry func(int, error), i int) {
-	var re *client.RefusedError
-	switch {
-	case err == nil && r.Duplicate:
-		s.record(outcome{File: file, Status: "present", Index: r.Index, duplicate: true})
-	case err == nil:
-		s.record(outcome{File: file, Status: "new", Index: r.Index})
-	case errors.As(err, &re):
-		s.record(outcome{File: file, Status: "refused", Code: re.Code.String(), Message: re.Message})
-	default:
-		retry(i, err)
-	}
-}
-
-func (s *submitter) record(o outcome) {
+// record counts what became of file, and prints it.
+func (s *submitter) record(file string, bo client.BulkOutcome) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var re *client.RefusedError
+	var le localError
+	o := outcome{File: file}
+	switch {
+	case errors.Is(bo.Err, client.ErrNotSent):
+		s.sum.NotSent++
+		return
+	case bo.Err == nil && bo.Result.Duplicate:
+		o.Status, o.Index = "present", bo.Result.Index
+	case bo.Err == nil:
+		o.Status, o.Index = "new", bo.Result.Index
+	case errors.As(bo.Err, &re):
+		o.Status, o.Code, o.Message = "refused", re.Code.String(), re.Message
+	case errors.As(bo.Err, &le):
+		o.Status, o.Code, o.Message = "refused", "local", le.Error()
+	default:
+		o.Status, o.Message = "failed", bo.Err.Error()
+	}
+
 	sum := s.sum
 	switch o.Status {
 	case "new":
@@ -451,7 +303,7 @@ func (s *submitter) record(o outcome) {
 		sum.Failed++
 		sum.Failures = append(sum.Failures, o)
 	}
-	if s.opts.verbose {
+	if s.verbose {
 		sum.Outcomes = append(sum.Outcomes, o)
 	}
 	w := s.app.stderr
@@ -462,10 +314,10 @@ func (s *submitter) record(o outcome) {
 	case o.Status == "failed":
 		s.progress.clear()
 		fmt.Fprintf(w, "%s: failed: %s\n", o.File, o.Message)
-	case s.verbose && o.Status == "new":
+	case s.printAll && o.Status == "new":
 		s.progress.clear()
 		fmt.Fprintf(w, "%s: new, log index %d\n", o.File, o.Index)
-	case s.verbose:
+	case s.printAll:
 		s.progress.clear()
 		fmt.Fprintf(w, "%s: already present, log index %d\n", o.File, o.Index)
 	}

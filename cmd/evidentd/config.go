@@ -21,56 +21,145 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// config is evidentd's configuration file (YAML). Relative paths in it are
-// relative to the file's directory.
-type config struct {
-	// Listen is the address of the one listener (Connect, gRPC, gRPC-Web,
-	// tiles, metrics).
+// Generated from the doc comments of Config and of the types of its lists:
+// the comments evidentd init writes into a new configuration file.
+//go:generate go run gen.go
+
+// Config is evidentd's configuration file, evidentd.yaml (YAML). Relative
+// paths in it are relative to the file's directory. SIGHUP reloads
+// submitters and peers; the other keys are read at start only.
+type Config struct {
+	// Listen is the address, host:port, of the node's one listener: Connect,
+	// gRPC and gRPC-Web, the C2SP tlog-tiles read API (/checkpoint,
+	// /tile/...) and /metrics. Keep it on loopback until tls_cert and
+	// tls_key are set. Required; evidentd init writes 127.0.0.1:7420, and
+	// the -listen flag overrides it.
 	Listen string `yaml:"listen"`
-	// Origin is the log's name: the first line of every checkpoint and the
-	// name of the note key.
+
+	// Origin is the log's name: the first line of every checkpoint, and the
+	// name of the note key in note_key, which must match it. Choose a
+	// schema-less URL you control, such as evidence.example.org/log; it
+	// cannot change once entries are logged. Default: empty, which takes the
+	// note key's name; evidentd init writes its -origin flag,
+	// localhost/evident unless given.
 	Origin string `yaml:"origin"`
-	// NoteKey is the file holding the log's note signing key.
+
+	// NoteKey is the file holding the log's Ed25519 note signing key
+	// (c2sp.org/signed-note), as evidentd init writes it. Keep it secret and
+	// backed up: it is the log's identity. Required; evidentd init writes
+	// node.key.
 	NoteKey string `yaml:"note_key"`
-	// Data is the directory of the ledger and the envelope store.
+
+	// Data is the directory of the ledger (bbolt), the envelope store and
+	// the witness state; it is created if missing. Required; evidentd init
+	// writes data.
 	Data string `yaml:"data"`
-	// MaxEnvelopeSize bounds a submitted envelope, in bytes.
-	MaxEnvelopeSize int `yaml:"max_envelope_size"`
-	// TLSCert and TLSKey, when both are set, serve TLS instead of h2c.
-	TLSCert string `yaml:"tls_cert"`
-	TLSKey  string `yaml:"tls_key"`
-	// Submitters are the keys trusted to submit evidence, each for some purl
-	// namespaces.
-	Submitters []submitter `yaml:"submitters"`
-	// WitnessKey is the file holding the node's witness (cosigner) key.
+
+	// WitnessKey is the file holding this node's witness key
+	// (c2sp.org/tlog-cosignature), with which it cosigns its peers'
+	// checkpoints. Required; evidentd init writes witness.key.
 	WitnessKey string `yaml:"witness_key"`
-	// GossipInterval is how often each peer is pulled, e.g. "5s".
+
+	// GossipInterval is how often each peer is pulled for what it has seen
+	// of every log, to catch a log that shows two histories: a duration such
+	// as 5s or 1m (Go's time.ParseDuration), more than zero. Default 5s.
 	GossipInterval string `yaml:"gossip_interval"`
-	// Peers are the other foundations' nodes: this node witnesses their
-	// logs, and they witness this one.
-	Peers []peer `yaml:"peers"`
+
+	// Peers are other foundations' nodes. This node witnesses their logs and
+	// pushes its checkpoints to them to be cosigned; every gossip_interval it
+	// pulls what they have seen of every log. Each node prints its log_key
+	// and witness_key when it starts. Default: none. For example:
+	//
+	//	peers:
+	//	  - name: apache
+	//	    url: http://127.0.0.1:7421
+	//	    log_key: apache.example/log+1234abcd+AQ...
+	//	    witness_key: apache.example/witness+5678ef01+BA...
+	Peers []Peer `yaml:"peers"`
+
+	// MaxEnvelopeSize is the largest envelope accepted, in bytes (SBOMs get
+	// large): 1 to 67108864 (64 MiB, the API's cap). Default 0, which means
+	// 33554432 (32 MiB).
+	MaxEnvelopeSize int `yaml:"max_envelope_size"`
+
+	// TLSCert is the PEM file of the node's TLS certificate chain. With
+	// tls_key it serves HTTPS (HTTP/2 and HTTP/1.1) instead of cleartext
+	// h2c; set both or neither. Default: empty, cleartext.
+	TLSCert string `yaml:"tls_cert"`
+
+	// TLSKey is the PEM file of the private key of tls_cert. Default: empty,
+	// cleartext.
+	TLSKey string `yaml:"tls_key"`
+
+	// Submitters are the keys trusted to submit evidence, each for some purl
+	// namespaces; every other submission is refused. Default: none, which
+	// refuses every submission. evidentd init writes a development key that
+	// may sign for anything, for trying the node out: replace it with your
+	// release managers' keys before production. For example:
+	//
+	//	submitters:
+	//	  - name: release manager
+	//	    key: ed25519:...
+	//	    namespaces: ["pkg:maven/org.apache"]
+	//	    rate_limit: 50
+	//	    burst: 1000
+	Submitters []Submitter `yaml:"submitters"`
 
 	dir string // the config file's directory
 }
 
-type peer struct {
-	Name       string `yaml:"name"`
-	URL        string `yaml:"url"`
-	LogKey     string `yaml:"log_key"`
+// Peer is another foundation's node, an entry of Config.Peers.
+type Peer struct {
+	// Name labels the peer in logs and metrics. Default: the name of its
+	// log_key, which is its log's origin.
+	Name string `yaml:"name"`
+
+	// URL is the peer's base URL, such as https://evidence.example.org.
+	// Required.
+	URL string `yaml:"url"`
+
+	// LogKey is the verifier key of the peer's log (a c2sp.org/signed-note
+	// vkey, origin+hash+key), as the peer prints it when it starts.
+	// Required.
+	LogKey string `yaml:"log_key"`
+
+	// WitnessKey is the verifier key of the peer's witness (a
+	// c2sp.org/tlog-cosignature vkey), as the peer prints it when it starts.
+	// Required.
 	WitnessKey string `yaml:"witness_key"`
 }
 
-type submitter struct {
-	Name       string   `yaml:"name"`
-	Key        string   `yaml:"key"`
-	Namespaces []string `yaml:"namespaces"`
-	// RateLimit and Burst, when set, limit the key to that many envelopes
-	// per second on average and at once.
-	RateLimit float64 `yaml:"rate_limit"`
-	Burst     int     `yaml:"burst"`
+// Submitter is a key trusted to submit evidence, an entry of
+// Config.Submitters.
+type Submitter struct {
+	// Name is for the people who read this file, and names the entry in
+	// errors about it. Default: empty.
+	Name string `yaml:"name"`
+
+	// Key is the public key, "ed25519:" and the base64 of the key, as
+	// "evident keygen" prints it. Required.
+	Key string `yaml:"key"`
+
+	// Namespaces are the purl namespaces the key may sign for:
+	// "pkg:maven/org.apache" (that namespace and below), "pkg:pypi" (a whole
+	// type), "pkg:generic/openssl" (one package), "*" (anything). Required:
+	// at least one.
+	Namespaces []string `yaml:"namespaces,flow"`
+
+	// RateLimit is how many envelopes per second the key may have logged on
+	// average; beyond it, its submissions are refused with
+	// RESOURCE_EXHAUSTED and when to retry. Default 0: no limit.
+	RateLimit float64 `yaml:"rate_limit,omitempty"`
+
+	// Burst is how many envelopes the key may have logged at once under
+	// rate_limit. Default 0, which means rate_limit rounded up, at least 1.
+	Burst int `yaml:"burst,omitempty"`
 }
 
-func (c *config) path(p string) string {
+// defaultGossipInterval is Config.GossipInterval's default.
+const defaultGossipInterval = 5 * time.Second
+
+func (c *Config) path(p string) string {
 	if p == "" || filepath.IsAbs(p) {
 		return p
 	}
@@ -78,12 +167,12 @@ func (c *config) path(p string) string {
 }
 
 // loadConfig reads and checks a configuration file.
-func loadConfig(path string) (*config, error) {
+func loadConfig(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read config: %w", err)
 	}
-	c := &config{dir: filepath.Dir(path)}
+	c := &Config{dir: filepath.Dir(path)}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil {
@@ -113,9 +202,9 @@ func loadConfig(path string) (*config, error) {
 	return c, nil
 }
 
-func (c *config) gossipInterval() (time.Duration, error) {
+func (c *Config) gossipInterval() (time.Duration, error) {
 	if c.GossipInterval == "" {
-		return 5 * time.Second, nil
+		return defaultGossipInterval, nil
 	}
 	d, err := time.ParseDuration(c.GossipInterval)
 	if err != nil || d <= 0 {
@@ -125,7 +214,7 @@ func (c *config) gossipInterval() (time.Duration, error) {
 }
 
 // peers parses the peers' keys.
-func (c *config) peers() ([]federation.Peer, error) {
+func (c *Config) peers() ([]federation.Peer, error) {
 	var out []federation.Peer
 	for i, p := range c.Peers {
 		lk, err := note.NewVerifier(p.LogKey)
@@ -148,7 +237,7 @@ func (c *config) peers() ([]federation.Peer, error) {
 	return out, nil
 }
 
-func (c *config) cosigner() (*witness.Cosigner, error) {
+func (c *Config) cosigner() (*witness.Cosigner, error) {
 	if c.WitnessKey == "" {
 		return nil, errors.New("witness_key is not set: run evidentd init, or add a key made with witness.GenerateKey")
 	}
@@ -160,7 +249,7 @@ func (c *config) cosigner() (*witness.Cosigner, error) {
 }
 
 // trust builds the submitters' trust policy.
-func (c *config) trust() (*evidence.TrustPolicy, error) {
+func (c *Config) trust() (*evidence.TrustPolicy, error) {
 	var keys []evidence.TrustedKey
 	for i, s := range c.Submitters {
 		pub, err := evidence.ParsePublicKey(s.Key)
@@ -176,7 +265,7 @@ func (c *config) trust() (*evidence.TrustPolicy, error) {
 	return t, nil
 }
 
-func (c *config) signer() (note.Signer, error) {
+func (c *Config) signer() (note.Signer, error) {
 	b, err := os.ReadFile(c.path(c.NoteKey))
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read the note key: %w", err)
@@ -191,69 +280,61 @@ func (c *config) signer() (note.Signer, error) {
 	return s, nil
 }
 
-const configTemplate = `# evidentd configuration. Relative paths are relative to this file.
+// initConfig is the configuration evidentd init writes: the keys it makes,
+// named as it names them, and a development submitter key.
+func initConfig(origin, listen string, maxEnvelope int, submitterKey string) *Config {
+	return &Config{
+		Listen:          listen,
+		Origin:          origin,
+		NoteKey:         "node.key",
+		Data:            "data",
+		WitnessKey:      "witness.key",
+		GossipInterval:  defaultGossipInterval.String(),
+		Peers:           []Peer{},
+		MaxEnvelopeSize: maxEnvelope,
+		Submitters: []Submitter{{
+			Name:       "local development key (submitter.key)",
+			Key:        submitterKey,
+			Namespaces: []string{"*"},
+		}},
+	}
+}
 
-# The one listener: Connect, gRPC and gRPC-Web, the C2SP tlog-tiles read API
-# (/checkpoint, /tile/...), /metrics. Loopback by default; put a TLS
-# certificate below before listening on a public address.
-listen: %q
+// marshalConfig encodes c as a commented configuration file: every key of
+// Config in the order of its fields, each under its field's documentation.
+// The comments come from configdoc.go, generated from Config's doc comments.
+func marshalConfig(c *Config) ([]byte, error) {
+	var doc yaml.Node
+	if err := doc.Encode(c); err != nil {
+		return nil, fmt.Errorf("couldn't encode the configuration: %w", err)
+	}
+	// A mapping node holds its keys and values alternately.
+	if doc.Kind != yaml.MappingNode || len(doc.Content) != 2*len(configKeyDocs) {
+		return nil, errors.New("configdoc.go doesn't match Config: run go generate ./cmd/evidentd")
+	}
+	var b bytes.Buffer
+	b.WriteString(configHeader)
+	for i, kd := range configKeyDocs {
+		k, v := doc.Content[2*i], doc.Content[2*i+1]
+		if k.Value != kd.key {
+			return nil, fmt.Errorf("configdoc.go has key %q where Config has %q: run go generate ./cmd/evidentd", kd.key, k.Value)
+		}
+		b.WriteString("\n")
+		b.WriteString(kd.comment)
+		enc := yaml.NewEncoder(&b)
+		enc.SetIndent(2)
+		if err := enc.Encode(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{k, v}}); err != nil {
+			return nil, fmt.Errorf("couldn't encode %s: %w", kd.key, err)
+		}
+		if err := enc.Close(); err != nil {
+			return nil, fmt.Errorf("couldn't encode %s: %w", kd.key, err)
+		}
+	}
+	return b.Bytes(), nil
+}
 
-# The log's origin: the first line of every checkpoint, and the name of the
-# note key below. Choose a schema-less URL you control, e.g.
-# evidence.example.org/log. It cannot change once entries are logged.
-origin: %q
-
-# The log's Ed25519 note signing key (C2SP signed-note). Keep it secret and
-# backed up: it is the log's identity.
-note_key: node.key
-
-# The ledger (bbolt), the envelope store and the witness state.
-data: data
-
-# This node's witness key (c2sp.org/tlog-cosignature): it cosigns its peers'
-# checkpoints with it.
-witness_key: witness.key
-
-# Peers: other foundations' nodes. This node witnesses their logs and pushes
-# its checkpoints to them to be cosigned; every gossip_interval it pulls what
-# they have seen of every log, to catch a log that shows two histories.
-# Each peer prints its log_key and witness_key when it starts.
-gossip_interval: 5s
-peers: []
-#  - name: apache
-#    url: http://127.0.0.1:7421
-#    log_key: apache.example/log+1234abcd+AQ...
-#    witness_key: apache.example/witness+5678ef01+BA...
-
-# Largest envelope accepted, in bytes (SBOMs get large).
-max_envelope_size: %d
-
-# TLS: set both to serve HTTPS (HTTP/2) instead of cleartext h2c.
-tls_cert: ""
-tls_key: ""
-
-# Keys trusted to submit evidence, each for some purl namespaces:
-# "pkg:maven/org.apache" (that namespace and below), "pkg:pypi" (a whole
-# type), "pkg:generic/openssl" (one package), "*" (anything).
-# Print a key with "evident keygen". A key may also have a rate limit:
-# rate_limit envelopes per second on average, burst at once (default: the
-# rate); beyond it its submissions are refused with RESOURCE_EXHAUSTED and
-# when to retry. Absent: no limit. For example:
-#  - name: release manager
-#    key: ed25519:...
-#    namespaces: ["pkg:maven/org.apache"]
-#    rate_limit: 50
-#    burst: 1000
-submitters:
-  # A key made by "evidentd init" for trying the node out. It may sign for
-  # anything: replace it with your release managers' keys before production.
-  - name: local development key (submitter.key)
-    key: %q
-    namespaces: ["*"]
-`
-
-// initDir creates a data directory with a note key, a development
-// submitter key and a commented configuration file. It refuses to
+// initDir creates a data directory with a note key, a witness key, a
+// development submitter key and a commented configuration file. It refuses to
 // overwrite an existing configuration.
 func initDir(dir, origin, listen string, maxEnvelope int) (string, error) {
 	cfgPath := filepath.Join(dir, "evidentd.yaml")
@@ -290,8 +371,11 @@ func initDir(dir, origin, listen string, maxEnvelope int) (string, error) {
 	if err := writeNew(filepath.Join(dir, "witness.key"), []byte(wskey+"\n")); err != nil {
 		return "", err
 	}
-	cfg := fmt.Sprintf(configTemplate, listen, origin, maxEnvelope, evidence.FormatPublicKey(pub))
-	if err := writeNew(cfgPath, []byte(cfg)); err != nil {
+	cfg, err := marshalConfig(initConfig(origin, listen, maxEnvelope, evidence.FormatPublicKey(pub)))
+	if err != nil {
+		return "", err
+	}
+	if err := writeNew(cfgPath, cfg); err != nil {
 		return "", err
 	}
 	return cfgPath, nil
@@ -329,7 +413,7 @@ func noteVerifierKey(skey string) (string, error) {
 	return note.NewEd25519VerifierKey(parts[2], pub)
 }
 
-func (c *config) verifierKey() (string, error) {
+func (c *Config) verifierKey() (string, error) {
 	b, err := os.ReadFile(c.path(c.NoteKey))
 	if err != nil {
 		return "", fmt.Errorf("couldn't read the note key: %w", err)

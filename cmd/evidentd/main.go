@@ -8,6 +8,10 @@
 //
 // With no arguments it runs a node on loopback with its data in
 // ./evident-data, creating keys and a configuration there on first start.
+//
+// The configuration file's keys, their defaults and units are documented on
+// the [Config] type (go doc -cmd github.com/evident-dev/evident/cmd/evidentd
+// Config); the file evidentd init writes carries the same text as comments.
 package main
 
 import (
@@ -118,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // nodeConfig turns the configuration file into a node.Config.
-func nodeConfig(cfg *config, log *slog.Logger) (node.Config, error) {
+func nodeConfig(cfg *Config, log *slog.Logger) (node.Config, error) {
 	signer, err := cfg.signer()
 	if err != nil {
 		return node.Config{}, err
@@ -163,7 +167,7 @@ func nodeConfig(cfg *config, log *slog.Logger) (node.Config, error) {
 	}, nil
 }
 
-func serve(ctx context.Context, cfg *config, cfgPath string, log *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, cfg *Config, cfgPath string, log *slog.Logger, stdout io.Writer) error {
 	nc, err := nodeConfig(cfg, log)
 	if err != nil {
 		return err
@@ -173,35 +177,7 @@ func serve(ctx context.Context, cfg *config, cfgPath string, log *slog.Logger, s
 		return err
 	}
 
-	// SIGHUP reloads the trusted submitters and the peers without a restart.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			c, err := loadConfig(cfgPath)
-			if err != nil {
-				log.Error("reload failed; keeping the running configuration", "err", err)
-				continue
-			}
-			t, err := c.trust()
-			if err != nil {
-				log.Error("reload failed; keeping the running configuration", "err", err)
-				continue
-			}
-			peers, err := c.peers()
-			if err != nil {
-				log.Error("reload failed; keeping the running configuration", "err", err)
-				continue
-			}
-			if err := n.Federation.SetPeers(peers); err != nil {
-				log.Error("reload failed; keeping the running configuration", "err", err)
-				continue
-			}
-			n.Server.SetTrust(t)
-			log.Info("reloaded configuration", "submitters", len(c.Submitters), "peers", len(peers))
-		}
-	}()
+	reloadOnHangup(n, cfgPath, log)
 
 	_, size := n.Ledger.Checkpoint()
 	scheme := "http"
@@ -228,6 +204,54 @@ func serve(ctx context.Context, cfg *config, cfgPath string, log *slog.Logger, s
 		log.Error("couldn't shut down cleanly", "err", err)
 	}
 	return serveErr
+}
+
+// reloadOnHangup reloads the trusted submitters and the peers from cfgPath,
+// without a restart, each time the process gets SIGHUP while n runs. The
+// goroutine that waits for the signal is n's: it stops when n is closed, and
+// SIGHUP has its default effect again.
+func reloadOnHangup(n *node.Node, cfgPath string, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	n.Go(func(ctx context.Context) {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			submitters, peers, err := reload(n, cfgPath)
+			if err != nil {
+				log.Error("reload failed; keeping the running configuration", "err", err)
+				continue
+			}
+			log.Info("reloaded configuration", "submitters", submitters, "peers", peers)
+		}
+	})
+}
+
+// reload reads cfgPath and gives n its submitters and peers, or changes
+// nothing if either is wrong. It returns how many of each it gave.
+func reload(n *node.Node, cfgPath string) (submitters, peers int, err error) {
+	c, err := loadConfig(cfgPath)
+	if err != nil {
+		return 0, 0, err
+	}
+	t, err := c.trust()
+	if err != nil {
+		return 0, 0, err
+	}
+	ps, err := c.peers()
+	if err != nil {
+		return 0, 0, err
+	}
+	// The peers first: SetPeers may refuse them, SetTrust can't fail.
+	if err := n.Federation.SetPeers(ps); err != nil {
+		return 0, 0, err
+	}
+	n.Server.SetTrust(t)
+	return len(c.Submitters), len(ps), nil
 }
 
 func verifyCmd(cfgPath string, stdout, stderr io.Writer) int {

@@ -214,6 +214,8 @@ func TestDetectDocuments(t *testing.T) {
 		{"cve.json", `{"dataType":"CVE_RECORD","dataVersion":"5.1","cveMetadata":{},"containers":{}}`, "CVE JSON 5.1 record", evidence.PredicateVulnerabilityRecord},
 		{"cve4.json", `{"data_type":"CVE","data_version":"4.0","CVE_data_meta":{"ID":"CVE-2014-0160"}}`, "CVE JSON 4.0 record", evidence.PredicateVulnerabilityRecord},
 		{"osv.json", `{"id":"GHSA-xxxx","modified":"2026-01-01T00:00:00Z","affected":[]}`, "OSV record", evidence.PredicateVulnerabilityRecord},
+		// Objects Detect does not read are not checked for duplicates.
+		{"bom.json", `{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"name":"a","name":"b"}]}`, "CycloneDX 1.5 JSON SBOM", evidence.PredicateCycloneDX},
 		{"eol.json", `{"$schema":"x","v20":{"start":"2023-04-18","lts":"2023-10-24","end":"2026-04-30"},"v22":{"start":"2024-04-24","end":"2027-04-30"}}`, "support-period data (JSON)", evidence.PredicateSupportPeriod},
 		{"eol.json", `{"schema_version":"1.0.0","result":{"name":"x","releases":[{"name":"1.0","eolFrom":"2027-01-01","isEol":false}]}}`, "support-period data (JSON)", evidence.PredicateSupportPeriod},
 		{"eol.json", `[{"cycle":"1.0","releaseDate":"2025-01-01","eol":"2027-01-01"}]`, "support-period data (JSON array)", evidence.PredicateSupportPeriod},
@@ -252,6 +254,9 @@ func TestDetectRefuses(t *testing.T) {
 		{"JSON string", `"spdxVersion"`, ErrUnrecognized, "no known kind"},
 		{"broken JSON", `{"spdxVersion":"SPDX-2.3",`, ErrUnrecognized, "not a valid JSON object"},
 		{"duplicate member", `{"bomFormat":"CycloneDX","bomFormat":"x"}`, ErrUnrecognized, "twice"},
+		{"duplicate member by escape", `{"bomFormat":"CycloneDX","\u0062omFormat":"x"}`, ErrUnrecognized, `member "bomFormat" appears twice`},
+		{"duplicate member in an object read", `{"document":{"csaf_version":"2.0","csaf_version":"2.1"}}`, ErrUnrecognized, "no known kind"},
+		{"duplicate member in a series", `{"v20":{"end":"2026-04-30","end":"2027-04-30"}}`, ErrUnrecognized, "no known kind"},
 		{"binary", "\x7fELF\x02\x01\x01\x00\x00\x00", ErrUnrecognized, "binary"},
 		{"invalid UTF-8", "Contact: mailto:a@example.com\n\xff\xfe", ErrUnrecognized, "not UTF-8"},
 		{"prose", "Hello, world.\nThis is a README.\n", ErrUnrecognized, "no known kind"},

@@ -3,83 +3,65 @@ package detect
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 
 	"github.com/evident-dev/evident/evidence"
+	"github.com/evident-dev/evident/evidence/internal/jsonscan"
 )
 
-// object is the top level of a JSON object: its members' raw values.
-type object map[string]json.RawMessage
+// object is a JSON object whose members detect reads.
+type object struct{ jsonscan.Object }
 
-// decodeObject decodes b, which must be exactly one JSON object. A member
-// that appears twice is refused: encoding/json would keep the last, another
-// reader of the predicate might keep the first, and the two would disagree on
-// what the document is.
+// decodeObject decodes b, which must be exactly one JSON object, with the
+// rule package evidence applies to statements: a member that appears twice
+// is refused (see package jsonscan). Whoever reads the document next, its
+// consumer or an auditor, might keep either of the two, and detect would
+// have labelled, and the producer signed, a document that two readers read
+// differently. Every object detect reads a member of is decoded so, not only
+// the top level; the objects it does not look into are only checked for
+// syntax.
 func decodeObject(b []byte) (object, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
+	// No bound on the members: MaxSize bounds the document.
+	o, err := jsonscan.DecodeObject(b, nil, math.MaxInt)
+	return object{o}, err
+}
+
+// objectProblem says what is wrong with a JSON text decodeObject refused,
+// for "is not a valid JSON object (...)".
+func objectProblem(err error) string {
+	var dup *jsonscan.DuplicateError
+	var syntax *jsonscan.SyntaxError
+	switch {
+	case errors.As(err, &dup):
+		return "member " + quote(dup.Name) + " appears twice"
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("%s at byte %d", syntax.Msg, syntax.Offset)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, fmt.Errorf("not a JSON object")
-	}
-	o := make(object)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		k, ok := tok.(string)
-		if !ok {
-			return nil, fmt.Errorf("not a JSON object")
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		if _, dup := o[k]; dup {
-			return nil, fmt.Errorf("member %s appears twice", quote(k))
-		}
-		o[k] = v
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, err
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, fmt.Errorf("data after the JSON object")
-	}
-	return o, nil
+	return err.Error()
 }
 
 // str returns member k if it is a string.
 func (o object) str(k string) (string, bool) {
 	var s string
-	if err := json.Unmarshal(o[k], &s); err != nil || o[k] == nil || string(o[k]) == "null" {
+	if err := json.Unmarshal(o.Get(k), &s); err != nil {
 		return "", false
 	}
 	return s, true
 }
 
-// obj returns member k if it is an object. Duplicate members below the top
-// level are tolerated: the result only labels the document.
+// obj returns member k if it is an object without duplicate members.
 func (o object) obj(k string) (object, bool) {
-	raw := bytes.TrimSpace(o[k])
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil, false
-	}
-	var m object
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, false
-	}
-	return m, true
+	m, err := decodeObject(o.Get(k))
+	return m, err == nil
 }
 
 // arr returns member k if it is an array.
 func (o object) arr(k string) ([]json.RawMessage, bool) {
-	raw := bytes.TrimSpace(o[k])
+	raw := o.Get(k)
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, false
 	}
@@ -97,15 +79,15 @@ func (o object) version(k string) (string, bool) {
 		return s, true
 	}
 	var n json.Number
-	if err := json.Unmarshal(o[k], &n); err == nil && n != "" {
+	if err := json.Unmarshal(o.Get(k), &n); err == nil && n != "" {
 		return n.String(), true
 	}
 	return "", false
 }
 
+// has reports whether member k is present and not null.
 func (o object) has(k string) bool {
-	v, ok := o[k]
-	return ok && string(v) != "null"
+	return o.Get(k) != nil
 }
 
 // detectJSON recognises content, whose trimmed form starts with '{' or '['.
@@ -124,7 +106,7 @@ func detectJSON(name string, content, trimmed []byte) (*Result, error) {
 				}
 			}
 		}
-		return nil, unrecognized(name, "is not a valid JSON object (%v)", err)
+		return nil, unrecognized(name, "is not a valid JSON object (%s)", objectProblem(err))
 	}
 	if what := attestationKind(o); what != "" {
 		return nil, attestation(name, what)
@@ -164,8 +146,7 @@ func attestationKind(o object) string {
 	}
 	// The npm registry's attestations response.
 	if as, ok := o.arr("attestations"); ok && len(as) > 0 {
-		var first object
-		if json.Unmarshal(as[0], &first) == nil && (first.has("bundle") || first.has("predicateType")) {
+		if first, err := decodeObject(as[0]); err == nil && (first.has("bundle") || first.has("predicateType")) {
 			return "a list of attestations"
 		}
 	}
@@ -387,12 +368,14 @@ func isSupportPeriod(o object) bool {
 		return allReleases(rs)
 	}
 	n := 0
-	for k, raw := range o {
+	for i, k := range o.Names {
 		if strings.HasPrefix(k, "$") {
 			continue
 		}
-		var series object
-		if !strings.ContainsAny(k, "0123456789") || json.Unmarshal(raw, &series) != nil || !hasAny(series, eolKeys...) {
+		if !strings.ContainsAny(k, "0123456789") {
+			return false
+		}
+		if series, err := decodeObject(o.Values[i]); err != nil || !hasAny(series, eolKeys...) {
 			return false
 		}
 		n++
@@ -404,8 +387,7 @@ func isSupportPeriod(o object) bool {
 // end-of-support member.
 func allReleases(rs []json.RawMessage) bool {
 	for _, raw := range rs {
-		var r object
-		if bytes.TrimSpace(raw)[0] != '{' || json.Unmarshal(raw, &r) != nil || !hasAny(r, eolKeys...) {
+		if r, err := decodeObject(raw); err != nil || !hasAny(r, eolKeys...) {
 			return false
 		}
 	}
@@ -421,8 +403,7 @@ func detectJSONArray(name string, content, trimmed []byte) (*Result, error) {
 		return nil, unrecognized(name, "is not valid JSON (%v)", err)
 	}
 	if allReleases(a) {
-		var first object
-		_ = json.Unmarshal(a[0], &first)
+		first, _ := decodeObject(a[0]) // allReleases has decoded it
 		if hasAny(first, "cycle", "releaseCycle", "name", "version") {
 			return result("support-period data (JSON array)", evidence.PredicateSupportPeriod, Wrap(name, "application/json", content)), nil
 		}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/evident-dev/evident/evidence"
@@ -82,10 +83,16 @@ type Node struct {
 	lis    net.Listener
 	http   *http.Server
 	store  *boltstore.Store
-	stop   context.CancelFunc
-	done   chan struct{}
 	served chan error
 	log    *slog.Logger
+
+	// ctx is the node's lifetime: cancelled by Close, which then waits for
+	// every goroutine started by Go (the federation's among them).
+	ctx     context.Context
+	stop    context.CancelFunc
+	mu      sync.Mutex // guards closed and wg.Add against Close's wg.Wait
+	closed  bool
+	running sync.WaitGroup
 }
 
 // Start opens the node's storage and serves it until Close.
@@ -99,7 +106,7 @@ func Start(cfg Config) (_ *Node, err error) {
 	log := cfg.Logger
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	n := &Node{Registry: reg, log: log, done: make(chan struct{}), served: make(chan error, 1)}
+	n := &Node{Registry: reg, log: log, served: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			n.closeStorage()
@@ -177,10 +184,26 @@ func Start(cfg Config) (_ *Node, err error) {
 			n.served <- n.http.Serve(BufferedListener(n.lis))
 		}
 	}()
-	ctx, stop := context.WithCancel(context.Background())
-	n.stop = stop
-	go func() { defer close(n.done); n.Federation.Run(ctx) }()
+	n.ctx, n.stop = context.WithCancel(context.Background())
+	n.Go(n.Federation.Run)
 	return n, nil
+}
+
+// Go runs f on a goroutine of its own with the node's context, which Close
+// cancels; Close then waits for f to return. It ties work that lives as long
+// as the node, such as evidentd's SIGHUP reloads, to the node's lifetime. Go
+// called after Close starts nothing.
+func (n *Node) Go(f func(ctx context.Context)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return
+	}
+	n.running.Add(1)
+	go func() {
+		defer n.running.Done()
+		f(n.ctx)
+	}()
 }
 
 // Addr is the listener's address.
@@ -194,14 +217,18 @@ func (n *Node) URL() string { return "http://" + n.lis.Addr().String() }
 func (n *Node) Served() <-chan error { return n.served }
 
 // Close finishes in-flight requests (up to ctx's deadline), stops the
-// federation and closes the storage cleanly.
+// federation and every goroutine started by Go, and closes the storage
+// cleanly.
 func (n *Node) Close(ctx context.Context) error {
 	err := n.http.Shutdown(ctx)
 	if err != nil {
 		n.log.Warn("in-flight requests did not finish in time", "err", err)
 	}
+	n.mu.Lock()
+	n.closed = true
+	n.mu.Unlock()
 	n.stop()
-	<-n.done
+	n.running.Wait()
 	if cerr := n.closeStorage(); cerr != nil {
 		err = cerr
 	}

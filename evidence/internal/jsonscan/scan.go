@@ -1,4 +1,4 @@
-package evidence
+package jsonscan
 
 import (
 	"bytes"
@@ -10,42 +10,48 @@ import (
 )
 
 // A single-pass scanner for JSON texts (RFC 8259), the syntax layer under
-// decodeObject, decodeArray and decodeString. It validates without building
+// DecodeObject, DecodeArray and DecodeString. It validates without building
 // values: callers get offsets into the input and take sub-slices of it, so
 // a member's raw value costs no copy.
 //
-// It accepts exactly the grammar of RFC 8259, up to maxJSONDepth, and
-// refuses invalid UTF-8 (section 8.1) anywhere, including inside strings,
-// where encoding/json lets it through. A \u escape of a lone surrogate is
-// valid syntax (section 8.2 leaves its meaning open); decoding turns it into
-// U+FFFD as encoding/json does, and decodeString then refuses it.
+// It accepts exactly the grammar of RFC 8259, up to MaxDepth, and refuses
+// invalid UTF-8 (section 8.1) anywhere, including inside strings, where
+// encoding/json lets it through. A \u escape of a lone surrogate is valid
+// syntax (section 8.2 leaves its meaning open); decoding turns it into
+// U+FFFD as encoding/json does, and DecodeString then refuses it.
 
-// maxJSONDepth is how deeply arrays and objects may nest inside one member
+// MaxDepth is how deeply arrays and objects may nest inside one member
 // value or array element: 10000, the limit encoding/json applies (and
-// json.Valid, which Statement.Validate runs on the predicate), so that
-// replacing the encoding/json-based decoder changed no verdict. The scanner
-// keeps one byte per level on its own stack, not the goroutine's, so the
-// limit bounds memory (10 KB), not recursion.
-const maxJSONDepth = 10000
+// json.Valid, which evidence's Statement.Validate runs on the predicate),
+// so that replacing the encoding/json-based decoder changed no verdict. The
+// scanner keeps one byte per level on its own stack, not the goroutine's,
+// so the limit bounds memory (10 KB), not recursion.
+const MaxDepth = 10000
 
-// jsonSyntaxError says what is wrong with a JSON text and where.
-type jsonSyntaxError struct {
-	offset int // of the offending byte, or the input's length if it ended early
-	msg    string
+// SyntaxError says what is wrong with a JSON text and where.
+type SyntaxError struct {
+	// Offset is that of the offending byte, or the input's length if it
+	// ended early.
+	Offset int
+	// Msg says what is wrong, for example "invalid character 'x' where a
+	// value should start".
+	Msg string
 }
 
-func syntaxErr(offset int, format string, args ...any) *jsonSyntaxError {
-	return &jsonSyntaxError{offset: offset, msg: fmt.Sprintf(format, args...)}
+// Error completes a sentence whose subject is the text, as every error of
+// the package does.
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("is not valid JSON (%s at byte %d)", e.Msg, e.Offset)
 }
 
-func (e *jsonSyntaxError) fieldErr(field string) *FieldError {
-	return fieldErr(field, "is not valid JSON (%s at byte %d)", e.msg, e.offset)
+func syntaxErr(offset int, format string, args ...any) *SyntaxError {
+	return &SyntaxError{Offset: offset, Msg: fmt.Sprintf(format, args...)}
 }
 
 // unexpected reports the byte at data[i], or the end of data, found where
 // the text needed something else (described by where, for example "after
 // an array element; want ',' or ']'").
-func unexpected(data []byte, i int, where string) *jsonSyntaxError {
+func unexpected(data []byte, i int, where string) *SyntaxError {
 	if i >= len(data) {
 		return syntaxErr(len(data), "unexpected end of input")
 	}
@@ -88,7 +94,7 @@ var plainStringByte = func() (t [256]bool) {
 // scanString scans the string that starts with the quote at data[i]. It
 // returns the index just past the closing quote, and whether the string
 // holds any escape (if not, its value is the bytes between the quotes).
-func scanString(data []byte, i int) (end int, escaped bool, err *jsonSyntaxError) {
+func scanString(data []byte, i int) (end int, escaped bool, err *SyntaxError) {
 	start := i
 	i++
 	for {
@@ -219,7 +225,7 @@ func appendUnquoted(b, body []byte) []byte {
 //	int = zero / ( digit1-9 *DIGIT )
 //	frac = decimal-point 1*DIGIT
 //	exp = e [ minus / plus ] 1*DIGIT
-func scanNumber(data []byte, i int) (int, *jsonSyntaxError) {
+func scanNumber(data []byte, i int) (int, *SyntaxError) {
 	start := i
 	if data[i] == '-' {
 		i++
@@ -255,6 +261,8 @@ func scanNumber(data []byte, i int) (int, *jsonSyntaxError) {
 	return i, nil
 }
 
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
 func skipDigits(data []byte, i int) int {
 	for i < len(data) && isDigit(data[i]) {
 		i++
@@ -263,7 +271,7 @@ func skipDigits(data []byte, i int) int {
 }
 
 // scanLiteral scans lit (true, false or null), which must start at data[i].
-func scanLiteral(data []byte, i int, lit string) (int, *jsonSyntaxError) {
+func scanLiteral(data []byte, i int, lit string) (int, *SyntaxError) {
 	for j := 0; j < len(lit); j++ {
 		if i+j >= len(data) || data[i+j] != lit[j] {
 			return 0, unexpected(data, i+j, "in literal "+lit)
@@ -275,7 +283,7 @@ func scanLiteral(data []byte, i int, lit string) (int, *jsonSyntaxError) {
 // scanMemberName scans a member name and the colon after it, starting at
 // data[i], and returns the index of the member's value (white space
 // skipped).
-func scanMemberName(data []byte, i int) (int, *jsonSyntaxError) {
+func scanMemberName(data []byte, i int) (int, *SyntaxError) {
 	if i >= len(data) || data[i] != '"' {
 		return 0, unexpected(data, i, "where a member name should start; want '\"'")
 	}
@@ -293,7 +301,7 @@ func scanMemberName(data []byte, i int) (int, *jsonSyntaxError) {
 // scanValue scans the value that starts at data[i] and returns the index
 // just past it. It does not recurse: closers holds the closing bracket of
 // each open array and object.
-func scanValue(data []byte, i int) (int, *jsonSyntaxError) {
+func scanValue(data []byte, i int) (int, *SyntaxError) {
 	var stack [64]byte
 	closers := stack[:0]
 	for {
@@ -301,11 +309,11 @@ func scanValue(data []byte, i int) (int, *jsonSyntaxError) {
 		if i >= len(data) {
 			return 0, syntaxErr(i, "unexpected end of input")
 		}
-		var err *jsonSyntaxError
+		var err *SyntaxError
 		switch c := data[i]; c {
 		case '{', '[':
-			if len(closers) == maxJSONDepth {
-				return 0, syntaxErr(i, "arrays and objects nested more than %d deep", maxJSONDepth)
+			if len(closers) == MaxDepth {
+				return 0, syntaxErr(i, "arrays and objects nested more than %d deep", MaxDepth)
 			}
 			closer := byte(']')
 			if c == '{' {
