@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -55,7 +56,7 @@ func ExampleVerifyBundle() {
 		Envelope: envelope,
 		Entry:    entry,
 		Proof:    (&client.Proof{Index: 0, Checkpoint: signed}).Marshal(),
-		Signers:  []ed25519.PublicKey{pub},
+		Signers:  []crypto.PublicKey{pub},
 	}}}
 	file, _ := b.Marshal()
 

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/evident-dev/evident/evidence/internal/jsonscan"
 )
 
 // PredicateDocument is the predicate type of a document attestation: a
@@ -148,7 +150,7 @@ func ParseDocument(predicate []byte) (*Document, error) {
 		return nil, err
 	}
 	d := new(Document)
-	raw := m.get("document")
+	raw := m.Get("document")
 	if raw == nil {
 		return nil, fieldErr("predicate.document", "is missing")
 	}
@@ -163,12 +165,12 @@ func ParseDocument(predicate []byte) (*Document, error) {
 		return nil, err
 	}
 	var want string
-	if raw := rd.get("digest"); raw != nil {
+	if raw := rd.Get("digest"); raw != nil {
 		dm, err := decodeObject(raw, "predicate.document.digest", []string{"sha256"}, maxDigests)
 		if err != nil {
 			return nil, err
 		}
-		if raw := dm.get("sha256"); raw != nil {
+		if raw := dm.Get("sha256"); raw != nil {
 			if want, err = decodeString(raw, "predicate.document.digest.sha256"); err != nil {
 				return nil, err
 			}
@@ -177,7 +179,7 @@ func ParseDocument(predicate []byte) (*Document, error) {
 	if !isLowerHex(want, 64) {
 		return nil, fieldErr("predicate.document.digest.sha256", "must be the document's SHA-256, 64 lowercase hex digits")
 	}
-	content, err := stringValue(rd.get("content"), "predicate.document.content")
+	content, err := stringValue(rd.Get("content"), "predicate.document.content")
 	if err != nil {
 		return nil, err
 	}
@@ -214,8 +216,8 @@ func ParseDocument(predicate []byte) (*Document, error) {
 }
 
 // optionalString decodes member name of m, a string, or "" if it is absent.
-func optionalString(m jsonMembers, name, field string) (string, error) {
-	raw := m.get(name)
+func optionalString(m jsonscan.Object, name, field string) (string, error) {
+	raw := m.Get(name)
 	if raw == nil {
 		return "", nil
 	}
@@ -322,7 +324,7 @@ func ClassifyPredicate(predicateType string, predicate []byte) Kind {
 	switch {
 	case strings.HasPrefix(predicateType, "https://cyclonedx.org/bom"):
 		m, err := decodeObject(predicate, "predicate", nil, maxMembers*64)
-		if err == nil && nonEmptyArray(m.get("vulnerabilities")) && !nonEmptyArray(m.get("components")) {
+		if err == nil && nonEmptyArray(m.Get("vulnerabilities")) && !nonEmptyArray(m.Get("components")) {
 			return KindVEX
 		}
 	case strings.HasPrefix(predicateType, "https://docs.oasis-open.org/csaf/csaf"):
@@ -330,7 +332,7 @@ func ClassifyPredicate(predicateType string, predicate []byte) Kind {
 		if err != nil {
 			break
 		}
-		if raw := m.get("document"); raw != nil {
+		if raw := m.Get("document"); raw != nil {
 			if dm, err := decodeObject(raw, "document", nil, maxMembers); err == nil {
 				if c, err := optionalString(dm, "category", "category"); err == nil && c == "csaf_vex" {
 					return KindVEX

@@ -18,6 +18,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -278,6 +279,7 @@ func (r *run) index(ctx context.Context) (map[Query][]uint64, error) {
 	rep := r.report
 	rep.Checkpoint, rep.Size = r.m.Checkpoint(), r.m.Size()
 	skipped := make(map[Query]bool)
+	pkgLevel := make(map[string][]uint64) // package purl -> entries about it as a whole
 	err := r.m.Entries(ctx, 0, r.m.Size(), func(i uint64, b []byte) error {
 		e, err := evidence.ParseEntry(b)
 		if err != nil {
@@ -304,6 +306,10 @@ func (r *run) index(ctx context.Context) (map[Query][]uint64, error) {
 			add(q)
 		}
 		add(Query{QueryPredicate, e.PredicateType})
+		add(Query{QueryDocument, "sha256:" + hex.EncodeToString(e.Document.Digest[:])})
+		for _, p := range e.PackageLevel() {
+			pkgLevel[p] = append(pkgLevel[p], i)
+		}
 		if rep.Entries%4096 == 0 {
 			r.progress(Progress{Phase: PhaseIndex, Entries: rep.Entries})
 		}
@@ -313,6 +319,20 @@ func (r *run) index(ctx context.Context) (map[Query][]uint64, error) {
 		return nil, err
 	}
 	r.progress(Progress{Phase: PhaseIndex, Entries: rep.Entries})
+	// A node answers a release query with the evidence about the release's
+	// whole package too (ENTRY.md, "Indexing").
+	for q, idxs := range idx {
+		if q.Kind != QueryRelease {
+			continue
+		}
+		p, err := evidence.ParsePurl(q.Key)
+		if err != nil {
+			continue
+		}
+		if more := pkgLevel[p.Package()]; len(more) > 0 {
+			idx[q] = mergeAscending(idxs, more)
+		}
+	}
 	// Entries file each key once, in order, so the lists are sorted and
 	// without duplicates.
 	return idx, nil
@@ -362,6 +382,22 @@ func (r *run) query(ctx context.Context, idx map[Query][]uint64) error {
 	return ctx.Err()
 }
 
+// mergeAscending merges two ascending lists of indices without repeats.
+func mergeAscending(a, b []uint64) []uint64 {
+	out := make([]uint64, 0, len(a)+len(b))
+	for len(a) > 0 || len(b) > 0 {
+		switch {
+		case len(b) == 0 || len(a) > 0 && a[0] < b[0]:
+			out, a = append(out, a[0]), a[1:]
+		case len(a) == 0 || b[0] < a[0]:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	return out
+}
+
 // page is what the monitor keeps of one page of an answer.
 type page struct {
 	cp *answerCP
@@ -382,6 +418,8 @@ func (r *run) ask(ctx context.Context, q Query, want []uint64) {
 		req.Query = &evidentv1.QueryEvidenceRequest_ArtifactDigest{ArtifactDigest: q.Key}
 	case QueryPredicate:
 		req.Query = &evidentv1.QueryEvidenceRequest_PredicateType{PredicateType: q.Key}
+	case QueryDocument:
+		req.Query = &evidentv1.QueryEvidenceRequest_DocumentDigest{DocumentDigest: q.Key}
 	}
 	var pages []page
 	got := make(map[uint64]bool)

@@ -2,6 +2,7 @@ package monitor_test
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,6 +36,10 @@ func startNode(t *testing.T) *mirrortest.Node {
 		ev := mirrortest.Evidence{Subjects: []string{fmt.Sprintf("pkg:pypi/demo%d@1.%d.0", i%5, i%3)}}
 		if i%10 == 0 {
 			ev.Subjects = append(ev.Subjects, fmt.Sprintf("pkg:npm/%%40scope/lib@%d.0.0", i%4))
+		}
+		if i%50 == 7 {
+			// Evidence about the whole package: every release's answer.
+			ev.Subjects = []string{"pkg:pypi/demo2"}
 		}
 		switch i % 3 {
 		case 1:
@@ -95,6 +100,7 @@ func queriesOf(t *testing.T, entry []byte) []monitor.Query {
 		qs = append(qs, monitor.Query{Kind: monitor.QueryDigest, Key: k})
 	}
 	qs = append(qs, monitor.Query{Kind: monitor.QueryPredicate, Key: e.PredicateType})
+	qs = append(qs, monitor.Query{Kind: monitor.QueryDocument, Key: "sha256:" + hex.EncodeToString(e.Document.Digest[:])})
 	slices.SortFunc(qs, func(a, b monitor.Query) int { return strings.Compare(a.String(), b.String()) })
 	return qs
 }
@@ -139,9 +145,9 @@ func TestMonitor(t *testing.T) {
 			t.Errorf("progress phases (-want +got):\n%s", diff)
 		}
 		// 17 releases (15 pypi, npm 0.0.0 and 2.0.0), 6 packages, 330
-		// digests, 3 predicate types.
-		if rep.Size != 300 || rep.Entries != 300 || rep.Uncovered != 0 || rep.Queries != 17+6+330+3 || len(rep.Skipped) != 0 || len(rep.Failed) != 0 {
-			t.Errorf("report: size %d, %d entries, %d queries, skipped %v, failed %v; want 300, 300, 356, none, none",
+		// digests, 3 predicate types, 1 document (every predicate is {}).
+		if rep.Size != 300 || rep.Entries != 300 || rep.Uncovered != 0 || rep.Queries != 17+6+330+3+1 || len(rep.Skipped) != 0 || len(rep.Failed) != 0 {
+			t.Errorf("report: size %d, %d entries, %d queries, skipped %v, failed %v; want 300, 300, 357, none, none",
 				rep.Size, rep.Entries, rep.Queries, rep.Skipped, rep.Failed)
 		}
 		return rep

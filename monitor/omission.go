@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -34,9 +35,11 @@ const (
 	QueryDigest QueryKind = "artifact_digest"
 	// QueryPredicate looks for a predicate type.
 	QueryPredicate QueryKind = "predicate_type"
+	// QueryDocument looks for a document digest, "sha256:<hex>".
+	QueryDocument QueryKind = "document_digest"
 )
 
-var queryKinds = []QueryKind{QueryRelease, QueryPackage, QueryDigest, QueryPredicate}
+var queryKinds = []QueryKind{QueryRelease, QueryPackage, QueryDigest, QueryPredicate, QueryDocument}
 
 // Query is one question to a node's query API, as the monitor asks it: the
 // key is already in the canonical form the node looks up (ENTRY.md,
@@ -54,7 +57,12 @@ func (q Query) String() string { return string(q.Kind) + " " + q.Key }
 func (q Query) Matches(e *evidence.Entry) bool {
 	switch q.Kind {
 	case QueryRelease:
-		return slices.Contains(e.Releases(), q.Key)
+		// A release's answer includes evidence about its whole package.
+		if slices.Contains(e.Releases(), q.Key) {
+			return true
+		}
+		p, err := evidence.ParsePurl(q.Key)
+		return err == nil && slices.Contains(e.PackageLevel(), p.Package())
 	case QueryPackage:
 		return slices.Contains(e.Packages(), q.Key)
 	case QueryDigest:
@@ -66,6 +74,8 @@ func (q Query) Matches(e *evidence.Entry) bool {
 		return false
 	case QueryPredicate:
 		return e.PredicateType == q.Key
+	case QueryDocument:
+		return "sha256:"+hex.EncodeToString(e.Document.Digest[:]) == q.Key
 	}
 	return false
 }

@@ -141,7 +141,7 @@ func TestVerifyOmission(t *testing.T) {
 			o.Query = monitor.Query{Kind: monitor.QueryDigest, Key: "sha256:a04364153139243f3f24fc040e5e695490539d9be57d5b00db16ff7332ba249c"}
 		}, v, nil},
 		{"predicate type", func(o *monitor.Omission) {
-			o.Query = monitor.Query{Kind: monitor.QueryPredicate, Key: "https://cyclonedx.org/bom/v1.6"}
+			o.Query = monitor.Query{Kind: monitor.QueryPredicate, Key: "https://evident.dev/attestation/document/v1"}
 		}, v, nil},
 		{"another log's key", func(o *monitor.Omission) {}, otherKey, monitor.ErrNotOmission},
 		{"signed by another key", func(o *monitor.Omission) {
