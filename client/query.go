@@ -29,6 +29,10 @@ type Result struct {
 	// Checkpoint is the verified checkpoint the proof is against, or nil if
 	// the checkpoint did not verify.
 	Checkpoint *Checkpoint
+	// PackageLevel is true when the item answered a release query through a
+	// subject that names the release's whole package: evidence that holds
+	// for every release of it. It is read from the entry, not from the node.
+	PackageLevel bool
 	// Verified is true if the item passed every check; Err is nil then.
 	Verified bool
 	// Err says why the item failed verification; usually a
@@ -81,7 +85,10 @@ func (c *Client) verifyPage(signed string, items []*evidentv1.Evidence, want evi
 	out := make([]Result, 0, len(items))
 	for _, ev := range items {
 		r := c.verifyItem(cp, cpErr, ev)
-		if r.Verified && !mentions(r.Entry, want) {
+		if r.Entry != nil {
+			r.PackageLevel = want.HasVersion() && !mentions(r.Entry, want) && aboutPackage(r.Entry, want)
+		}
+		if r.Verified && !mentions(r.Entry, want) && !r.PackageLevel {
 			r.Verified = false
 			r.Err = verr(PartEntry, "does not name %s, which was asked about", want)
 		}
@@ -122,6 +129,12 @@ func (c *Client) verifyItem(cp *Checkpoint, cpErr error, ev *evidentv1.Evidence)
 	}
 	r.Entry, r.Verified = e, true
 	return r
+}
+
+// aboutPackage reports whether one of e's subjects names p's whole package
+// (a purl without a version): evidence for every release of it.
+func aboutPackage(e *evidence.Entry, p evidence.Purl) bool {
+	return slices.Contains(e.PackageLevel(), p.Package())
 }
 
 // mentions reports whether one of e's subjects is p's release (or package,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -115,7 +116,7 @@ func loadConfig(path string) (*config, error) {
 		seen[n.Name] = true
 	}
 	for i, s := range c.Signers {
-		if _, err := evidence.ParsePublicKey(s.Key); err != nil {
+		if _, err := evidence.ParseSignerKey(s.Key); err != nil {
 			return nil, fmt.Errorf("configuration %s: signers[%d] (%s): %w", path, i, s.Name, err)
 		}
 	}
@@ -287,32 +288,37 @@ func (a *app) knownSigners() (map[string]signer, error) {
 		out[evidence.KeyID(pub)] = signer{name: "your key", pub: pub}
 	}
 	for _, s := range c.Signers {
-		pub, err := evidence.ParsePublicKey(s.Key)
+		pub, err := evidence.ParseSignerKey(s.Key)
 		if err != nil {
 			return nil, err // checked when loading
 		}
-		out[evidence.KeyID(pub)] = signer{name: s.Name, pub: pub}
+		id, err := evidence.SignerKeyID(pub)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = signer{name: s.Name, pub: pub}
 	}
 	return out, nil
 }
 
 type signer struct {
 	name string
-	pub  ed25519.PublicKey
+	pub  crypto.PublicKey
 }
 
 // parseKeyArg reads a public key given on the command line: its text form
-// (ed25519:<base64>), or a file holding it, a PEM public key, or a private
-// key (whose public half is meant).
-func parseKeyArg(s string) (ed25519.PublicKey, error) {
-	if pub, err := evidence.ParsePublicKey(s); err == nil {
+// (ed25519:<base64>, ecdsa-p256:<base64>, ...), or a file holding it, a PEM
+// public key (cosign.pub), or an Ed25519 private key (whose public half is
+// meant).
+func parseKeyArg(s string) (crypto.PublicKey, error) {
+	if pub, err := evidence.ParseSignerKey(s); err == nil {
 		return pub, nil
 	}
 	b, err := os.ReadFile(s)
 	if err != nil {
-		return nil, fmt.Errorf("%q is neither a public key (ed25519:<base64>) nor a readable key file: %w", s, err)
+		return nil, fmt.Errorf("%q is neither a public key (ed25519:<base64>, ecdsa-p256:<base64>, ...) nor a readable key file: %w", s, err)
 	}
-	if pub, err := evidence.ParsePublicKey(string(b)); err == nil {
+	if pub, err := evidence.ParseSignerKey(string(b)); err == nil {
 		return pub, nil
 	}
 	k, err := evidence.ParsePrivateKey(b)

@@ -78,11 +78,19 @@ KEY is "ed25519:<base64>" (as keygen prints it), or a file holding it.`,
 			if err != nil {
 				return err
 			}
-			cfg.Signers = append(cfg.Signers, signerConfig{Name: args[0], Key: evidence.FormatPublicKey(pub)})
+			text, err := evidence.FormatSignerKey(pub)
+			if err != nil {
+				return err
+			}
+			id, err := evidence.SignerKeyID(pub)
+			if err != nil {
+				return err
+			}
+			cfg.Signers = append(cfg.Signers, signerConfig{Name: args[0], Key: text})
 			if err := cfg.save(); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "added signer %s (%s) to %s\n", args[0], evidence.KeyID(pub), cfg.path)
+			fmt.Fprintf(a.stderr, "added signer %s (%s) to %s\n", args[0], id, cfg.path)
 			return nil
 		},
 	}

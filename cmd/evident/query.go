@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -132,6 +133,12 @@ type nodeError struct {
 type queryRow struct {
 	Release        string    `json:"release"`
 	Kind           string    `json:"kind"`
+	PackageLevel   bool      `json:"package_level,omitempty"` // evidence about every release of the package
+	Format         string    `json:"format,omitempty"`
+	Name           string    `json:"name,omitempty"`
+	DocumentSHA256 string    `json:"document_sha256,omitempty"`
+	DocumentSize   int64     `json:"document_size,omitempty"`
+	MediaType      string    `json:"media_type,omitempty"`
 	PredicateType  string    `json:"predicate_type"`
 	Node           string    `json:"node"`
 	LogIndex       uint64    `json:"log_index"`
@@ -161,6 +168,9 @@ func makeRows(r client.Result, q evidence.Purl, signers map[string]signer) []que
 		return []queryRow{row}
 	}
 	row.Kind, row.PredicateType, row.LoggedAt = string(e.Kind), e.PredicateType, e.Time
+	row.PackageLevel = r.PackageLevel
+	row.Format, row.Name = e.Format, e.Name
+	row.DocumentSHA256, row.DocumentSize, row.MediaType = hex.EncodeToString(e.Document.Digest[:]), e.Document.Size, e.Document.MediaType
 	row.EnvelopeSHA256 = hex.EncodeToString(e.EnvelopeDigest[:])
 	row.Signers = e.Signers
 	for _, id := range e.Signers {
@@ -229,7 +239,7 @@ func printRows(a *app, rows []queryRow) {
 			}
 			release = r.Release
 			fmt.Fprintf(w, "%s\n", r.Release)
-			fmt.Fprintf(w, "  KIND\tFOUNDATION\tSIGNER\tINDEX\tLOGGED\tSTATUS\n")
+			fmt.Fprintf(w, "  KIND\tDOCUMENT\tFORMAT\tSIZE\tSHA-256\tFOUNDATION\tSIGNER\tINDEX\tLOGGED\tSTATUS\n")
 		}
 		logged := ""
 		if !r.LoggedAt.IsZero() {
@@ -239,9 +249,39 @@ func printRows(a *app, rows []queryRow) {
 		if !r.Verified {
 			status = "FAILED: " + r.Error
 		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%d\t%s\t%s\n", r.Kind, r.Node, signerLabel(r), r.LogIndex, logged, status)
+		kind := r.Kind
+		if r.PackageLevel {
+			kind += " (package)"
+		}
+		digest := r.DocumentSHA256
+		if len(digest) > 12 {
+			digest = digest[:12] + "…"
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", kind, cut(r.Name, 40), cut(r.Format, 32), byteSize(r.DocumentSize), digest, r.Node, signerLabel(r), r.LogIndex, logged, status)
 	}
 	w.Flush()
+}
+
+// cut shortens s to at most n characters for a table, with "…".
+func cut(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// byteSize formats a size in bytes for people.
+func byteSize(n int64) string {
+	switch {
+	case n >= 10<<20:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 10<<10:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 // signerLabel shows known signers by name and others by a short key id.
@@ -251,13 +291,28 @@ func signerLabel(r queryRow) string {
 	}
 	var ids []string
 	for _, id := range r.Signers {
-		if len(id) > len("ed25519:")+12 {
-			id = id[:len("ed25519:")+12] + "…"
-		}
-		ids = append(ids, id)
+		ids = append(ids, shortSigner(id))
 	}
 	if len(ids) == 0 {
 		return "?"
 	}
 	return strings.Join(ids, ", ")
+}
+
+// shortSigner shortens a signer id for a table: a key id to its algorithm
+// and 12 hex digits, a Sigstore identity to its subject (a workflow, an
+// email address), decoded.
+func shortSigner(id string) string {
+	if rest, ok := strings.CutPrefix(id, "sigstore:"); ok {
+		if _, san, ok := strings.Cut(rest, ":"); ok {
+			if s, err := url.PathUnescape(san); err == nil {
+				return cut(strings.TrimPrefix(s, "https://"), 60)
+			}
+		}
+		return cut(id, 60)
+	}
+	if alg, h, ok := strings.Cut(id, ":"); ok && len(h) > 12 {
+		return alg + ":" + h[:12] + "…"
+	}
+	return id
 }

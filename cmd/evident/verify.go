@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -103,19 +104,24 @@ type verifyOutput struct {
 }
 
 type verifyItem struct {
-	Item          int       `json:"item"`
-	Verified      bool      `json:"verified"`
-	Error         string    `json:"error,omitempty"`
-	FailedPart    string    `json:"failed_part,omitempty"`
-	Subjects      []string  `json:"subjects,omitempty"`
-	Kind          string    `json:"kind,omitempty"`
-	PredicateType string    `json:"predicate_type,omitempty"`
-	LogIndex      uint64    `json:"log_index"`
-	Origin        string    `json:"origin,omitempty"`
-	TreeSize      uint64    `json:"tree_size,omitempty"`
-	Signers       []string  `json:"signers,omitempty"`
-	SignerNames   []string  `json:"signer_names,omitempty"`
-	LoggedAt      time.Time `json:"logged_at,omitzero"`
+	Item           int       `json:"item"`
+	Verified       bool      `json:"verified"`
+	Error          string    `json:"error,omitempty"`
+	FailedPart     string    `json:"failed_part,omitempty"`
+	Subjects       []string  `json:"subjects,omitempty"`
+	Kind           string    `json:"kind,omitempty"`
+	Format         string    `json:"format,omitempty"`
+	Name           string    `json:"name,omitempty"`
+	DocumentSHA256 string    `json:"document_sha256,omitempty"`
+	DocumentSize   int64     `json:"document_size,omitempty"`
+	MediaType      string    `json:"media_type,omitempty"`
+	PredicateType  string    `json:"predicate_type,omitempty"`
+	LogIndex       uint64    `json:"log_index"`
+	Origin         string    `json:"origin,omitempty"`
+	TreeSize       uint64    `json:"tree_size,omitempty"`
+	Signers        []string  `json:"signers,omitempty"`
+	SignerNames    []string  `json:"signer_names,omitempty"`
+	LoggedAt       time.Time `json:"logged_at,omitzero"`
 }
 
 func makeVerifyItem(r client.ItemResult, known map[string]signer) verifyItem {
@@ -132,6 +138,8 @@ func makeVerifyItem(r client.ItemResult, known map[string]signer) verifyItem {
 	}
 	if e := r.Entry; e != nil {
 		it.Kind, it.PredicateType, it.LoggedAt, it.Signers = string(e.Kind), e.PredicateType, e.Time, e.Signers
+		it.Format, it.Name = e.Format, e.Name
+		it.DocumentSHA256, it.DocumentSize, it.MediaType = hex.EncodeToString(e.Document.Digest[:]), e.Document.Size, e.Document.MediaType
 		for _, s := range e.Subjects {
 			it.Subjects = append(it.Subjects, s.Purl)
 		}
@@ -156,8 +164,9 @@ func printVerify(a *app, items []verifyItem) {
 		if len(it.SignerNames) == len(it.Signers) {
 			signers = strings.Join(it.SignerNames, ", ")
 		}
-		fmt.Fprintf(a.stdout, "item %d: verified: %s %s, log entry %d of %s (tree size %d), logged %s, signed by %s\n",
-			it.Item, strings.Join(it.Subjects, " "), it.Kind, it.LogIndex, it.Origin, it.TreeSize, it.LoggedAt.Format(time.RFC3339), signers)
+		fmt.Fprintf(a.stdout, "item %d: verified: %s %s %q (%s, %s, sha256:%s), log entry %d of %s (tree size %d), logged %s, signed by %s\n",
+			it.Item, strings.Join(it.Subjects, " "), it.Kind, it.Name, it.Format, byteSize(it.DocumentSize), it.DocumentSHA256,
+			it.LogIndex, it.Origin, it.TreeSize, it.LoggedAt.Format(time.RFC3339), signers)
 	}
 	fmt.Fprintf(a.stdout, "%d of %d items verified\n", ok, len(items))
 }
