@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/evident-dev/evident/evidence/internal/jsonscan"
+	"github.com/evident-dev/evident/evidence/sigstore"
 )
 
 // PredicateDocument is the predicate type of a document attestation: a
@@ -305,6 +306,13 @@ func DocumentOf(payload []byte) ([]byte, string, error) {
 // (see [DocumentOf]) and its media type. It does not verify signatures: it
 // reads what a node has already verified and logged.
 func DocumentOfEnvelope(envelope []byte) ([]byte, string, error) {
+	if isSigstoreBundle(envelope) {
+		b, err := sigstore.Parse(envelope)
+		if err != nil {
+			return nil, "", bundleError(err)
+		}
+		return DocumentOf(b.Payload)
+	}
 	env, err := ParseEnvelope(envelope)
 	if err != nil {
 		return nil, "", err

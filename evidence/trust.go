@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"fmt"
+	"github.com/evident-dev/evident/evidence/sigstore"
 	"math"
 	"net/url"
 	"slices"
@@ -230,12 +231,50 @@ type TrustedKey struct {
 // signature costs at most this many verifications.
 const maxKeysPerKeyID = 4
 
-// TrustPolicy is the set of keys a node accepts evidence from, each allowed
-// to sign for some purl namespaces. A nil *TrustPolicy trusts no key. It is
-// safe for concurrent use.
+// TrustedIdentity is a Sigstore signing identity a node trusts, with the
+// namespaces it may sign for: an OIDC issuer and the certificate's subject
+// alternative name, exactly or by a regular expression (anchored at both
+// ends), and optionally the source repository a build ran on. See
+// [sigstore.Rule].
+type TrustedIdentity struct {
+	// Name labels the identity in messages; optional.
+	Name string
+	// Issuer is the OIDC issuer, e.g. https://token.actions.githubusercontent.com.
+	Issuer string
+	// SAN or SANRegexp (one of them) names the signer, e.g. the workflow
+	// https://github.com/pypa/sampleproject/.github/workflows/release.yml@refs/tags/v4.0.0,
+	// or ^https://github[.]com/pypa/sampleproject/[.]github/workflows/release[.]yml@refs/tags/.*$.
+	SAN, SANRegexp string
+	// SourceRepositoryURI, if set, must be the repository the build ran
+	// on: set it when the SAN is a reusable workflow many repositories
+	// call.
+	SourceRepositoryURI string
+	// Namespaces are patterns in the text form of [Namespace]. At least one
+	// is required.
+	Namespaces []string
+}
+
+// TrustConfig is everything a node trusts: keys, and Sigstore identities
+// with the trusted root their bundles are verified against.
+type TrustConfig struct {
+	Keys       []TrustedKey
+	Identities []TrustedIdentity
+	// SigstoreTrustedRoot is a Sigstore trusted_root.json (for the public
+	// good instance, what sigstore-go and cosign fetch with TUF). Required
+	// with Identities: bundles are verified offline against it.
+	SigstoreTrustedRoot []byte
+}
+
+// TrustPolicy is the set of keys and Sigstore identities a node accepts
+// evidence from, each allowed to sign for some purl namespaces. A nil
+// *TrustPolicy trusts no one. It is safe for concurrent use.
 type TrustPolicy struct {
 	keys   map[string]*trustedKey   // by key id
 	byHint map[string][]*trustedKey // by every keyid a signature may carry
+	// sigstore verifies bundles; identities[i] holds the namespaces of its
+	// rule i. Nil when no identity is trusted.
+	sigstore   *sigstore.Verifier
+	identities [][]Namespace
 }
 
 type trustedKey struct {
@@ -246,10 +285,52 @@ type trustedKey struct {
 	burst      int
 }
 
-// NewTrustPolicy builds a trust policy. Each key must be a valid public key
-// of an accepted algorithm ([KeyAlg]) listed once, with at least one valid
-// namespace.
+// NewTrustPolicy builds a trust policy of keys only; see [NewTrust].
 func NewTrustPolicy(keys []TrustedKey) (*TrustPolicy, error) {
+	return NewTrust(TrustConfig{Keys: keys})
+}
+
+// NewTrust builds a trust policy. Each key must be a valid public key of an
+// accepted algorithm ([KeyAlg]) listed once, with at least one valid
+// namespace; each identity must name an issuer, a SAN or SAN regexp, and at
+// least one valid namespace, and then a trusted root is required.
+func NewTrust(cfg TrustConfig) (*TrustPolicy, error) {
+	p, err := newKeyPolicy(cfg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Identities) == 0 {
+		return p, nil
+	}
+	if len(cfg.SigstoreTrustedRoot) == 0 {
+		return nil, fieldErr("identities", "Sigstore identities need a trusted root (trusted_root.json) to verify bundles against")
+	}
+	rules := make([]sigstore.Rule, len(cfg.Identities))
+	for i, id := range cfg.Identities {
+		field := fmt.Sprintf("identities[%d]", i)
+		if len(id.Namespaces) == 0 {
+			return nil, fieldErr(field, "identity %s has no namespaces, so it could sign for nothing; use \"*\" to allow every purl", quote(id.Issuer+" "+id.SAN+id.SANRegexp))
+		}
+		var ns []Namespace
+		for j, s := range id.Namespaces {
+			n, err := parseNamespace(s)
+			if err != nil {
+				return nil, fieldErr(fmt.Sprintf("%s.namespaces[%d]", field, j), "%s: %v", quote(s), err)
+			}
+			ns = append(ns, n)
+		}
+		p.identities = append(p.identities, ns)
+		rules[i] = sigstore.Rule{Name: id.Name, Issuer: id.Issuer, SAN: id.SAN, SANRegexp: id.SANRegexp, SourceRepositoryURI: id.SourceRepositoryURI}
+	}
+	v, err := sigstore.NewVerifier(cfg.SigstoreTrustedRoot, rules)
+	if err != nil {
+		return nil, fieldErr("identities", "%v", err)
+	}
+	p.sigstore = v
+	return p, nil
+}
+
+func newKeyPolicy(keys []TrustedKey) (*TrustPolicy, error) {
 	p := &TrustPolicy{keys: make(map[string]*trustedKey, len(keys)), byHint: make(map[string][]*trustedKey, len(keys))}
 	for i, k := range keys {
 		field := fmt.Sprintf("keys[%d]", i)

@@ -2,7 +2,9 @@ package evidence
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"github.com/evident-dev/evident/evidence/sigstore"
 	"slices"
 	"strings"
 	"time"
@@ -67,6 +69,9 @@ func Verify(envelope []byte, trust *TrustPolicy) (*Verified, error) {
 // VerifyFor is [Verify] with release: the purl under which subjects named by
 // file rather than by purl are filed, or "".
 func VerifyFor(envelope []byte, trust *TrustPolicy, release string) (*Verified, error) {
+	if isSigstoreBundle(envelope) {
+		return verifyBundle(envelope, trust, release)
+	}
 	env, err := parseInToto(envelope)
 	if err != nil {
 		return nil, err
@@ -86,18 +91,27 @@ func VerifyFor(envelope []byte, trust *TrustPolicy, release string) (*Verified, 
 func VerifyBatch(envelopes [][]byte, releases []string, trust *TrustPolicy) (verified []*Verified, errs []error) {
 	verified, errs = make([]*Verified, len(envelopes)), make([]error, len(envelopes))
 	envs := make([]*Envelope, len(envelopes))
+	bundles := make([]bool, len(envelopes))
 	for i, b := range envelopes {
+		if bundles[i] = isSigstoreBundle(b); bundles[i] {
+			release := ""
+			if i < len(releases) {
+				release = releases[i]
+			}
+			verified[i], errs[i] = verifyBundle(b, trust, release)
+			continue
+		}
 		envs[i], errs[i] = parseInToto(b)
 	}
 	signers := make([][]*trustedKey, len(envelopes))
 	var pae []byte // one buffer for every envelope's signed message
 	for i, env := range envs {
-		if errs[i] == nil {
+		if errs[i] == nil && !bundles[i] {
 			signers[i], errs[i] = verifySignatures(env, trust, &pae)
 		}
 	}
 	for i, env := range envs {
-		if errs[i] == nil {
+		if errs[i] == nil && !bundles[i] {
 			release := ""
 			if i < len(releases) {
 				release = releases[i]
@@ -154,6 +168,83 @@ func verifyStatement(envelope []byte, env *Envelope, signers []*trustedKey, rele
 	}
 	v.entry = e
 	return v, nil
+}
+
+// isSigstoreBundle reports whether b is a JSON object whose mediaType says
+// it is a Sigstore bundle, rather than a DSSE envelope.
+func isSigstoreBundle(b []byte) bool {
+	m, err := decodeObject(b, "envelope", []string{"mediaType"}, maxMembers)
+	if err != nil {
+		return false
+	}
+	raw := m.Get("mediaType")
+	if raw == nil {
+		return false
+	}
+	mt, err := decodeString(raw, "mediaType")
+	return err == nil && strings.HasPrefix(mt, "application/vnd.dev.sigstore.bundle")
+}
+
+// verifyBundle is Verify of a Sigstore bundle: the bundle is verified
+// offline against the trust policy's trusted root and identity rules
+// (package sigstore), then its statement is checked as a DSSE envelope's
+// is, with the identity's signer id in place of a key id.
+func verifyBundle(b []byte, trust *TrustPolicy, release string) (*Verified, error) {
+	if trust == nil || trust.sigstore == nil {
+		if _, err := sigstore.Parse(b); err != nil {
+			return nil, bundleError(err)
+		}
+		return nil, &signatureError{
+			msg:  "evidence: the envelope is a Sigstore bundle, and this node trusts no Sigstore identity; ask the node operator to trust the signer's identity (OIDC issuer and certificate identity) for this namespace",
+			kind: ErrUntrustedKey,
+		}
+	}
+	res, err := trust.sigstore.Verify(b)
+	if err != nil {
+		return nil, bundleError(err)
+	}
+	st, err := ParseStatement(res.Payload)
+	if err != nil {
+		return nil, err
+	}
+	v, err := checkStatement(res.Payload, st, []string{res.SignerID}, func(_ string, p Purl) bool {
+		for _, r := range res.Rules {
+			for _, n := range trust.identities[r] {
+				if n.Match(p) {
+					return true
+				}
+			}
+		}
+		return false
+	}, release)
+	if err != nil {
+		return nil, err
+	}
+	v.EnvelopeDigest = sha256.Sum256(b)
+	v.EnvelopeSize = int64(len(b))
+	v.Encoding = EncodingSigstoreBundle
+	e, err := NewEntry(v, time.Unix(0, 0))
+	if err != nil {
+		return nil, err
+	}
+	v.entry = e
+	return v, nil
+}
+
+// bundleError classifies a refusal of package sigstore for the RPC
+// boundary: a bundle that is not one Evident can read is malformed; one
+// whose signer is trusted by no rule, or whose certificate chains to no
+// trusted root, is untrusted; one that fails any other check is a bad
+// signature.
+func bundleError(err error) error {
+	msg := "evidence: Sigstore bundle: " + err.Error()
+	switch {
+	case errors.Is(err, sigstore.ErrMalformed), errors.Is(err, sigstore.ErrUnsupported):
+		return fieldErr("envelope", "Sigstore bundle: %v", err)
+	case errors.Is(err, sigstore.ErrIdentity), errors.Is(err, sigstore.ErrUntrustedRoot):
+		return &signatureError{msg: msg, kind: ErrUntrustedKey}
+	}
+	return &signatureError{msg: msg, kind: ErrBadSignature}
 }
 
 // checkStatement files st's subjects under purls, checks that some signer in
