@@ -91,6 +91,24 @@ type Config struct {
 	// cleartext.
 	TLSKey string `yaml:"tls_key"`
 
+	// SigstoreTrustedRoot is the file of the Sigstore trusted root
+	// (trusted_root.json) that Sigstore bundles are verified against,
+	// offline: for the public-good instance, the file sigstore-go and
+	// cosign keep up to date with TUF. Required with identities. Default:
+	// empty, which trusts no Sigstore bundle.
+	SigstoreTrustedRoot string `yaml:"sigstore_trusted_root"`
+
+	// Identities are the Sigstore signing identities trusted to submit
+	// evidence (Sigstore bundles: PyPI, npm and GitHub attestations,
+	// cosign), each for some purl namespaces. Default: none. For example:
+	//
+	//	identities:
+	//	  - name: sampleproject releases
+	//	    issuer: https://token.actions.githubusercontent.com
+	//	    san_regexp: https://github[.]com/pypa/sampleproject/[.]github/workflows/release[.]yml@refs/tags/.*
+	//	    namespaces: ["pkg:pypi/sampleproject"]
+	Identities []Identity `yaml:"identities"`
+
 	// Submitters are the keys trusted to submit evidence, each for some purl
 	// namespaces; every other submission is refused. Default: none, which
 	// refuses every submission. evidentd init writes a development key that
@@ -129,6 +147,37 @@ type Peer struct {
 	WitnessKey string `yaml:"witness_key"`
 }
 
+// Identity is a Sigstore signing identity trusted to submit evidence, an
+// entry of Config.Identities.
+type Identity struct {
+	// Name is for the people who read this file, and names the entry in
+	// messages. Default: empty.
+	Name string `yaml:"name"`
+
+	// Issuer is the OIDC issuer of the signing certificate, e.g.
+	// https://token.actions.githubusercontent.com for GitHub Actions.
+	// Required.
+	Issuer string `yaml:"issuer"`
+
+	// SAN is the certificate identity (subject alternative name), exactly:
+	// for GitHub Actions the workflow that signs, with its ref. Give san or
+	// san_regexp. Default: empty.
+	SAN string `yaml:"san,omitempty"`
+
+	// SANRegexp matches the whole certificate identity (it is anchored at
+	// both ends; Go RE2 syntax). Give san or san_regexp. Default: empty.
+	SANRegexp string `yaml:"san_regexp,omitempty"`
+
+	// SourceRepository is the repository the build must have run on
+	// (Fulcio's source repository URI): set it when the identity is a
+	// reusable workflow that many repositories call. Default: empty, any.
+	SourceRepository string `yaml:"source_repository,omitempty"`
+
+	// Namespaces are the purl namespaces the identity may sign for, as for
+	// submitters. Required: at least one.
+	Namespaces []string `yaml:"namespaces,flow"`
+}
+
 // Submitter is a key trusted to submit evidence, an entry of
 // Config.Submitters.
 type Submitter struct {
@@ -136,9 +185,17 @@ type Submitter struct {
 	// errors about it. Default: empty.
 	Name string `yaml:"name"`
 
-	// Key is the public key, "ed25519:" and the base64 of the key, as
-	// "evident keygen" prints it. Required.
+	// Key is the public key: "ed25519:" and the base64 of the key, as
+	// "evident keygen" prints it; or an ECDSA P-256 or P-384 or RSA key as
+	// ecdsa-p256:, ecdsa-p384: or rsa: and the base64 of its PKIX encoding,
+	// or as a PEM PUBLIC KEY block (cosign.pub). Required.
 	Key string `yaml:"key"`
+
+	// KeyIDs are the DSSE keyid values the key's signatures carry, when the
+	// signing tool writes its own rather than the key's Evident key id; ""
+	// accepts signatures without one, as cosign writes them. At most 4 keys
+	// may share a keyid. Default: none.
+	KeyIDs []string `yaml:"keyids,omitempty,flow"`
 
 	// Namespaces are the purl namespaces the key may sign for:
 	// "pkg:maven/org.apache" (that namespace and below), "pkg:pypi" (a whole
@@ -248,19 +305,36 @@ func (c *Config) cosigner() (*witness.Cosigner, error) {
 	return witness.ParseCosignerKey(strings.TrimSpace(string(b)), nil)
 }
 
-// trust builds the submitters' trust policy.
+// trust builds the trust policy: the submitters' keys and the Sigstore
+// identities.
 func (c *Config) trust() (*evidence.TrustPolicy, error) {
-	var keys []evidence.TrustedKey
+	var cfg evidence.TrustConfig
 	for i, s := range c.Submitters {
-		pub, err := evidence.ParsePublicKey(s.Key)
+		pub, err := evidence.ParseSignerKey(s.Key)
 		if err != nil {
 			return nil, fmt.Errorf("submitters[%d] (%s): key: %w", i, s.Name, err)
 		}
-		keys = append(keys, evidence.TrustedKey{PublicKey: pub, Namespaces: s.Namespaces, Rate: s.RateLimit, Burst: s.Burst})
+		cfg.Keys = append(cfg.Keys, evidence.TrustedKey{PublicKey: pub, KeyIDs: s.KeyIDs, Namespaces: s.Namespaces, Rate: s.RateLimit, Burst: s.Burst})
 	}
-	t, err := evidence.NewTrustPolicy(keys)
+	for _, id := range c.Identities {
+		cfg.Identities = append(cfg.Identities, evidence.TrustedIdentity{
+			Name: id.Name, Issuer: id.Issuer, SAN: id.SAN, SANRegexp: id.SANRegexp,
+			SourceRepositoryURI: id.SourceRepository, Namespaces: id.Namespaces,
+		})
+	}
+	if c.SigstoreTrustedRoot != "" {
+		b, err := os.ReadFile(c.path(c.SigstoreTrustedRoot))
+		if err != nil {
+			return nil, fmt.Errorf("sigstore_trusted_root: %w", err)
+		}
+		cfg.SigstoreTrustedRoot = b
+	}
+	if len(cfg.Identities) > 0 && cfg.SigstoreTrustedRoot == nil {
+		return nil, errors.New("identities need sigstore_trusted_root: the trusted_root.json Sigstore bundles are verified against")
+	}
+	t, err := evidence.NewTrust(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("submitters: %w", err)
+		return nil, fmt.Errorf("submitters and identities: %w", err)
 	}
 	return t, nil
 }
@@ -292,6 +366,7 @@ func initConfig(origin, listen string, maxEnvelope int, submitterKey string) *Co
 		GossipInterval:  defaultGossipInterval.String(),
 		Peers:           []Peer{},
 		MaxEnvelopeSize: maxEnvelope,
+		Identities:      []Identity{},
 		Submitters: []Submitter{{
 			Name:       "local development key (submitter.key)",
 			Key:        submitterKey,

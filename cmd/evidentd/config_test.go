@@ -116,8 +116,14 @@ func TestConfigRoundTrip(t *testing.T) {
 		WitnessKey: "witness.key", GossipInterval: "1m30s",
 		Peers:           []Peer{{Name: "apache", URL: "https://evidence.apache.example", LogKey: "apache.example/log+1234abcd+AQ", WitnessKey: "apache.example/witness+5678ef01+BA"}},
 		MaxEnvelopeSize: 1 << 20, TLSCert: "cert.pem", TLSKey: "key.pem",
+		SigstoreTrustedRoot: "trusted_root.json",
+		Identities: []Identity{{
+			Name: "sampleproject", Issuer: "https://token.actions.githubusercontent.com",
+			SANRegexp: "https://github[.]com/pypa/sampleproject/.*", SourceRepository: "https://github.com/pypa/sampleproject",
+			Namespaces: []string{"pkg:pypi/sampleproject"},
+		}},
 		Submitters: []Submitter{
-			{Name: "release manager", Key: "ed25519:AAAA", Namespaces: []string{"pkg:maven/org.apache", "pkg:pypi"}, RateLimit: 2.5, Burst: 10},
+			{Name: "release manager", Key: "ed25519:AAAA", KeyIDs: []string{"", "rm-2026"}, Namespaces: []string{"pkg:maven/org.apache", "pkg:pypi"}, RateLimit: 2.5, Burst: 10},
 			{Name: "yes: no", Key: "ed25519:BBBB", Namespaces: []string{"*"}},
 		},
 	}

@@ -63,6 +63,42 @@ var configKeyDocs = []struct{ key, comment string }{
 		"# neither. Default: empty, cleartext.\n"},
 	{"tls_key", "# tls_key is the PEM file of the private key of tls_cert. Default: empty,\n" +
 		"# cleartext.\n"},
+	{"sigstore_trusted_root", "# sigstore_trusted_root is the file of the Sigstore trusted root\n" +
+		"# (trusted_root.json) that Sigstore bundles are verified against, offline:\n" +
+		"# for the public-good instance, the file sigstore-go and cosign keep up to date\n" +
+		"# with TUF. Required with identities. Default: empty, which trusts no Sigstore\n" +
+		"# bundle.\n"},
+	{"identities", "# identities are the Sigstore signing identities trusted to submit evidence\n" +
+		"# (Sigstore bundles: PyPI, npm and GitHub attestations, cosign), each for some\n" +
+		"# purl namespaces. Default: none. For example:\n" +
+		"#\n" +
+		"#   identities:\n" +
+		"#     - name: sampleproject releases\n" +
+		"#       issuer: https://token.actions.githubusercontent.com\n" +
+		"#       san_regexp: https://github[.]com/pypa/sampleproject/[.]github/workflows/release[.]yml@refs/tags/.*\n" +
+		"#       namespaces: [\"pkg:pypi/sampleproject\"]\n" +
+		"#\n" +
+		"# Each entry of identities has these keys:\n" +
+		"#\n" +
+		"#   name is for the people who read this file, and names the entry in messages.\n" +
+		"#   Default: empty.\n" +
+		"#\n" +
+		"#   issuer is the OIDC issuer of the signing certificate, e.g.\n" +
+		"#   https://token.actions.githubusercontent.com for GitHub Actions. Required.\n" +
+		"#\n" +
+		"#   san is the certificate identity (subject alternative name), exactly:\n" +
+		"#   for GitHub Actions the workflow that signs, with its ref. Give san or\n" +
+		"#   san_regexp. Default: empty.\n" +
+		"#\n" +
+		"#   san_regexp matches the whole certificate identity (it is anchored at both\n" +
+		"#   ends; Go RE2 syntax). Give san or san_regexp. Default: empty.\n" +
+		"#\n" +
+		"#   source_repository is the repository the build must have run on (Fulcio's\n" +
+		"#   source repository URI): set it when the identity is a reusable workflow that\n" +
+		"#   many repositories call. Default: empty, any.\n" +
+		"#\n" +
+		"#   namespaces are the purl namespaces the identity may sign for, as for\n" +
+		"#   submitters. Required: at least one.\n"},
 	{"submitters", "# submitters are the keys trusted to submit evidence, each for some purl\n" +
 		"# namespaces; every other submission is refused. Default: none, which refuses\n" +
 		"# every submission. evidentd init writes a development key that may sign for\n" +
@@ -81,8 +117,15 @@ var configKeyDocs = []struct{ key, comment string }{
 		"#   name is for the people who read this file, and names the entry in errors\n" +
 		"#   about it. Default: empty.\n" +
 		"#\n" +
-		"#   key is the public key, \"ed25519:\" and the base64 of the key, as \"evident\n" +
-		"#   keygen\" prints it. Required.\n" +
+		"#   key is the public key: \"ed25519:\" and the base64 of the key, as \"evident\n" +
+		"#   keygen\" prints it; or an ECDSA P-256 or P-384 or RSA key as ecdsa-p256:,\n" +
+		"#   ecdsa-p384: or rsa: and the base64 of its PKIX encoding, or as a PEM PUBLIC\n" +
+		"#   KEY block (cosign.pub). Required.\n" +
+		"#\n" +
+		"#   keyids are the DSSE keyid values the key's signatures carry, when the\n" +
+		"#   signing tool writes its own rather than the key's Evident key id; \"\" accepts\n" +
+		"#   signatures without one, as cosign writes them. At most 4 keys may share a\n" +
+		"#   keyid. Default: none.\n" +
 		"#\n" +
 		"#   namespaces are the purl namespaces the key may sign for:\n" +
 		"#   \"pkg:maven/org.apache\" (that namespace and below), \"pkg:pypi\" (a whole\n" +
