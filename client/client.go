@@ -212,13 +212,21 @@ func refusal(err error) (*RefusedError, bool) {
 // node is a [*RefusedError]; other errors mean the outcome is unknown and
 // the envelope may be sent again (submitting is idempotent).
 func (c *Client) Submit(ctx context.Context, envelope []byte) (*SubmitResult, error) {
+	return c.SubmitFor(ctx, envelope, "")
+}
+
+// SubmitFor is [Client.Submit] with release: the purl with a version under
+// which the node files statement subjects named by file rather than by purl
+// (SLSA provenance of a tarball, a PyPI attestation of a wheel), if the
+// signed file name carries that release's name and version; or "".
+func (c *Client) SubmitFor(ctx context.Context, envelope []byte, release string) (*SubmitResult, error) {
 	var res *evidentv1.SubmitResult
 	var err error
 	if len(envelope) >= c.threshold {
-		res, err = c.submitStream(ctx, envelope)
+		res, err = c.submitStream(ctx, envelope, release)
 	} else {
 		var resp *connect.Response[evidentv1.SubmitResponse]
-		resp, err = c.evidence.Submit(ctx, connect.NewRequest(&evidentv1.SubmitRequest{Envelope: envelope}))
+		resp, err = c.evidence.Submit(ctx, connect.NewRequest(&evidentv1.SubmitRequest{Envelope: envelope, ReleasePurl: release}))
 		if err == nil {
 			res = resp.Msg.GetResult()
 		}
@@ -232,11 +240,11 @@ func (c *Client) Submit(ctx context.Context, envelope []byte) (*SubmitResult, er
 	return checkSubmitResult(res, envelope)
 }
 
-func (c *Client) submitStream(ctx context.Context, envelope []byte) (*evidentv1.SubmitResult, error) {
+func (c *Client) submitStream(ctx context.Context, envelope []byte, release string) (*evidentv1.SubmitResult, error) {
 	sum := sha256.Sum256(envelope)
 	stream := c.evidence.SubmitStream(ctx)
 	err := stream.Send(&evidentv1.SubmitStreamRequest{Part: &evidentv1.SubmitStreamRequest_Header{
-		Header: &evidentv1.SubmitStreamHeader{EnvelopeSize: uint64(len(envelope)), EnvelopeSha256: sum[:]},
+		Header: &evidentv1.SubmitStreamHeader{EnvelopeSize: uint64(len(envelope)), EnvelopeSha256: sum[:], ReleasePurl: release},
 	}})
 	for rest := envelope; err == nil && len(rest) > 0; {
 		n := min(len(rest), streamChunk)
@@ -290,6 +298,16 @@ type BatchOutcome struct {
 // outcomes are in the order of envelopes. An error means the call as a whole
 // failed and the outcome of every envelope is unknown.
 func (c *Client) SubmitBatch(ctx context.Context, envelopes [][]byte) ([]BatchOutcome, error) {
+	return c.SubmitBatchFor(ctx, envelopes, nil)
+}
+
+// SubmitBatchFor is [Client.SubmitBatch] with releases[i] the release of
+// envelopes[i], as [Client.SubmitFor] takes it; releases is nil or has one
+// element per envelope.
+func (c *Client) SubmitBatchFor(ctx context.Context, envelopes [][]byte, releases []string) ([]BatchOutcome, error) {
+	if releases != nil && len(releases) != len(envelopes) {
+		return nil, fmt.Errorf("%d releases for %d envelopes: give one per envelope, or none", len(releases), len(envelopes))
+	}
 	if len(envelopes) == 0 || len(envelopes) > MaxBatch {
 		return nil, fmt.Errorf("a batch holds 1 to %d envelopes, not %d", MaxBatch, len(envelopes))
 	}
@@ -298,7 +316,7 @@ func (c *Client) SubmitBatch(ctx context.Context, envelopes [][]byte) ([]BatchOu
 			return nil, fmt.Errorf("envelope %d is %d bytes; batches take 1 to %d bytes each, submit larger ones with Submit", i, len(e), MaxBatchEnvelope)
 		}
 	}
-	resp, err := c.evidence.SubmitBatch(ctx, connect.NewRequest(&evidentv1.SubmitBatchRequest{Envelopes: envelopes}))
+	resp, err := c.evidence.SubmitBatch(ctx, connect.NewRequest(&evidentv1.SubmitBatchRequest{Envelopes: envelopes, ReleasePurls: releases}))
 	if err != nil {
 		return nil, fmt.Errorf("couldn't submit a batch to %s: %w", c.name, err)
 	}

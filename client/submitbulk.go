@@ -27,6 +27,10 @@ type BulkOptions struct {
 	// Backoff is the wait before the first retry; it doubles before each
 	// next one. Default 500 ms.
 	Backoff time.Duration
+	// ReleasePurl is the release under which the node files statement
+	// subjects named by file rather than by purl ([Client.SubmitFor]), for
+	// every envelope. Default: none.
+	ReleasePurl string
 	// GiveUpAfter is how many calls in a row may fail outright (none of
 	// their envelopes got an answer) before SubmitBulk stops sending: the
 	// node is down or can't be reached, and retrying thousands of batches
@@ -149,15 +153,19 @@ func (c *Client) SubmitBulk(ctx context.Context, n int, envelope func(i int) ([]
 			report(it.i, r, err)
 		}
 		if len(batch) == 1 && alone(batch[0].env) {
-			r, err := c.Submit(ctx, batch[0].env)
+			r, err := c.SubmitFor(ctx, batch[0].env, opts.ReleasePurl)
 			settle(batch[0], r, err)
 			return retry, errs
 		}
 		envs := make([][]byte, len(batch))
+		var releases []string
 		for i, it := range batch {
 			envs[i] = it.env
+			if opts.ReleasePurl != "" {
+				releases = append(releases, opts.ReleasePurl)
+			}
 		}
-		outs, err := c.SubmitBatch(ctx, envs)
+		outs, err := c.SubmitBatchFor(ctx, envs, releases)
 		if err != nil {
 			// The call failed as a whole: no envelope got an answer.
 			for _, it := range batch {

@@ -16,17 +16,36 @@ import (
 
 	"github.com/evident-dev/evident/client"
 	"github.com/evident-dev/evident/evidence"
+	"github.com/evident-dev/evident/evidence/detect"
+	"github.com/evident-dev/evident/evidence/sigstore"
 )
 
 func (a *app) submitCmd() *cobra.Command {
 	o := submitOptions{batchSize: 100, concurrency: 4}
 	c := &cobra.Command{
 		Use:   "submit FILE|DIR...",
-		Short: "Submit signed evidence (DSSE envelopes) to a node",
-		Long: `Submit sends DSSE envelopes (as attest writes them) to a node: --node, or the
-first node of the configuration. A directory is searched for *.intoto.json
-and *.dsse.json files, and for other *.json files that are envelopes; FILE -
-reads one envelope from standard input.
+		Short: "Submit signed evidence (DSSE envelopes, Sigstore bundles) to a node",
+		Long: `Submit sends signed evidence to a node: --node, or the first node of the
+configuration. It takes, exactly as they were signed:
+
+  - DSSE envelopes, as evident attest, cosign attest --key or in-toto
+    tooling write them;
+  - Sigstore bundles (v0.1 to v0.3) of in-toto attestations, as cosign,
+    sigstore-python, actions/attest and slsa-github-generator write them
+    (.sigstore, .sigstore.json, .intoto.jsonl);
+  - files that hold bundles, each bundle submitted on its own: JSON lines
+    (gh attestation download), npm's and GitHub's attestation API responses,
+    PEP 740 attestation objects and PyPI provenance files (converted into
+    the bundles they stand for).
+
+A directory is searched for *.intoto.json, *.dsse.json, *.sigstore,
+*.sigstore.json, *.jsonl, *.attestation and *.slsa files, and for other
+*.json files that are one of the above; FILE - reads one from standard input.
+
+Statements made elsewhere often name their subjects by file
+(pypi_attestations-0.0.19.tar.gz) rather than by Package URL: give the
+release with --release, and the node files them under it if the signed file
+name carries the release's name and version.
 
 Envelopes go in batches (--batch-size, at most 1000) over a few concurrent
 calls (--concurrency); large envelopes go one at a time, streamed in chunks.
@@ -47,6 +66,8 @@ Exit codes: 0 all logged (new or already present); 1 some refused; 2 some
 could not be sent, or nothing could be; 130 interrupted.`,
 		Example: `  evident submit sbom.spdx.json.intoto.json
   evident submit --node apache release-2.24.1/ back-catalogue/
+  evident submit --release pkg:pypi/rfc8785@0.1.2 rfc8785-0.1.2-py3-none-any.whl.publish.attestation
+  evident submit --release pkg:github/aspect-build/rules_lint@v1.3.1 rules_lint-v1.3.1.tar.gz.intoto.jsonl
   evident attest vex.json --subject pkg:pypi/requests@2.32.3 --artifact requests.tar.gz -o - | evident submit -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -57,6 +78,7 @@ could not be sent, or nothing could be; 130 interrupted.`,
 	f.IntVar(&o.batchSize, "batch-size", o.batchSize, "envelopes per call, 1 to 1000")
 	f.IntVar(&o.concurrency, "concurrency", o.concurrency, "calls in flight at once")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "print every file's outcome")
+	f.StringVar(&o.release, "release", "", "Package URL of the release to file subjects named by file under, e.g. pkg:pypi/rfc8785@0.1.2")
 	a.addJSONFlag(c, "the summary")
 	return c
 }
@@ -64,6 +86,7 @@ could not be sent, or nothing could be; 130 interrupted.`,
 type submitOptions struct {
 	batchSize, concurrency int
 	verbose                bool
+	release                string
 }
 
 // outcome is what became of one file.
@@ -106,12 +129,25 @@ func (a *app) submit(ctx context.Context, args []string, o submitOptions) error 
 	if err != nil {
 		return err
 	}
-	files, skipped, err := collectEnvelopes(args)
+	if o.release != "" {
+		p, err := evidence.ParsePurl(o.release)
+		if err != nil {
+			return fmt.Errorf("--release: %w", err)
+		}
+		if !p.HasVersion() {
+			return fmt.Errorf("--release %s has no version: name the release, e.g. %s@1.2.3", o.release, o.release)
+		}
+	}
+	paths, skipped, err := collectEnvelopes(args)
+	if err != nil {
+		return err
+	}
+	files, err := expandContainers(paths, a.stdin)
 	if err != nil {
 		return err
 	}
 	if len(files) == 0 {
-		return fmt.Errorf("no envelopes found in %s (looked for *.intoto.json, *.dsse.json and *.json envelopes)", strings.Join(args, " "))
+		return fmt.Errorf("no envelopes found in %s (looked for *.intoto.json, *.dsse.json, *.sigstore, *.sigstore.json, *.jsonl, *.attestation, *.slsa and *.json envelopes)", strings.Join(args, " "))
 	}
 	sum := &submitSummary{Node: nodes[0].Name, URL: nodes[0].URL, Total: len(files), Skipped: skipped}
 	s := &submitter{app: a, sum: sum, verbose: o.verbose, printAll: o.verbose || len(files) <= 10}
@@ -125,8 +161,8 @@ func (a *app) submit(ctx context.Context, args []string, o submitOptions) error 
 		fmt.Fprintf(a.stderr, "evident: interrupted: finishing the calls in flight (interrupt again to stop at once)\n")
 	})
 	err = cl.SubmitBulk(ctx, len(files), func(i int) ([]byte, error) { return s.read(files[i]) }, func(bo client.BulkOutcome) {
-		s.record(files[bo.Index], bo)
-	}, client.BulkOptions{BatchSize: o.batchSize, Concurrency: o.concurrency})
+		s.record(files[bo.Index].name, bo)
+	}, client.BulkOptions{BatchSize: o.batchSize, Concurrency: o.concurrency, ReleasePurl: o.release})
 	if !stopSaying() {
 		<-said
 	}
@@ -200,7 +236,9 @@ func collectEnvelopes(args []string) (files []string, skipped int, err error) {
 			}
 			name := strings.ToLower(d.Name())
 			switch {
-			case strings.HasSuffix(name, ".intoto.json"), strings.HasSuffix(name, ".dsse.json"):
+			case strings.HasSuffix(name, ".intoto.json"), strings.HasSuffix(name, ".dsse.json"),
+				strings.HasSuffix(name, ".sigstore"), strings.HasSuffix(name, ".sigstore.json"),
+				strings.HasSuffix(name, ".jsonl"), strings.HasSuffix(name, ".attestation"), strings.HasSuffix(name, ".slsa"):
 				files = append(files, path)
 			case strings.HasSuffix(name, ".json"):
 				if isEnvelopeFile(path) {
@@ -218,7 +256,8 @@ func collectEnvelopes(args []string) (files []string, skipped int, err error) {
 	return files, skipped, nil
 }
 
-// isEnvelopeFile reports whether a .json file looks like a DSSE envelope.
+// isEnvelopeFile reports whether a .json file looks like signed evidence: a
+// DSSE envelope, a Sigstore bundle, or a file of bundles.
 func isEnvelopeFile(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {
@@ -230,7 +269,82 @@ func isEnvelopeFile(path string) bool {
 	head := make([]byte, 64<<10)
 	n, _ := io.ReadFull(f, head)
 	h := string(head[:n])
-	return strings.Contains(h, `"payloadType"`) && strings.Contains(h, `"signatures"`)
+	return strings.Contains(h, `"payloadType"`) && strings.Contains(h, `"signatures"`) ||
+		strings.Contains(h, `application/vnd.dev.sigstore.bundle`) ||
+		strings.Contains(h, `"verification_material"`) || strings.Contains(h, `"attestation_bundles"`)
+}
+
+// submitFile is one envelope to submit: a file, or one of the bundles a
+// file holds.
+type submitFile struct {
+	name string // for messages: the file, and which of its bundles
+	path string // the file to read, if data is nil
+	data []byte // the envelope, if it was read already
+}
+
+// expandContainers turns the files into envelopes: a DSSE envelope or a
+// bundle is itself (read again when it is sent), and a file of bundles is
+// each of its bundles. Files that are neither are kept, for read to refuse
+// with a reason.
+func expandContainers(paths []string, stdin io.Reader) ([]submitFile, error) {
+	var out []submitFile
+	for _, p := range paths {
+		var b []byte
+		var err error
+		if p == "-" {
+			b, err = io.ReadAll(io.LimitReader(stdin, evidence.MaxEnvelopeSize+1))
+		} else {
+			b, err = readHead(p)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read %s: %w", p, err)
+		}
+		if _, perr := evidence.ParseEnvelope(b); perr == nil && p != "-" {
+			out = append(out, submitFile{name: p, path: p}) // read again when sent
+			continue
+		} else if perr == nil {
+			out = append(out, submitFile{name: p, data: b})
+			continue
+		}
+		if p != "-" && len(b) == headSize {
+			// A large file that is not an envelope: read it all to look.
+			if b, err = os.ReadFile(p); err != nil {
+				return nil, fmt.Errorf("couldn't read %s: %w", p, err)
+			}
+		}
+		format, bundles, uerr := sigstore.Unwrap(b)
+		switch {
+		case uerr != nil:
+			out = append(out, submitFile{name: p, path: p, data: b}) // read refuses it
+		case format == sigstore.FormatBundle:
+			out = append(out, submitFile{name: p, data: b})
+		default:
+			for i, bb := range bundles {
+				out = append(out, submitFile{name: fmt.Sprintf("%s[%d] (%s)", p, i, format), data: bb})
+			}
+		}
+	}
+	return out, nil
+}
+
+// headSize is how much of a file expandContainers reads to tell what it is:
+// envelopes of SBOMs can be tens of MiB, while containers of bundles are
+// small.
+const headSize = 4 << 20
+
+// readHead reads up to headSize bytes of a file.
+func readHead(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, headSize)
+	n, err := io.ReadFull(f, b)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		err = nil
+	}
+	return b[:n], err
 }
 
 // submitter keeps the summary of one submit command and prints outcomes as
@@ -248,23 +362,31 @@ type submitter struct {
 // localError is an envelope file refused without asking the node.
 type localError struct{ error }
 
-// read reads an envelope file and checks that it is an envelope, so that a
-// wrong file is refused with a useful message without asking the node.
-func (s *submitter) read(f string) ([]byte, error) {
-	var b []byte
-	var err error
-	if f == "-" {
-		b, err = io.ReadAll(io.LimitReader(s.app.stdin, evidence.MaxEnvelopeSize+1))
-	} else {
-		b, err = os.ReadFile(f)
+// read reads an envelope and checks that it is a DSSE envelope or a
+// Sigstore bundle, so that a wrong file is refused with a useful message
+// without asking the node.
+func (s *submitter) read(f submitFile) ([]byte, error) {
+	b := f.data
+	if f.path != "" {
+		var err error
+		if b, err = os.ReadFile(f.path); err != nil {
+			return nil, localError{fmt.Errorf("couldn't read it: %w", err)}
+		}
 	}
-	if err != nil {
-		return nil, localError{fmt.Errorf("couldn't read it: %w", err)}
+	if _, err := evidence.ParseEnvelope(b); err == nil {
+		return b, nil
 	}
-	if _, err := evidence.ParseEnvelope(b); err != nil {
-		return nil, localError{fmt.Errorf("not a DSSE envelope (%v); sign documents with evident attest first", err)}
+	if _, err := sigstore.Parse(b); err == nil || errors.Is(err, sigstore.ErrUnsupported) && !errors.Is(err, sigstore.ErrMalformed) {
+		// A bundle, or one the node will refuse with its reason.
+		if err != nil {
+			return nil, localError{fmt.Errorf("a Sigstore bundle Evident can't log: %v", err)}
+		}
+		return b, nil
 	}
-	return b, nil
+	if _, err := detect.Detect(f.name, b); err == nil {
+		return nil, localError{errors.New("not signed evidence but a document: sign it with evident attest first, then submit the envelope attest writes")}
+	}
+	return nil, localError{errors.New("not signed evidence: neither a DSSE envelope, nor a Sigstore bundle, nor a file of bundles (npm, GitHub, PEP 740); sign documents with evident attest first")}
 }
 
 // record counts what became of file, and prints it.
