@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/evident-dev/evident/evidence/sigstore"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,6 +137,10 @@ type VerifyOptions struct {
 	// every item must be signed by at least one of them. Default: any
 	// signer the log accepted, whose key the bundle carries.
 	TrustedSigners []crypto.PublicKey
+	// SigstoreTrustedRoot is the Sigstore trusted root (trusted_root.json)
+	// that items logged as Sigstore bundles are verified against, offline.
+	// Required for such items; others do not need it.
+	SigstoreTrustedRoot []byte
 }
 
 // ItemResult is the outcome of verifying one item of a bundle.
@@ -208,40 +214,18 @@ func verifyItem(i int, it *BundleItem, opts VerifyOptions) ItemResult {
 		return r
 	}
 	r.Entry = e
-	env, err := evidence.ParseEnvelope(it.Envelope)
+	payload, err := verifySignatures(e, it, opts)
 	if err != nil {
-		r.Err = &VerificationError{Part: PartEnvelope, Err: err}
+		r.Err = err
 		return r
 	}
-	if env.PayloadType != evidence.PayloadTypeInToto {
-		r.Err = verr(PartEnvelope, "payloadType is %q, not %q", truncate(env.PayloadType), evidence.PayloadTypeInToto)
-		return r
-	}
-	// Signatures come before reading the payload (DSSE protocol.md).
-	keys := make(map[string]crypto.PublicKey)
-	for _, k := range it.Signers {
-		if id, err := evidence.SignerKeyID(k); err == nil {
-			keys[id] = k
-		}
-	}
-	for _, id := range e.Signers {
-		pub, ok := keys[id]
-		if !ok {
-			r.Err = verr(PartSignature, "the bundle has no public key for signer %s", truncate(id))
-			return r
-		}
-		if err := env.Verify(pub); err != nil {
-			r.Err = verr(PartSignature, "signer %s: %v", id, err)
-			return r
-		}
-	}
-	st, err := evidence.ParseStatement(env.Payload)
+	st, err := evidence.ParseStatement(payload)
 	if err != nil {
 		r.Err = &VerificationError{Part: PartStatement, Err: err}
 		return r
 	}
 	r.Statement = st
-	if err := matchStatement(e, env.Payload, st); err != nil {
+	if err := matchStatement(e, payload, st); err != nil {
 		r.Err = err
 		return r
 	}
@@ -256,6 +240,78 @@ func verifyItem(i int, it *BundleItem, opts VerifyOptions) ItemResult {
 		}
 	}
 	return r
+}
+
+// verifySignatures checks the signatures on an item's envelope, as its entry
+// says it was signed, and returns the signed statement's bytes. Signatures
+// come before reading the payload (DSSE protocol.md).
+func verifySignatures(e *evidence.Entry, it *BundleItem, opts VerifyOptions) ([]byte, error) {
+	switch e.Encoding {
+	case evidence.EncodingDSSE:
+		env, err := evidence.ParseEnvelope(it.Envelope)
+		if err != nil {
+			return nil, &VerificationError{Part: PartEnvelope, Err: err}
+		}
+		if env.PayloadType != evidence.PayloadTypeInToto {
+			return nil, verr(PartEnvelope, "payloadType is %q, not %q", truncate(env.PayloadType), evidence.PayloadTypeInToto)
+		}
+		keys := make(map[string]crypto.PublicKey)
+		for _, k := range it.Signers {
+			if id, err := evidence.SignerKeyID(k); err == nil {
+				keys[id] = k
+			}
+		}
+		for _, id := range e.Signers {
+			pub, ok := keys[id]
+			if !ok {
+				return nil, verr(PartSignature, "the bundle has no public key for signer %s", truncate(id))
+			}
+			if err := env.Verify(pub); err != nil {
+				return nil, verr(PartSignature, "signer %s: %v", id, err)
+			}
+		}
+		return env.Payload, nil
+	case evidence.EncodingSigstoreBundle:
+		if len(opts.SigstoreTrustedRoot) == 0 {
+			return nil, verr(PartSignature, "the item is a Sigstore bundle: give the Sigstore trusted root (trusted_root.json) to verify it")
+		}
+		if len(e.Signers) != 1 {
+			return nil, verr(PartSigner, "a Sigstore bundle has one signer, the entry names %d", len(e.Signers))
+		}
+		issuer, ok := sigstoreIssuer(e.Signers[0])
+		if !ok {
+			return nil, verr(PartSigner, "%s is not a Sigstore identity", truncate(e.Signers[0]))
+		}
+		// Any identity of the entry's issuer verifies; then it must be the
+		// one the entry names.
+		v, err := sigstore.NewVerifier(opts.SigstoreTrustedRoot, []sigstore.Rule{{Issuer: issuer, SANRegexp: ".*"}})
+		if err != nil {
+			return nil, verr(PartSignature, "%v", err)
+		}
+		res, err := v.Verify(it.Envelope)
+		if err != nil {
+			return nil, verr(PartSignature, "%v", err)
+		}
+		if res.SignerID != e.Signers[0] {
+			return nil, verr(PartSigner, "the bundle is signed by %s, the entry says %s", res.SignerID, truncate(e.Signers[0]))
+		}
+		return res.Payload, nil
+	}
+	return nil, verr(PartEnvelope, "the entry's encoding %q is one this version can't verify", truncate(string(e.Encoding)))
+}
+
+// sigstoreIssuer returns the OIDC issuer a Sigstore signer id names.
+func sigstoreIssuer(id string) (string, bool) {
+	rest, ok := strings.CutPrefix(id, "sigstore:")
+	if !ok {
+		return "", false
+	}
+	enc, _, ok := strings.Cut(rest, ":")
+	if !ok {
+		return "", false
+	}
+	issuer, err := url.PathUnescape(enc)
+	return issuer, err == nil && issuer != ""
 }
 
 // matchStatement checks that the entry records what the statement (encoded
@@ -301,6 +357,10 @@ func matchStatement(e *evidence.Entry, payload []byte, st *evidence.Statement) e
 
 // BundleOptions configure [Client.Bundle].
 type BundleOptions struct {
+	// SigstoreTrustedRoot is the Sigstore trusted root that items logged
+	// as Sigstore bundles are checked against before they go into the
+	// bundle; required for such items.
+	SigstoreTrustedRoot []byte
 	// SignerKeys are public keys of evidence signers. Each item's signers'
 	// keys must be among them, so that the bundle can carry them: a node
 	// names signers by key id only.
@@ -348,6 +408,9 @@ func (c *Client) Bundle(ctx context.Context, what string, opts BundleOptions) (*
 		item := BundleItem{Entry: r.RawEntry}
 		missing := false
 		for _, id := range r.Entry.Signers {
+			if r.Entry.Encoding == evidence.EncodingSigstoreBundle {
+				break // the Sigstore bundle carries its certificate
+			}
 			k, ok := keys[id]
 			if !ok {
 				errs = append(errs, fmt.Errorf("entry %d: no public key for its signer %s: give the signer's public key", r.Index, id))
@@ -371,7 +434,7 @@ func (c *Client) Bundle(ctx context.Context, what string, opts BundleOptions) (*
 		item.Envelope = env
 		item.Proof = (&Proof{Index: r.Index, Hashes: r.Proof, Checkpoint: r.Checkpoint.Note}).Marshal()
 		// Check the item as a verifier of the bundle will.
-		res := verifyItem(len(b.Items), &item, VerifyOptions{LogKeys: []note.Verifier{c.logKey}, Policy: c.pol})
+		res := verifyItem(len(b.Items), &item, VerifyOptions{LogKeys: []note.Verifier{c.logKey}, Policy: c.pol, SigstoreTrustedRoot: opts.SigstoreTrustedRoot})
 		if res.Err != nil {
 			errs = append(errs, fmt.Errorf("entry %d: %w", r.Index, res.Err))
 			continue

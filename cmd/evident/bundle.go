@@ -14,8 +14,9 @@ import (
 
 func (a *app) bundleCmd() *cobra.Command {
 	var (
-		out        string
-		signerArgs []string
+		out          string
+		signerArgs   []string
+		sigstoreRoot string
 	)
 	c := &cobra.Command{
 		Use:   "bundle PURL|INDEX -o FILE",
@@ -64,7 +65,11 @@ could be fetched.`,
 				}
 				keys = append(keys, k)
 			}
-			b, bErr := cl.Bundle(cmd.Context(), args[0], client.BundleOptions{SignerKeys: keys})
+			root, err := a.sigstoreRoot(sigstoreRoot)
+			if err != nil {
+				return err
+			}
+			b, bErr := cl.Bundle(cmd.Context(), args[0], client.BundleOptions{SignerKeys: keys, SigstoreTrustedRoot: root})
 			if bErr != nil && strings.Contains(bErr.Error(), "no public key for its signer") {
 				bErr = fmt.Errorf("%w\n(a node names signers by key id only: give their public keys with --signer-key, or record them with evident config add-signer)", bErr)
 			}
@@ -96,6 +101,7 @@ could be fetched.`,
 		},
 	}
 	c.Flags().StringVarP(&out, "output", "o", "", "write the bundle here (- for stdout)")
+	c.Flags().StringVar(&sigstoreRoot, "sigstore-trusted-root", "", "Sigstore trusted_root.json to check items logged as Sigstore bundles (default: the configuration's)")
 	c.Flags().StringArrayVar(&signerArgs, "signer-key", nil, "public key of a signer (ed25519:<base64>, or a key file); repeatable")
 	return c
 }

@@ -28,6 +28,9 @@ type config struct {
 	Key     string         `yaml:"key,omitempty"`
 	Policy  string         `yaml:"policy,omitempty"`
 	Signers []signerConfig `yaml:"signers,omitempty"`
+	// SigstoreTrustedRoot is the Sigstore trusted_root.json that evidence
+	// logged as Sigstore bundles is verified against, offline.
+	SigstoreTrustedRoot string `yaml:"sigstore_trusted_root,omitempty"`
 
 	path   string // where it was read from, or will be written
 	exists bool
@@ -221,6 +224,27 @@ func (a *app) policy(override string) (*policy.Policy, error) {
 		return nil, fmt.Errorf("witness policy %s: %w", path, err)
 	}
 	return p, nil
+}
+
+// sigstoreRoot returns the Sigstore trusted root: the file override names,
+// else the configuration's, else nil.
+func (a *app) sigstoreRoot(override string) ([]byte, error) {
+	path := override
+	if path == "" {
+		c, err := a.config()
+		if err != nil {
+			return nil, err
+		}
+		path = c.resolve(c.SigstoreTrustedRoot)
+	}
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the Sigstore trusted root: %w", err)
+	}
+	return b, nil
 }
 
 // newClient returns a client for n, with the configured witness policy.

@@ -61,7 +61,16 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PATH", binDir+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("EVIDENT_CONFIG", filepath.Join(env.WorkDir, "config.yaml"))
 			env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, "state"))
+			env.Setenv("SHARED", sharedTestdata())
 			return nil
+		},
+		// [shared]: the shared corpus of real evidence is here.
+		Condition: func(cond string) (bool, error) {
+			if cond != "shared" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			_, err := os.Stat(filepath.Join(sharedTestdata(), "evidence"))
+			return err == nil, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"freeport":   cmdFreeport,
@@ -73,6 +82,20 @@ func TestScripts(t *testing.T) {
 			"exitcode":   cmdExitCode,
 		},
 	})
+}
+
+// sharedTestdata returns the absolute path of the shared test data
+// (../shared/testdata beside the project, or $EVIDENT_TESTDATA/..).
+func sharedTestdata() string {
+	dir := filepath.Join("..", "..", "..", "shared", "testdata")
+	if d := os.Getenv("EVIDENT_TESTDATA"); d != "" {
+		dir = filepath.Dir(d)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	return abs
 }
 
 // freeport VAR sets VAR to a free TCP port on the loopback interface.

@@ -306,7 +306,7 @@ func shortSigner(id string) string {
 	if rest, ok := strings.CutPrefix(id, "sigstore:"); ok {
 		if _, san, ok := strings.Cut(rest, ":"); ok {
 			if s, err := url.PathUnescape(san); err == nil {
-				return cut(strings.TrimPrefix(s, "https://"), 60)
+				return cut(strings.TrimPrefix(strings.TrimPrefix(s, "https://"), "github.com/"), 72)
 			}
 		}
 		return cut(id, 60)

@@ -20,6 +20,7 @@ func (a *app) verifyCmd() *cobra.Command {
 		policyPath     string
 		logKeyArgs     []string
 		trustedSigners []string
+		sigstoreRoot   string
 	)
 	c := &cobra.Command{
 		Use:   "verify FILE",
@@ -34,7 +35,9 @@ the checks.
 The logs you trust are those of --log-key (repeatable), of the configured
 nodes, and of the witness policy (--policy, else the configuration's). A log
 key written in a bundle is never trusted. With --trusted-signer, every item
-must also be signed by one of those keys.
+must also be signed by one of those keys. Items logged as Sigstore bundles
+are verified against the Sigstore trusted root of --sigstore-trusted-root,
+else the configuration's sigstore_trusted_root.
 
 Exit codes: 0 every item verified; 1 some item FAILED (each failure names
 what failed: checkpoint, witness quorum, inclusion proof, entry, envelope,
@@ -57,6 +60,9 @@ or there is no log key to verify with.`,
 				return err
 			}
 			opts := client.VerifyOptions{Policy: pol}
+			if opts.SigstoreTrustedRoot, err = a.sigstoreRoot(sigstoreRoot); err != nil {
+				return err
+			}
 			if opts.LogKeys, err = a.logKeys(logKeyArgs, pol); err != nil {
 				return err
 			}
@@ -93,6 +99,7 @@ or there is no log key to verify with.`,
 	f.StringVar(&policyPath, "policy", "", "witness policy file (c2sp.org/tlog-policy; default: the configuration's)")
 	f.StringArrayVar(&logKeyArgs, "log-key", nil, "public key of a log you trust (origin+hash+base64); repeatable")
 	f.StringArrayVar(&trustedSigners, "trusted-signer", nil, "require a signature by this key (ed25519:<base64>, or a key file); repeatable")
+	f.StringVar(&sigstoreRoot, "sigstore-trusted-root", "", "Sigstore trusted_root.json for items logged as Sigstore bundles (default: the configuration's)")
 	a.addJSONFlag(c, "each item's result")
 	return c
 }
