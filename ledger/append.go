@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/checkpoint"
+	"github.com/evident-dev/evident/tile"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	bolt "go.etcd.io/bbolt"
@@ -482,11 +483,11 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 				// Hashes at tile levels (multiples of 8) go into tiles.
 				var visitErr error
 				err := st.rng.Append(r.leaves[i][:], func(nid compact.NodeID, h []byte) {
-					if nid.Level%TileHeight != 0 || visitErr != nil {
+					if nid.Level%tile.Height != 0 || visitErr != nil {
 						return
 					}
-					tl := uint8(nid.Level / TileHeight)
-					pos := int(nid.Index % TileWidth)
+					tl := uint8(nid.Level / tile.Height)
+					pos := int(nid.Index % tile.FullWidth)
 					t := st.edge[tl]
 					if pos == 0 {
 						t = nil
@@ -496,10 +497,10 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 						return
 					}
 					if t == nil {
-						t = make([]byte, 0, TileWidth*32)
+						t = make([]byte, 0, tile.FullWidth*32)
 					}
 					st.edge[tl] = append(t, h...)
-					dirty[tileID{tl, nid.Index / TileWidth}] = st.edge[tl]
+					dirty[tileID{tl, nid.Index / tile.FullWidth}] = st.edge[tl]
 				})
 				if err != nil {
 					return err
@@ -524,15 +525,15 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 		touched := make(map[uint8]bool, 4)
 		for id, t := range dirty {
 			touched[id.level] = true
-			if len(t) == TileWidth*32 {
+			if len(t) == tile.FullWidth*32 {
 				if err := tilesB.Put(tileKey(id.level, id.n), t); err != nil {
 					return err
 				}
 			}
 		}
 		for tl := range touched {
-			count := st.size >> (uint(tl) * TileHeight)
-			if count%TileWidth == 0 {
+			count := st.size >> (uint(tl) * tile.Height)
+			if count%tile.FullWidth == 0 {
 				if err := logB.Delete(edgeKey(tl)); err != nil {
 					return err
 				}
@@ -540,7 +541,7 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 			}
 			t := st.edge[tl]
 			v := make([]byte, 8, 8+len(t))
-			binary.BigEndian.PutUint64(v, count/TileWidth)
+			binary.BigEndian.PutUint64(v, count/tile.FullWidth)
 			if err := logB.Put(edgeKey(tl), append(v, t...)); err != nil {
 				return err
 			}
@@ -610,10 +611,10 @@ func (l *Ledger) signCheckpoint(tx *bolt.Tx, st *seqState) error {
 			return nil
 		}
 		// Tiles that were full at the last checkpoint are committed and
-		// immutable, so their cached interiors are safe to use here.
-		hr := newHashReader(tx)
-		hr.cache, hr.cached = l.tiles, st.cpSize
-		p, err := hr.consistency(st.cpSize, st.size)
+		// immutable, so their cached interiors are safe to use here. The
+		// tiles are read within tx, which no context could cut short.
+		tree := treeIn(tx, st.size).UseCache(l.tiles, st.cpSize)
+		p, err := tree.Consistency(context.Background(), st.cpSize, st.size)
 		if err != nil {
 			return err
 		}

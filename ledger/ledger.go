@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/evident-dev/evident/tile"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -186,7 +187,7 @@ type Ledger struct {
 	// sortedRun wakes the sequencer when a merge's next keys are sorted.
 	sortedRun chan struct{}
 	stepKeys  int // tests: a merge step puts this many keys, whatever its quota
-	tiles     *tileCache
+	tiles     *tile.Cache
 
 	// published is what readers see: the latest committed size and signed
 	// checkpoint.
@@ -283,7 +284,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		q:         queue{wake: make(chan struct{}, 1)},
 		closing:   make(chan struct{}),
 		sortedRun: make(chan struct{}, 1),
-		tiles:     newTileCache(opts.TileCacheSize),
+		tiles:     tile.NewCache(opts.TileCacheSize),
 		done:      make(chan struct{}),
 	}
 	l.metrics = newMetrics(opts.Metrics, l)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/checkpoint"
+	"github.com/evident-dev/evident/tile"
 	"github.com/google/go-cmp/cmp"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
@@ -182,12 +183,12 @@ func TestPropertyAgainstReference(t *testing.T) {
 				}
 			}
 			// The level-0 tile and the bundle that end at this size.
-			n, w := (size-1)/TileWidth, int((size-1)%TileWidth)+1
-			tile, err := l.Tile(ctx, 0, n, w)
+			n, w := (size-1)/tile.FullWidth, int((size-1)%tile.FullWidth)+1
+			got, err := l.Tile(ctx, 0, n, w)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := bytes.Join(ref.leaves[n*TileWidth:n*TileWidth+uint64(w)], nil); !bytes.Equal(tile, want) {
+			if want := bytes.Join(ref.leaves[n*tile.FullWidth:n*tile.FullWidth+uint64(w)], nil); !bytes.Equal(got, want) {
 				t.Errorf("tile 0/%d.p/%d differs from the reference leaf hashes", n, w)
 			}
 			b, err := l.EntryBundle(ctx, n, w)
@@ -199,7 +200,7 @@ func TestPropertyAgainstReference(t *testing.T) {
 				t.Fatalf("bundle %d.p/%d: %d entries, %v", n, w, len(es), err)
 			}
 			for i, e := range es {
-				if !bytes.Equal(hasher.HashLeaf(e), ref.leaves[n*TileWidth+uint64(i)]) {
+				if !bytes.Equal(hasher.HashLeaf(e), ref.leaves[n*tile.FullWidth+uint64(i)]) {
 					t.Fatalf("bundle %d entry %d differs", n, i)
 				}
 			}

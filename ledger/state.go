@@ -1,10 +1,11 @@
 package ledger
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 
 	"github.com/evident-dev/evident/checkpoint"
+	"github.com/evident-dev/evident/tile"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -39,27 +40,27 @@ func (l *Ledger) loadState() (*seqState, error) {
 			l.merging.dropped.Store(true)
 			l.merging = nil
 		}
-		hr := newHashReader(tx)
-		rng, err := hr.rangeAt(l.factory, st.size)
+		tree := treeIn(tx, st.size)
+		rng, err := tree.Range(context.Background(), st.size)
 		if err != nil {
 			return fmt.Errorf("couldn't read the tree's right edge: %w", err)
 		}
 		st.rng = rng
 		tiles := tx.Bucket(bucketTiles)
 		for tl := uint8(0); ; tl++ {
-			count := st.size >> (uint(tl) * TileHeight)
+			count := st.size >> (uint(tl) * tile.Height)
 			if count == 0 {
 				break
 			}
-			n := (count - 1) / TileWidth
+			n := (count - 1) / tile.FullWidth
 			t := readTile(tiles, logB, tl, n)
-			if want := int(count-n*TileWidth) * 32; len(t) != want {
+			if want := int(count-n*tile.FullWidth) * 32; len(t) != want {
 				return fmt.Errorf("%w: tile %d/%d is %d bytes, want %d for size %d", errCorrupt, tl, n, len(t), want, st.size)
 			}
 			if readTile(tiles, logB, tl, n+1) != nil {
 				return fmt.Errorf("%w: tile %d/%d lies beyond size %d", errCorrupt, tl, n+1, st.size)
 			}
-			buf := make([]byte, len(t), TileWidth*32)
+			buf := make([]byte, len(t), tile.FullWidth*32)
 			copy(buf, t)
 			st.edge[tl] = buf
 		}
@@ -77,14 +78,14 @@ func (l *Ledger) loadState() (*seqState, error) {
 		if c.Size > st.size {
 			return fmt.Errorf("%w: checkpoint size %d is beyond the tree size %d", errCorrupt, c.Size, st.size)
 		}
-		root, err := hr.rootAt(l.factory, c.Size)
+		root, err := tree.Root(context.Background(), c.Size)
 		if err != nil {
 			return err
 		}
-		if !bytes.Equal(root, c.Hash[:]) {
+		if root != c.Hash {
 			return fmt.Errorf("%w: the tree's root at size %d does not match the latest signed checkpoint", errCorrupt, c.Size)
 		}
-		st.cpSize, st.cpRoot = c.Size, root
+		st.cpSize, st.cpRoot = c.Size, root[:]
 		st.cpNote = append([]byte(nil), signed...)
 		st.cpTime = l.opts.now()
 		return nil

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/ledger"
+	"github.com/evident-dev/evident/tile"
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
@@ -136,9 +137,9 @@ func main() {
 			return err
 		})
 		fmt.Printf("consistency proofs, %d-entry log: %8.0f /s (%d goroutines)\n", size, n, runtime.NumCPU())
-		if full := size / ledger.TileWidth; full > 0 {
+		if full := size / tile.FullWidth; full > 0 {
 			n = proofLoad(*proofDur, func(r *mrand.Rand) error {
-				_, err := l.EntryBundle(ctx, r.Uint64N(full), ledger.TileWidth)
+				_, err := l.EntryBundle(ctx, r.Uint64N(full), tile.FullWidth)
 				return err
 			})
 			fmt.Printf("full entry bundles, %d-entry log: %8.0f /s (%d goroutines)\n", size, n, runtime.NumCPU())
