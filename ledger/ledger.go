@@ -292,7 +292,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		db.Close()
 		return nil, fmt.Errorf("couldn't initialise ledger %s: %w", path, err)
 	}
-	st, err := l.loadState()
+	st, err := l.loadState(context.Background())
 	if err != nil {
 		db.Close()
 		return nil, err

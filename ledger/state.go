@@ -13,9 +13,9 @@ import (
 // reads and at most one partial bundle, never the whole tree. It checks that
 // the latest signed checkpoint matches the stored tree, and signs a checkpoint
 // of the empty tree for a new log.
-func (l *Ledger) loadState() (*seqState, error) {
-	st := &seqState{edge: make(map[uint8][]byte)}
-	err := l.db.View(func(tx *bolt.Tx) error {
+func (l *Ledger) loadState(ctx context.Context) (*seqState, error) {
+	st := &seqState{}
+	err := l.view(ctx, func(tx *bolt.Tx) error {
 		meta, logB := tx.Bucket(bucketMeta), tx.Bucket(bucketLog)
 		st.size = treeSize(tx)
 		merged, err := readU64(meta, keyMerged)
@@ -41,29 +41,21 @@ func (l *Ledger) loadState() (*seqState, error) {
 			l.merging = nil
 		}
 		tree := treeIn(tx, st.size)
-		rng, err := tree.Range(context.Background(), st.size)
+		edge, err := tree.Edge(ctx)
 		if err != nil {
 			return fmt.Errorf("couldn't read the tree's right edge: %w", err)
 		}
-		st.rng = rng
 		tiles := tx.Bucket(bucketTiles)
-		for tl := uint8(0); ; tl++ {
-			count := st.size >> (uint(tl) * tile.Height)
-			if count == 0 {
-				break
-			}
-			n := (count - 1) / tile.FullWidth
-			t := readTile(tiles, logB, tl, n)
-			if want := int(count-n*tile.FullWidth) * 32; len(t) != want {
-				return fmt.Errorf("%w: tile %d/%d is %d bytes, want %d for size %d", errCorrupt, tl, n, len(t), want, st.size)
-			}
+		for tl := range edge.Tiles {
+			n := (st.size>>(uint(tl)*tile.Height) - 1) / tile.FullWidth
 			if readTile(tiles, logB, tl, n+1) != nil {
 				return fmt.Errorf("%w: tile %d/%d lies beyond size %d", errCorrupt, tl, n+1, st.size)
 			}
-			buf := make([]byte, len(t), tile.FullWidth*32)
-			copy(buf, t)
-			st.edge[tl] = buf
 		}
+		if st.root, err = edge.Root(); err != nil {
+			return err
+		}
+		st.edge = edge
 		signed := latestCheckpoint(logB, meta)
 		if signed == nil {
 			return nil
@@ -78,7 +70,7 @@ func (l *Ledger) loadState() (*seqState, error) {
 		if c.Size > st.size {
 			return fmt.Errorf("%w: checkpoint size %d is beyond the tree size %d", errCorrupt, c.Size, st.size)
 		}
-		root, err := tree.Root(context.Background(), c.Size)
+		root, err := tree.Root(ctx, c.Size)
 		if err != nil {
 			return err
 		}

@@ -169,3 +169,31 @@ func (t *Tree) Consistency(ctx context.Context, size1, size2 uint64) ([][]byte, 
 	}
 	return pn.Rehash(hs, hasher.HashChildren)
 }
+
+// Edge reads the right edge of the tree, from which Integrate appends to it.
+func (t *Tree) Edge(ctx context.Context) (Edge, error) {
+	rng, err := t.Range(ctx, t.size)
+	if err != nil {
+		return Edge{}, err
+	}
+	e := Edge{Range: rng, Tiles: make(map[uint8][]byte)}
+	for level := uint8(0); uint(level)*Height < 64; level++ {
+		count := t.size >> (uint(level) * Height)
+		if count == 0 {
+			break
+		}
+		n := (count - 1) / FullWidth
+		w := int(count - n*FullWidth)
+		b, err := t.r.ReadTile(ctx, level, n, w)
+		if err != nil {
+			return Edge{}, err
+		}
+		if len(b) != w*HashSize {
+			return Edge{}, fmt.Errorf("%s has %d bytes, want %d", PathFor(Tile{Level: level, N: n, Width: w}), len(b), w*HashSize)
+		}
+		buf := make([]byte, len(b), FullWidth*HashSize)
+		copy(buf, b)
+		e.Tiles[level] = buf
+	}
+	return e, nil
+}

@@ -1,6 +1,7 @@
 package tile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -241,6 +242,9 @@ func TestTreeRefuses(t *testing.T) {
 			if _, err := tr.Inclusion(ctx, 5, 600); err == nil {
 				t.Error("Inclusion: no error")
 			}
+			if _, err := tr.Edge(ctx); err == nil {
+				t.Error("Edge: no error")
+			}
 			if tc.name == "error" {
 				if _, err := tr.Consistency(ctx, 5, 600); !errors.Is(err, ErrNotFound) {
 					t.Errorf("Consistency: %v, want the reader's error", err)
@@ -272,6 +276,42 @@ func TestCacheInterior(t *testing.T) {
 		}
 		if c.lru.Len() != 2 || len(c.m) != 2 {
 			t.Fatalf("the cache holds %d tiles (%d in its map), want its bound 2", c.lru.Len(), len(c.m))
+		}
+	}
+}
+
+// TestEdgeMatchesTiles checks Tree.Edge against the tiles and compact range
+// of the tree.
+func TestEdgeMatchesTiles(t *testing.T) {
+	ctx := context.Background()
+	m := &memTree{}
+	m.grow(t, 70000)
+	for _, size := range append([]uint64{0}, treeSizes...) {
+		e, err := NewTree(size, m.reader(t, size)).Edge(ctx)
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		if e.Size() != size {
+			t.Errorf("size %d: Edge().Size() = %d", size, e.Size())
+		}
+		if root, err := e.Root(); err != nil || root != m.root(t, size) {
+			t.Errorf("size %d: the edge has root %x, %v; tlog says %x", size, root, err, m.root(t, size))
+		}
+		levels := 0
+		for level := uint8(0); size>>(uint(level)*Height) > 0; level++ {
+			levels++
+			count := size >> (uint(level) * Height)
+			n := (count - 1) / FullWidth
+			w := int(count - n*FullWidth)
+			if got, want := e.Tiles[level], m.tile(t, level, n, w); !bytes.Equal(got, want) {
+				t.Errorf("size %d: edge tile of level %d is not tile %d/%d.p/%d", size, level, level, n, w)
+			}
+			if cap(e.Tiles[level]) != FullWidth*HashSize {
+				t.Errorf("size %d: edge tile of level %d has room for %d bytes", size, level, cap(e.Tiles[level]))
+			}
+		}
+		if len(e.Tiles) != levels {
+			t.Errorf("size %d: %d edge tiles, want %d", size, len(e.Tiles), levels)
 		}
 	}
 }
