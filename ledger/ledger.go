@@ -217,8 +217,12 @@ func (l *Ledger) identity(e []byte) [32]byte {
 
 // Open opens the ledger in the bbolt file at path, creating it if it does not
 // exist. A file that is not an Evident ledger, or of a newer format version,
-// is refused with ErrUnrecognized and not modified.
-func Open(path string, opts Options) (*Ledger, error) {
+// is refused with ErrUnrecognized and not modified. ctx bounds the opening,
+// not the ledger's life: Close ends that.
+func Open(ctx context.Context, path string, opts Options) (*Ledger, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if opts.Signer == nil {
 		return nil, errors.New("ledger: Options.Signer is required")
 	}
@@ -292,7 +296,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		db.Close()
 		return nil, fmt.Errorf("couldn't initialise ledger %s: %w", path, err)
 	}
-	st, err := l.loadState(context.Background())
+	st, err := l.loadState(ctx)
 	if err != nil {
 		db.Close()
 		return nil, err

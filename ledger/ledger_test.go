@@ -45,7 +45,7 @@ func testKey(t testing.TB, origin string) (note.Signer, note.Verifier) {
 
 func openTest(t testing.TB, path string, opts Options) *Ledger {
 	t.Helper()
-	l, err := Open(path, opts)
+	l, err := Open(t.Context(), path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +532,7 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 	for _, path := range []string{garbage, otherBolt, newer} {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			before, _ := os.ReadFile(path)
-			l, err := Open(path, Options{Signer: signer})
+			l, err := Open(t.Context(), path, Options{Signer: signer})
 			if err == nil {
 				l.Close()
 				t.Fatal("opened a foreign file")
@@ -559,7 +559,7 @@ func TestOpenRefusesAnotherLogsKey(t *testing.T) {
 	}
 	l.Close()
 	s2, _ := testKey(t, "example.com/two")
-	if l2, err := Open(path, Options{Signer: s2}); err == nil {
+	if l2, err := Open(t.Context(), path, Options{Signer: s2}); err == nil {
 		l2.Close()
 		t.Fatal("opened a log with another log's key")
 	}
@@ -900,7 +900,7 @@ func TestMergeInSteps(t *testing.T) {
 	}
 	dir := t.TempDir()
 	opts := Options{Signer: signer, NoSync: true, DedupMergeSize: 40, Index: index}
-	l, err := Open(filepath.Join(dir, "log.db"), opts)
+	l, err := Open(t.Context(), filepath.Join(dir, "log.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -976,7 +976,7 @@ func TestMergeInSteps(t *testing.T) {
 			return nil
 		})
 		db.Close()
-		s, err := Open(snap, opts)
+		s, err := Open(t.Context(), snap, opts)
 		if err != nil {
 			t.Fatalf("%s: %v", snap, err)
 		}

@@ -105,7 +105,7 @@ func main() {
 		if *indexes {
 			opts.Index = nodeLikeIndex
 		}
-		l, err := ledger.Open(path, opts)
+		l, err := ledger.Open(ctx, path, opts)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func main() {
 		l.Close()
 		fmt.Printf("built a %d-entry log (128 B entries) in %v\n", *openSize, time.Since(start).Round(time.Millisecond))
 		start = time.Now()
-		l, err := ledger.Open(path, ledger.Options{Signer: signer})
+		l, err := ledger.Open(ctx, path, ledger.Options{Signer: signer})
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -204,7 +204,7 @@ func appendLoad(ctx context.Context, l *ledger.Ledger, g, total, size int) (floa
 
 // build makes a log of n entries quickly (large batches, no fsync).
 func build(ctx context.Context, path string, signer note.Signer, n, size int) *ledger.Ledger {
-	l, err := ledger.Open(path, ledger.Options{Signer: signer, NoSync: true, MaxBatchSize: 8192, MaxPending: 1 << 20})
+	l, err := ledger.Open(ctx, path, ledger.Options{Signer: signer, NoSync: true, MaxBatchSize: 8192, MaxPending: 1 << 20})
 	if err != nil {
 		log.Fatal(err)
 	}

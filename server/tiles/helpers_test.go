@@ -42,7 +42,7 @@ func newTestLog(t testing.TB) *testLog {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{Signer: s, NoSync: true})
+	l, err := ledger.Open(t.Context(), filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{Signer: s, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
