@@ -138,29 +138,25 @@ func (t *Tree) Root(ctx context.Context, size uint64) ([32]byte, error) {
 // Inclusion returns the RFC 6962 inclusion proof of leaf index in the tree
 // of the first size leaves (size at most t's).
 func (t *Tree) Inclusion(ctx context.Context, index, size uint64) ([][]byte, error) {
-	if err := t.checkSize(size); err != nil {
-		return nil, err
-	}
 	pn, err := proof.Inclusion(index, size)
-	if err != nil {
-		return nil, err
-	}
-	hs, err := t.nodes(ctx, pn.IDs)
-	if err != nil {
-		return nil, err
-	}
-	return pn.Rehash(hs, hasher.HashChildren)
+	return t.proof(ctx, size, pn, err)
 }
 
 // Consistency returns the RFC 6962 consistency proof from the tree of the
 // first size1 leaves to that of the first size2 (size1 <= size2, at most
 // t's).
 func (t *Tree) Consistency(ctx context.Context, size1, size2 uint64) ([][]byte, error) {
-	if err := t.checkSize(size2); err != nil {
+	pn, err := proof.Consistency(size1, size2)
+	return t.proof(ctx, size2, pn, err)
+}
+
+// proof reads the nodes pn names in the tree of size leaves, and hashes
+// them into the proof.
+func (t *Tree) proof(ctx context.Context, size uint64, pn proof.Nodes, err error) ([][]byte, error) {
+	if err != nil {
 		return nil, err
 	}
-	pn, err := proof.Consistency(size1, size2)
-	if err != nil {
+	if err := t.checkSize(size); err != nil {
 		return nil, err
 	}
 	hs, err := t.nodes(ctx, pn.IDs)
