@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/checkpoint"
-	"github.com/transparency-dev/merkle/compact"
+	"github.com/evident-dev/evident/tile"
 	"github.com/transparency-dev/merkle/proof"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
@@ -41,8 +41,8 @@ type request struct {
 // seqState is the right edge of the tree, owned by the sequencer goroutine.
 type seqState struct {
 	size   uint64
-	rng    *compact.Range
-	edge   map[uint8][]byte // the partial (or just filled) tile of each level
+	edge   tile.Edge // the compact range, and the last tile of each level
+	root   [32]byte  // of the tree of size
 	cpSize uint64
 	cpRoot []byte
 	cpNote []byte
@@ -379,7 +379,7 @@ func (l *Ledger) commit(batch []*request) (took time.Duration) {
 	if err != nil {
 		l.log.Error("couldn't commit batch", "entries", n, "err", err)
 		// The transaction rolled back; rebuild the right edge from disk.
-		if fresh, lerr := l.loadState(); lerr == nil {
+		if fresh, lerr := l.loadState(context.Background()); lerr == nil {
 			l.seqState = fresh
 		} else {
 			l.log.Error("couldn't reload ledger state after failed commit", "err", lerr)
@@ -408,27 +408,12 @@ func (l *Ledger) commit(batch []*request) (took time.Duration) {
 // l.seqState only when the transaction committed.
 func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 	old := l.seqState
-	rng, err := l.factory.NewRange(0, old.rng.End(), append([][]byte(nil), old.rng.Hashes()...))
-	if err != nil {
-		return 0, err
-	}
-	// st shares old's byte slices: appends write only beyond the length old
-	// sees, so old stays intact if the transaction fails.
 	st := &seqState{
 		size:   old.size,
-		rng:    rng,
-		edge:   make(map[uint8][]byte, len(old.edge)),
 		cpSize: old.cpSize, cpRoot: old.cpRoot, cpNote: old.cpNote, cpTime: old.cpTime,
 		merged: old.merged,
 	}
-	for k, v := range old.edge {
-		st.edge[k] = v
-	}
-	type tileID struct {
-		level uint8
-		n     uint64
-	}
-	dirty := make(map[tileID][]byte)
+	var leaves [][32]byte // of the new entries
 	fresh := newBatchKeys(l.opts.Identity != nil)
 	var mergeUndo func()
 	var mergeFinished bool
@@ -479,34 +464,7 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 						return err
 					}
 				}
-				// Hashes at tile levels (multiples of 8) go into tiles.
-				var visitErr error
-				err := st.rng.Append(r.leaves[i][:], func(nid compact.NodeID, h []byte) {
-					if nid.Level%TileHeight != 0 || visitErr != nil {
-						return
-					}
-					tl := uint8(nid.Level / TileHeight)
-					pos := int(nid.Index % TileWidth)
-					t := st.edge[tl]
-					if pos == 0 {
-						t = nil
-					}
-					if len(t) != pos*32 {
-						visitErr = fmt.Errorf("%w: tile level %d has %d hashes, appending at %d", errCorrupt, tl, len(t)/32, pos)
-						return
-					}
-					if t == nil {
-						t = make([]byte, 0, TileWidth*32)
-					}
-					st.edge[tl] = append(t, h...)
-					dirty[tileID{tl, nid.Index / TileWidth}] = st.edge[tl]
-				})
-				if err != nil {
-					return err
-				}
-				if visitErr != nil {
-					return visitErr
-				}
+				leaves = append(leaves, r.leaves[i])
 				st.size++
 				added++
 				if r.keys != nil {
@@ -514,36 +472,16 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 				}
 			}
 		}
-		// A batch of duplicates appends nothing, and still takes its step
-		// of the merge: retried submissions must not hold a merge up.
-		// Full tiles are written once into tiles; the partial tile at the
-		// right edge of each level, the only one a batch rewrites, into the
-		// log's state.
-		tilesB := tx.Bucket(bucketTiles)
-		tilesB.FillPercent = 1
-		touched := make(map[uint8]bool, 4)
-		for id, t := range dirty {
-			touched[id.level] = true
-			if len(t) == TileWidth*32 {
-				if err := tilesB.Put(tileKey(id.level, id.n), t); err != nil {
-					return err
-				}
-			}
+		// The tree: the tiles the new leaves change, computed without I/O,
+		// then stored. Integrate appends to old's tiles only beyond the
+		// length old sees, so old stays intact if the transaction fails.
+		next, err := tile.Integrate(old.edge, leaves)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errCorrupt, err)
 		}
-		for tl := range touched {
-			count := st.size >> (uint(tl) * TileHeight)
-			if count%TileWidth == 0 {
-				if err := logB.Delete(edgeKey(tl)); err != nil {
-					return err
-				}
-				continue
-			}
-			t := st.edge[tl]
-			v := make([]byte, 8, 8+len(t))
-			binary.BigEndian.PutUint64(v, count/TileWidth)
-			if err := logB.Put(edgeKey(tl), append(v, t...)); err != nil {
-				return err
-			}
+		st.edge, st.root = next.Edge, next.Root
+		if err := writeTiles(tx, next.Tiles); err != nil {
+			return err
 		}
 		if l.opts.CheckpointInterval <= 0 {
 			if err := l.signCheckpoint(tx, st); err != nil {
@@ -551,7 +489,9 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 			}
 		}
 		// The batch's share of the merge under way, in its transaction:
-		// no fsync of its own.
+		// no fsync of its own. A batch of duplicates appends nothing, and
+		// still takes its step: retried submissions must not hold a merge
+		// up.
 		mergeUndo, mergeFinished, err = l.mergeStep(tx, added, false)
 		return err
 	})
@@ -567,6 +507,38 @@ func (l *Ledger) writeBatch(batch []*request) (added int, err error) {
 		l.mergeDone(st)
 	}
 	return added, nil
+}
+
+// writeTiles stores the tiles a batch changed, as tile.Integrate lists
+// them. Full tiles are written once into tiles; the partial tile at the
+// right edge of each level, the only one a batch rewrites, into the log's
+// state, which holds none for a level that ends on a full tile.
+func writeTiles(tx *bolt.Tx, changed []tile.Hashes) error {
+	logB, tilesB := tx.Bucket(bucketLog), tx.Bucket(bucketTiles)
+	tilesB.FillPercent = 1
+	for i, h := range changed {
+		t := h.Tile
+		if !t.Partial() {
+			if err := tilesB.Put(tileKey(t.Level, t.N), h.Hashes); err != nil {
+				return err
+			}
+		}
+		if i+1 < len(changed) && changed[i+1].Tile.Level == t.Level {
+			continue // not the last tile of its level
+		}
+		if !t.Partial() {
+			if err := logB.Delete(edgeKey(t.Level)); err != nil {
+				return err
+			}
+			continue
+		}
+		v := make([]byte, 8, 8+len(h.Hashes))
+		binary.BigEndian.PutUint64(v, t.N)
+		if err := logB.Put(edgeKey(t.Level), append(v, h.Hashes...)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkpointNow signs a checkpoint for the current size if it has grown.
@@ -588,13 +560,7 @@ func (l *Ledger) checkpointNow() {
 // signCheckpoint signs a checkpoint of st's tree within tx, after checking
 // it is consistent with the last signed one, and records it in st.
 func (l *Ledger) signCheckpoint(tx *bolt.Tx, st *seqState) error {
-	root, err := st.rng.GetRootHash(nil)
-	if err != nil {
-		return err
-	}
-	if st.size == 0 {
-		root = hasher.EmptyRoot()
-	}
+	root := append([]byte(nil), st.root[:]...)
 	// c2sp.org/tlog-checkpoint: a log MUST NOT sign a checkpoint which is
 	// inconsistent with any checkpoint it previously signed. Prove the new
 	// tree from the stored tiles (not from the in-memory range that made
@@ -610,10 +576,10 @@ func (l *Ledger) signCheckpoint(tx *bolt.Tx, st *seqState) error {
 			return nil
 		}
 		// Tiles that were full at the last checkpoint are committed and
-		// immutable, so their cached interiors are safe to use here.
-		hr := newHashReader(tx)
-		hr.cache, hr.cached = l.tiles, st.cpSize
-		p, err := hr.consistency(st.cpSize, st.size)
+		// immutable, so their cached interiors are safe to use here. The
+		// tiles are read within tx, which no context could cut short.
+		tree := treeIn(tx, st.size).UseCache(l.tiles, st.cpSize)
+		p, err := tree.Consistency(context.Background(), st.cpSize, st.size)
 		if err != nil {
 			return err
 		}

@@ -45,7 +45,7 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := Open(path, crashOptions(signer))
+	l, err := Open(t.Context(), path, crashOptions(signer))
 	if err != nil {
 		fmt.Println("open-error", err)
 		os.Exit(3)
@@ -180,7 +180,7 @@ func TestCrashSafety(t *testing.T) {
 		}
 		cmd.Wait()
 
-		l, err := Open(path, crashOptions(signer))
+		l, err := Open(t.Context(), path, crashOptions(signer))
 		if err != nil {
 			t.Fatalf("cycle %d: reopen after SIGKILL: %v", cycle, err)
 		}

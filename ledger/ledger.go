@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/evident-dev/evident/tile"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -186,7 +187,7 @@ type Ledger struct {
 	// sortedRun wakes the sequencer when a merge's next keys are sorted.
 	sortedRun chan struct{}
 	stepKeys  int // tests: a merge step puts this many keys, whatever its quota
-	tiles     *tileCache
+	tiles     *tile.Cache
 
 	// published is what readers see: the latest committed size and signed
 	// checkpoint.
@@ -216,8 +217,12 @@ func (l *Ledger) identity(e []byte) [32]byte {
 
 // Open opens the ledger in the bbolt file at path, creating it if it does not
 // exist. A file that is not an Evident ledger, or of a newer format version,
-// is refused with ErrUnrecognized and not modified.
-func Open(path string, opts Options) (*Ledger, error) {
+// is refused with ErrUnrecognized and not modified. ctx bounds the opening,
+// not the ledger's life: Close ends that.
+func Open(ctx context.Context, path string, opts Options) (*Ledger, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if opts.Signer == nil {
 		return nil, errors.New("ledger: Options.Signer is required")
 	}
@@ -283,7 +288,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		q:         queue{wake: make(chan struct{}, 1)},
 		closing:   make(chan struct{}),
 		sortedRun: make(chan struct{}, 1),
-		tiles:     newTileCache(opts.TileCacheSize),
+		tiles:     tile.NewCache(opts.TileCacheSize),
 		done:      make(chan struct{}),
 	}
 	l.metrics = newMetrics(opts.Metrics, l)
@@ -291,7 +296,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		db.Close()
 		return nil, fmt.Errorf("couldn't initialise ledger %s: %w", path, err)
 	}
-	st, err := l.loadState()
+	st, err := l.loadState(ctx)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/checkpoint"
+	"github.com/evident-dev/evident/tile"
 	"github.com/google/go-cmp/cmp"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
@@ -44,7 +45,7 @@ func testKey(t testing.TB, origin string) (note.Signer, note.Verifier) {
 
 func openTest(t testing.TB, path string, opts Options) *Ledger {
 	t.Helper()
-	l, err := Open(path, opts)
+	l, err := Open(t.Context(), path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,12 +183,12 @@ func TestPropertyAgainstReference(t *testing.T) {
 				}
 			}
 			// The level-0 tile and the bundle that end at this size.
-			n, w := (size-1)/TileWidth, int((size-1)%TileWidth)+1
-			tile, err := l.Tile(ctx, 0, n, w)
+			n, w := (size-1)/tile.FullWidth, int((size-1)%tile.FullWidth)+1
+			got, err := l.Tile(ctx, 0, n, w)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := bytes.Join(ref.leaves[n*TileWidth:n*TileWidth+uint64(w)], nil); !bytes.Equal(tile, want) {
+			if want := bytes.Join(ref.leaves[n*tile.FullWidth:n*tile.FullWidth+uint64(w)], nil); !bytes.Equal(got, want) {
 				t.Errorf("tile 0/%d.p/%d differs from the reference leaf hashes", n, w)
 			}
 			b, err := l.EntryBundle(ctx, n, w)
@@ -199,7 +200,7 @@ func TestPropertyAgainstReference(t *testing.T) {
 				t.Fatalf("bundle %d.p/%d: %d entries, %v", n, w, len(es), err)
 			}
 			for i, e := range es {
-				if !bytes.Equal(hasher.HashLeaf(e), ref.leaves[n*TileWidth+uint64(i)]) {
+				if !bytes.Equal(hasher.HashLeaf(e), ref.leaves[n*tile.FullWidth+uint64(i)]) {
 					t.Fatalf("bundle %d entry %d differs", n, i)
 				}
 			}
@@ -531,7 +532,7 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 	for _, path := range []string{garbage, otherBolt, newer} {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			before, _ := os.ReadFile(path)
-			l, err := Open(path, Options{Signer: signer})
+			l, err := Open(t.Context(), path, Options{Signer: signer})
 			if err == nil {
 				l.Close()
 				t.Fatal("opened a foreign file")
@@ -558,7 +559,7 @@ func TestOpenRefusesAnotherLogsKey(t *testing.T) {
 	}
 	l.Close()
 	s2, _ := testKey(t, "example.com/two")
-	if l2, err := Open(path, Options{Signer: s2}); err == nil {
+	if l2, err := Open(t.Context(), path, Options{Signer: s2}); err == nil {
 		l2.Close()
 		t.Fatal("opened a log with another log's key")
 	}
@@ -899,7 +900,7 @@ func TestMergeInSteps(t *testing.T) {
 	}
 	dir := t.TempDir()
 	opts := Options{Signer: signer, NoSync: true, DedupMergeSize: 40, Index: index}
-	l, err := Open(filepath.Join(dir, "log.db"), opts)
+	l, err := Open(t.Context(), filepath.Join(dir, "log.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -975,7 +976,7 @@ func TestMergeInSteps(t *testing.T) {
 			return nil
 		})
 		db.Close()
-		s, err := Open(snap, opts)
+		s, err := Open(t.Context(), snap, opts)
 		if err != nil {
 			t.Fatalf("%s: %v", snap, err)
 		}

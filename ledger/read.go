@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/evident-dev/evident/tile"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -58,18 +59,19 @@ func (l *Ledger) entriesTx(tx *bolt.Tx, start uint64, count int) ([][]byte, erro
 }
 
 // Tile returns the hash tile at level and index n, width hashes wide
-// (c2sp.org/tlog-tiles). Width TileWidth asks for a full tile. A partial
-// width is served from a tile that is at least that wide, as a prefix.
-// ErrNotFound means the tree does not (yet) have that tile at that width.
+// (c2sp.org/tlog-tiles). Width tile.FullWidth asks for a full tile. A
+// partial width is served from a tile that is at least that wide, as a
+// prefix. An error wrapping both ErrNotFound and tile.ErrNotFound means the
+// tree does not (yet) have that tile at that width.
 func (l *Ledger) Tile(ctx context.Context, level uint8, n uint64, width int) ([]byte, error) {
-	if width < 1 || width > TileWidth {
-		return nil, fmt.Errorf("tile width %d out of range 1..%d", width, TileWidth)
+	if width < 1 || width > tile.FullWidth {
+		return nil, fmt.Errorf("tile width %d out of range 1..%d", width, tile.FullWidth)
 	}
 	var out []byte
 	err := l.view(ctx, func(tx *bolt.Tx) error {
 		t := readTile(tx.Bucket(bucketTiles), tx.Bucket(bucketLog), level, n)
 		if len(t) < width*32 {
-			return fmt.Errorf("%w: tile %d/%d with %d hashes", ErrNotFound, level, n, width)
+			return fmt.Errorf("%w: tile %d/%d with %d hashes: %w", ErrNotFound, level, n, width, tile.ErrNotFound)
 		}
 		out = append([]byte(nil), t[:width*32]...)
 		return nil
@@ -78,18 +80,18 @@ func (l *Ledger) Tile(ctx context.Context, level uint8, n uint64, width int) ([]
 }
 
 // EntryBundle returns the entry bundle n, width entries wide
-// (c2sp.org/tlog-tiles), with the same width rules as Tile.
+// (c2sp.org/tlog-tiles), with the same width rules and errors as Tile.
 func (l *Ledger) EntryBundle(ctx context.Context, n uint64, width int) ([]byte, error) {
-	if width < 1 || width > TileWidth {
-		return nil, fmt.Errorf("bundle width %d out of range 1..%d", width, TileWidth)
+	if width < 1 || width > tile.FullWidth {
+		return nil, fmt.Errorf("bundle width %d out of range 1..%d", width, tile.FullWidth)
 	}
 	var out []byte
 	err := l.view(ctx, func(tx *bolt.Tx) error {
 		size := treeSize(tx)
-		if n >= (size+TileWidth-1)/TileWidth || n*TileWidth+uint64(width) > size {
-			return fmt.Errorf("%w: entry bundle %d with %d entries", ErrNotFound, n, width)
+		if n >= (size+tile.FullWidth-1)/tile.FullWidth || n*tile.FullWidth+uint64(width) > size {
+			return fmt.Errorf("%w: entry bundle %d with %d entries: %w", ErrNotFound, n, width, tile.ErrNotFound)
 		}
-		return forEntries(tx.Bucket(bucketLog), n*TileWidth, n*TileWidth+uint64(width), func(_ uint64, e []byte) error {
+		return forEntries(tx.Bucket(bucketLog), n*tile.FullWidth, n*tile.FullWidth+uint64(width), func(_ uint64, e []byte) error {
 			out = binary.BigEndian.AppendUint16(out, uint16(len(e)))
 			out = append(out, e...)
 			return nil
@@ -103,14 +105,15 @@ func (l *Ledger) EntryBundle(ctx context.Context, n uint64, width int) ([]byte, 
 func (l *Ledger) InclusionProof(ctx context.Context, index, size uint64) ([][]byte, error) {
 	var p [][]byte
 	err := l.view(ctx, func(tx *bolt.Tx) error {
-		if cur := treeSize(tx); size > cur {
+		cur := treeSize(tx)
+		if size > cur {
 			return fmt.Errorf("%w: tree size %d is beyond the current size %d", ErrNotFound, size, cur)
 		}
 		if index >= size {
 			return fmt.Errorf("%w: index %d is not in a tree of size %d", ErrNotFound, index, size)
 		}
 		var err error
-		p, err = l.hashReader(tx).inclusion(index, size)
+		p, err = l.committedTree(tx, cur).Inclusion(ctx, index, size)
 		return err
 	})
 	return p, err
@@ -121,14 +124,15 @@ func (l *Ledger) InclusionProof(ctx context.Context, index, size uint64) ([][]by
 func (l *Ledger) ConsistencyProof(ctx context.Context, size1, size2 uint64) ([][]byte, error) {
 	var p [][]byte
 	err := l.view(ctx, func(tx *bolt.Tx) error {
-		if cur := treeSize(tx); size2 > cur {
+		cur := treeSize(tx)
+		if size2 > cur {
 			return fmt.Errorf("%w: tree size %d is beyond the current size %d", ErrNotFound, size2, cur)
 		}
 		if size1 > size2 {
 			return fmt.Errorf("%w: no consistency proof from size %d to the smaller size %d", ErrNotFound, size1, size2)
 		}
 		var err error
-		p, err = l.hashReader(tx).consistency(size1, size2)
+		p, err = l.committedTree(tx, cur).Consistency(ctx, size1, size2)
 		return err
 	})
 	return p, err
@@ -138,11 +142,12 @@ func (l *Ledger) ConsistencyProof(ctx context.Context, size1, size2 uint64) ([][
 func (l *Ledger) RootAt(ctx context.Context, size uint64) ([]byte, error) {
 	var root []byte
 	err := l.view(ctx, func(tx *bolt.Tx) error {
-		if cur := treeSize(tx); size > cur {
+		cur := treeSize(tx)
+		if size > cur {
 			return fmt.Errorf("%w: tree size %d is beyond the current size %d", ErrNotFound, size, cur)
 		}
-		var err error
-		root, err = l.hashReader(tx).rootAt(l.factory, size)
+		r, err := l.committedTree(tx, cur).Root(ctx, size)
+		root = r[:]
 		return err
 	})
 	return root, err

@@ -1,10 +1,11 @@
 package ledger
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 
 	"github.com/evident-dev/evident/checkpoint"
+	"github.com/evident-dev/evident/tile"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -12,9 +13,9 @@ import (
 // reads and at most one partial bundle, never the whole tree. It checks that
 // the latest signed checkpoint matches the stored tree, and signs a checkpoint
 // of the empty tree for a new log.
-func (l *Ledger) loadState() (*seqState, error) {
-	st := &seqState{edge: make(map[uint8][]byte)}
-	err := l.db.View(func(tx *bolt.Tx) error {
+func (l *Ledger) loadState(ctx context.Context) (*seqState, error) {
+	st := &seqState{}
+	err := l.view(ctx, func(tx *bolt.Tx) error {
 		meta, logB := tx.Bucket(bucketMeta), tx.Bucket(bucketLog)
 		st.size = treeSize(tx)
 		merged, err := readU64(meta, keyMerged)
@@ -39,30 +40,22 @@ func (l *Ledger) loadState() (*seqState, error) {
 			l.merging.dropped.Store(true)
 			l.merging = nil
 		}
-		hr := newHashReader(tx)
-		rng, err := hr.rangeAt(l.factory, st.size)
+		tree := treeIn(tx, st.size)
+		edge, err := tree.Edge(ctx)
 		if err != nil {
 			return fmt.Errorf("couldn't read the tree's right edge: %w", err)
 		}
-		st.rng = rng
 		tiles := tx.Bucket(bucketTiles)
-		for tl := uint8(0); ; tl++ {
-			count := st.size >> (uint(tl) * TileHeight)
-			if count == 0 {
-				break
-			}
-			n := (count - 1) / TileWidth
-			t := readTile(tiles, logB, tl, n)
-			if want := int(count-n*TileWidth) * 32; len(t) != want {
-				return fmt.Errorf("%w: tile %d/%d is %d bytes, want %d for size %d", errCorrupt, tl, n, len(t), want, st.size)
-			}
+		for tl := range edge.Tiles {
+			n := (st.size>>(uint(tl)*tile.Height) - 1) / tile.FullWidth
 			if readTile(tiles, logB, tl, n+1) != nil {
 				return fmt.Errorf("%w: tile %d/%d lies beyond size %d", errCorrupt, tl, n+1, st.size)
 			}
-			buf := make([]byte, len(t), TileWidth*32)
-			copy(buf, t)
-			st.edge[tl] = buf
 		}
+		if st.root, err = edge.Root(); err != nil {
+			return err
+		}
+		st.edge = edge
 		signed := latestCheckpoint(logB, meta)
 		if signed == nil {
 			return nil
@@ -77,14 +70,14 @@ func (l *Ledger) loadState() (*seqState, error) {
 		if c.Size > st.size {
 			return fmt.Errorf("%w: checkpoint size %d is beyond the tree size %d", errCorrupt, c.Size, st.size)
 		}
-		root, err := hr.rootAt(l.factory, c.Size)
+		root, err := tree.Root(ctx, c.Size)
 		if err != nil {
 			return err
 		}
-		if !bytes.Equal(root, c.Hash[:]) {
+		if root != c.Hash {
 			return fmt.Errorf("%w: the tree's root at size %d does not match the latest signed checkpoint", errCorrupt, c.Size)
 		}
-		st.cpSize, st.cpRoot = c.Size, root
+		st.cpSize, st.cpRoot = c.Size, root[:]
 		st.cpNote = append([]byte(nil), signed...)
 		st.cpTime = l.opts.now()
 		return nil

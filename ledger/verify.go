@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/evident-dev/evident/checkpoint"
+	"github.com/evident-dev/evident/tile"
 	"github.com/transparency-dev/merkle/compact"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
@@ -371,19 +372,19 @@ func (w *verifier) entry(tiles, logB *bolt.Bucket, tx *bolt.Tx, merged, i uint64
 	}
 	var verr error
 	err := w.rng.Append(leaf[:], func(id compact.NodeID, h []byte) {
-		if id.Level%TileHeight != 0 || verr != nil {
+		if id.Level%tile.Height != 0 || verr != nil {
 			return
 		}
-		tl, n, pos := uint8(id.Level/TileHeight), id.Index/TileWidth, id.Index%TileWidth
+		tl, n, pos := uint8(id.Level/tile.Height), id.Index/tile.FullWidth, id.Index%tile.FullWidth
 		t, ok := w.edge[tl]
 		if !ok || w.edgeN[tl] != n {
 			t = readTile(tiles, logB, tl, n)
-			count := w.size >> (uint(tl) * TileHeight)
-			want, ok := TileWidth*32, len(t) == TileWidth*32
-			if n == (count-1)/TileWidth {
+			count := w.size >> (uint(tl) * tile.Height)
+			want, ok := tile.FullWidth*32, len(t) == tile.FullWidth*32
+			if n == (count-1)/tile.FullWidth {
 				// The right-edge tile may have grown since.
-				want = int(count-n*TileWidth) * 32
-				ok = len(t) >= want && len(t) <= TileWidth*32
+				want = int(count-n*tile.FullWidth) * 32
+				ok = len(t) >= want && len(t) <= tile.FullWidth*32
 			}
 			if !ok {
 				verr = &VerifyError{fmt.Sprintf("tile %d/%d", tl, n), fmt.Errorf("%d bytes, want %d", len(t), want)}

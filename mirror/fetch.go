@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/evident-dev/evident/server/tiles"
+	"github.com/evident-dev/evident/tile"
 )
 
 // maxCheckpointSize bounds the checkpoint response. A checkpoint is about a
@@ -101,28 +101,28 @@ func isNotFound(err error) bool {
 //
 // c2sp.org/tlog-tiles: a log MAY delete a partial tile once the full tile is
 // available; clients MAY fetch the full tile as a fallback.
-func (f *fetcher) tile(ctx context.Context, t tiles.Tile) ([]byte, error) {
-	max := int64(t.Width * hashSize)
+func (f *fetcher) tile(ctx context.Context, t tile.Tile) ([]byte, error) {
+	max := int64(t.Width * tile.HashSize)
 	if t.Entries {
 		max = int64(t.Width) * (2 + 65535)
 	}
-	b, err := f.get(ctx, tiles.PathFor(t), max)
+	b, err := f.get(ctx, tile.PathFor(t), max)
 	if err == nil || !t.Partial() || !isNotFound(err) {
 		return b, err
 	}
 	full := t
-	full.Width = tileWidth
-	fb, ferr := f.get(ctx, tiles.PathFor(full), int64(tileWidth)*(2+65535))
+	full.Width = tile.FullWidth
+	fb, ferr := f.get(ctx, tile.PathFor(full), int64(tile.FullWidth)*(2+65535))
 	if ferr != nil {
 		return nil, err // the partial tile's error is the one that matters
 	}
 	if t.Entries {
 		return bundlePrefix(fb, t.Width)
 	}
-	if len(fb) < t.Width*hashSize {
+	if len(fb) < t.Width*tile.HashSize {
 		return nil, err
 	}
-	return fb[:t.Width*hashSize], nil
+	return fb[:t.Width*tile.HashSize], nil
 }
 
 // envelope fetches the envelope with the given digest and size, hands it to

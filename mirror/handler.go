@@ -12,6 +12,7 @@ import (
 
 	"github.com/evident-dev/evident/checkpoint"
 	"github.com/evident-dev/evident/server/tiles"
+	"github.com/evident-dev/evident/tile"
 )
 
 // Handler returns an http.Handler serving the mirror in dir read-only over
@@ -65,16 +66,16 @@ func (d *dirSource) Checkpoint() ([]byte, uint64) {
 }
 
 func (d *dirSource) Tile(ctx context.Context, level uint8, n uint64, width int) ([]byte, error) {
-	return d.read(tiles.Tile{Level: level, N: n, Width: width})
+	return d.read(tile.Tile{Level: level, N: n, Width: width})
 }
 
 func (d *dirSource) EntryBundle(ctx context.Context, n uint64, width int) ([]byte, error) {
-	return d.read(tiles.Tile{Entries: true, N: n, Width: width})
+	return d.read(tile.Tile{Entries: true, N: n, Width: width})
 }
 
-func (d *dirSource) read(t tiles.Tile) ([]byte, error) {
+func (d *dirSource) read(t tile.Tile) ([]byte, error) {
 	_, size := d.Checkpoint()
-	if widthAt(size, t.Level, t.N) < t.Width {
+	if tile.WidthAt(size, t.Level, t.N) < t.Width {
 		return nil, fmt.Errorf("%s is beyond the mirrored tree: %w", t, fs.ErrNotExist)
 	}
 	return d.st.tile(t, size)

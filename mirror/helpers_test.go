@@ -17,7 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/evident-dev/evident/mirror"
-	"github.com/evident-dev/evident/server/tiles"
+	"github.com/evident-dev/evident/tile"
 )
 
 func syncOpts(url, dir string, key note.Verifier) mirror.Options {
@@ -35,9 +35,9 @@ func treePaths(size uint64) []string {
 		}
 		for n := uint64(0); n*256 < count; n++ {
 			w := int(min(256, count-n*256))
-			ps = append(ps, tiles.PathFor(tiles.Tile{Level: level, N: n, Width: w}))
+			ps = append(ps, tile.PathFor(tile.Tile{Level: level, N: n, Width: w}))
 			if level == 0 {
-				ps = append(ps, tiles.PathFor(tiles.Tile{Entries: true, N: n, Width: w}))
+				ps = append(ps, tile.PathFor(tile.Tile{Entries: true, N: n, Width: w}))
 			}
 		}
 	}
@@ -67,7 +67,7 @@ func checkServed(t *testing.T, dir, origin string, size uint64, extra ...string)
 	paths := append([]string{"checkpoint"}, treePaths(size)...)
 	checkServedPaths(t, dir, origin, append(paths, extra...))
 	// Beyond the tree: 404, as at the origin.
-	beyond := tiles.PathFor(tiles.Tile{Entries: true, N: size/256 + 1, Width: 256})
+	beyond := tile.PathFor(tile.Tile{Entries: true, N: size/256 + 1, Width: 256})
 	if c, _, _ := get(t, httptestURL(t, dir)+"/"+beyond); c != http.StatusNotFound {
 		t.Errorf("GET %s beyond the tree: %d, want 404", beyond, c)
 	}

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/evident-dev/evident/checkpoint"
-	"github.com/evident-dev/evident/server/tiles"
+	"github.com/evident-dev/evident/tile"
 )
 
 // ErrNoCheckpoint is returned by Open for a directory that holds no verified
@@ -64,11 +64,11 @@ func (m *Mirror) Entries(ctx context.Context, start, end uint64, fn func(index u
 	if end > m.cp.Size || start > end {
 		return fmt.Errorf("mirror: entries %d to %d are not within the mirror's %d", start, end, m.cp.Size)
 	}
-	for n := start / tileWidth; n*tileWidth < end; n++ {
+	for n := start / tile.FullWidth; n*tile.FullWidth < end; n++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		t := tiles.Tile{Entries: true, N: n, Width: widthAt(m.cp.Size, 0, n)}
+		t := tile.Tile{Entries: true, N: n, Width: tile.WidthAt(m.cp.Size, 0, n)}
 		b, err := m.st.tile(t, m.cp.Size)
 		if err != nil {
 			return fmt.Errorf("couldn't read mirror: %w", err)
@@ -78,7 +78,7 @@ func (m *Mirror) Entries(ctx context.Context, start, end uint64, fn func(index u
 			return fmt.Errorf("couldn't read mirror: %s: %w", t, err)
 		}
 		for i, e := range es {
-			idx := n*tileWidth + uint64(i)
+			idx := n*tile.FullWidth + uint64(i)
 			if idx < start || idx >= end {
 				continue
 			}
@@ -100,8 +100,8 @@ func (m *Mirror) Entry(ctx context.Context, index uint64) ([]byte, error) {
 	return out, err
 }
 
-func (m *Mirror) nodes() *nodeReader {
-	return &nodeReader{size: m.cp.Size, read: m.st.localTiles(m.cp.Size)}
+func (m *Mirror) tree() *tile.Tree {
+	return tile.NewTree(m.cp.Size, m.st.localTiles(m.cp.Size))
 }
 
 // RootAt returns the RFC 6962 root hash of the first size entries.
@@ -109,7 +109,7 @@ func (m *Mirror) RootAt(ctx context.Context, size uint64) ([32]byte, error) {
 	if size > m.cp.Size {
 		return [32]byte{}, fmt.Errorf("mirror: size %d is beyond the mirror's %d", size, m.cp.Size)
 	}
-	return m.nodes().root(ctx, size)
+	return m.tree().Root(ctx, size)
 }
 
 // InclusionProof returns the RFC 6962 inclusion proof of the entry at index
@@ -118,7 +118,7 @@ func (m *Mirror) InclusionProof(ctx context.Context, index, size uint64) ([][]by
 	if size > m.cp.Size {
 		return nil, fmt.Errorf("mirror: size %d is beyond the mirror's %d", size, m.cp.Size)
 	}
-	return m.nodes().inclusion(ctx, index, size)
+	return m.tree().Inclusion(ctx, index, size)
 }
 
 // ConsistencyProof returns the RFC 6962 consistency proof from the tree of
@@ -127,5 +127,5 @@ func (m *Mirror) ConsistencyProof(ctx context.Context, size1, size2 uint64) ([][
 	if size2 > m.cp.Size {
 		return nil, fmt.Errorf("mirror: size %d is beyond the mirror's %d", size2, m.cp.Size)
 	}
-	return m.nodes().consistency(ctx, size1, size2)
+	return m.tree().Consistency(ctx, size1, size2)
 }

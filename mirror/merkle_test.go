@@ -5,50 +5,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/evident-dev/evident/server/tiles"
+	"github.com/evident-dev/evident/tile"
 )
-
-func TestEdgeTiles(t *testing.T) {
-	for _, tc := range []struct {
-		size uint64
-		want []string
-	}{
-		{0, nil},
-		{1, []string{"tile/0/000.p/1"}},
-		{255, []string{"tile/0/000.p/255"}},
-		// c2sp.org/tlog-tiles: a tree of size 256 is a full level 0 tile
-		// and a partial level 1 tile of width 1.
-		{256, []string{"tile/1/000.p/1"}},
-		{257, []string{"tile/0/001.p/1", "tile/1/000.p/1"}},
-		// c2sp.org/tlog-tiles: a tree of size 70,000 has a partial level 0
-		// tile of width 112, a partial level 1 tile of width 17 and a
-		// partial level 2 tile of width 1.
-		{70000, []string{"tile/0/273.p/112", "tile/1/001.p/17", "tile/2/000.p/1"}},
-		{1 << 24, []string{"tile/3/000.p/1"}},
-		{1<<64 - 1, []string{
-			"tile/0/x072/x057/x594/x037/x927/935.p/255", "tile/1/x281/x474/x976/x710/655.p/255",
-			"tile/2/x001/x099/x511/x627/775.p/255", "tile/3/x004/x294/x967/295.p/255",
-			"tile/4/x016/x777/215.p/255", "tile/5/x065/535.p/255", "tile/6/255.p/255", "tile/7/000.p/255",
-		}},
-	} {
-		var got []string
-		for _, e := range edgeTiles(tc.size) {
-			got = append(got, tiles.PathFor(e))
-			if w := widthAt(tc.size, e.Level, e.N); w != e.Width {
-				t.Errorf("size %d: widthAt(%s) = %d", tc.size, e, w)
-			}
-			if e.N > 0 && widthAt(tc.size, e.Level, e.N-1) != tileWidth {
-				t.Errorf("size %d: the tile left of %s is not full", tc.size, e)
-			}
-			if widthAt(tc.size, e.Level, e.N+1) != 0 {
-				t.Errorf("size %d: there is a tile right of %s", tc.size, e)
-			}
-		}
-		if diff := cmp.Diff(tc.want, got); diff != "" {
-			t.Errorf("edgeTiles(%d) (-want +got):\n%s", tc.size, diff)
-		}
-	}
-}
 
 func TestSplitBundle(t *testing.T) {
 	for _, tc := range []struct {
@@ -87,7 +45,7 @@ func FuzzSplitBundle(f *testing.F) {
 	f.Add([]byte("\x00\x00"), 1)
 	f.Add([]byte("\xff\xff"), 1)
 	f.Fuzz(func(t *testing.T, b []byte, width int) {
-		if width < 1 || width > tileWidth {
+		if width < 1 || width > tile.FullWidth {
 			return
 		}
 		es, err := splitBundle(b, width)

@@ -46,7 +46,7 @@ import (
 
 	"github.com/evident-dev/evident/evidence"
 	"github.com/evident-dev/evident/policy"
-	"github.com/evident-dev/evident/server/tiles"
+	"github.com/evident-dev/evident/tile"
 	"github.com/evident-dev/evident/witness"
 )
 
@@ -201,7 +201,7 @@ func Sync(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &syncer{opts: opts, st: st, f: newFetcher(opts.URL, opts.HTTPClient), old: old, log: opts.Logger, upper: make(map[tiles.Tile]*authTile)}
+	s := &syncer{opts: opts, st: st, f: newFetcher(opts.URL, opts.HTTPClient), old: old, log: opts.Logger, upper: make(map[tile.Tile]*authTile)}
 	res, err := s.run(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't mirror %s: %w", opts.URL, err)
@@ -224,7 +224,7 @@ type syncer struct {
 	// upper are the full tiles above level 0 that were fetched and
 	// checked, kept while tiles below them are being checked.
 	mu    sync.Mutex
-	upper map[tiles.Tile]*authTile
+	upper map[tile.Tile]*authTile
 
 	entries                   atomic.Uint64
 	tiles, bundles, envelopes atomic.Int64
@@ -288,19 +288,19 @@ func (s *syncer) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 	}
-	start := oldSize / tileWidth // the first entry bundle to fetch
-	if p := s.st.loadPending(s.opts.LogKey); p != nil && p.cp.Size <= cp.Size && p.watermark/tileWidth > start {
+	start := oldSize / tile.FullWidth // the first entry bundle to fetch
+	if p := s.st.loadPending(s.opts.LogKey); p != nil && p.cp.Size <= cp.Size && p.watermark/tile.FullWidth > start {
 		// A sync that stopped part way verified everything below its
 		// watermark against its checkpoint; if the new tree extends that
 		// one, those full tiles are the new tree's too.
 		if err := s.checkExtends(ctx, p.cp); err != nil {
 			return nil, err
 		}
-		start = p.watermark / tileWidth
+		start = p.watermark / tile.FullWidth
 		s.log.InfoContext(ctx, "resuming an unfinished sync", "from", p.watermark)
 	}
 	if cp.Size > 0 {
-		if err := s.st.writePending(cp, start*tileWidth); err != nil {
+		if err := s.st.writePending(cp, start*tile.FullWidth); err != nil {
 			return nil, err
 		}
 		if err := s.download(ctx, start); err != nil {
@@ -353,23 +353,23 @@ func (s *syncer) verifyCheckpoint(signed []byte) (*verified, error) {
 // against them, level by level.
 func (s *syncer) checkEdges(ctx context.Context) error {
 	s.edges = make(map[uint8][]byte)
-	edges := edgeTiles(s.cp.Size)
+	edges := tile.PartialTiles(s.cp.Size)
 	var paths []string
 	for _, t := range edges {
 		b, err := s.f.tile(ctx, t)
 		if err != nil {
 			return fmt.Errorf("couldn't fetch %s: %w", t, err)
 		}
-		if len(b) != t.Width*hashSize {
+		if len(b) != t.Width*tile.HashSize {
 			return s.verifyError(t.String(), -1, "%d bytes, want %d hashes", len(b), t.Width)
 		}
 		s.edges[t.Level] = b
 		paths = append(paths, t.String())
 	}
-	r := &nodeReader{size: s.cp.Size, read: func(_ context.Context, level uint8, n uint64, width int) ([]byte, error) {
+	r := tile.NewTree(s.cp.Size, tile.ReaderFunc(func(_ context.Context, level uint8, n uint64, width int) ([]byte, error) {
 		return s.edges[level], nil
-	}}
-	root, err := r.root(ctx, s.cp.Size)
+	}))
+	root, err := r.Root(ctx, s.cp.Size)
 	if err != nil {
 		return err
 	}
@@ -395,11 +395,11 @@ func (s *syncer) checkEdges(ctx context.Context) error {
 // the level-0 edge tile disagrees with its entries, it is the likely culprit
 // (a changed bundle alone would leave the root right): it returns an error
 // naming it.
-func (s *syncer) diagnoseEdge(ctx context.Context, t tiles.Tile) error {
+func (s *syncer) diagnoseEdge(ctx context.Context, t tile.Tile) error {
 	if t.Level != 0 {
 		return nil
 	}
-	bt := tiles.Tile{Entries: true, N: t.N, Width: t.Width}
+	bt := tile.Tile{Entries: true, N: t.N, Width: t.Width}
 	b, err := s.f.tile(ctx, bt)
 	if err != nil {
 		return nil // the root mismatch is the error to report
@@ -411,8 +411,8 @@ func (s *syncer) diagnoseEdge(ctx context.Context, t tiles.Tile) error {
 	lh := &leafHasher{}
 	for i, e := range es {
 		h := lh.hash(e)
-		if got := s.edges[0][i*hashSize : (i+1)*hashSize]; !bytes.Equal(h[:], got) {
-			return s.verifyError(t.String(), int64(t.N*tileWidth)+int64(i), "the right edge of the tree doesn't hash to the checkpoint's root, and hash %d of this tile, %x, isn't the hash of entry %d of %s, %x", i, got, i, bt, h)
+		if got := s.edges[0][i*tile.HashSize : (i+1)*tile.HashSize]; !bytes.Equal(h[:], got) {
+			return s.verifyError(t.String(), int64(t.N*tile.FullWidth)+int64(i), "the right edge of the tree doesn't hash to the checkpoint's root, and hash %d of this tile, %x, isn't the hash of entry %d of %s, %x", i, got, i, bt, h)
 		}
 	}
 	return nil
@@ -433,12 +433,12 @@ func (s *syncer) checkExtends(ctx context.Context, old *verified) error {
 	case old.Size > cp.Size:
 		return fmt.Errorf("mirror: checkExtends from %d to %d", old.Size, cp.Size) // a bug
 	}
-	r := &nodeReader{size: cp.Size, read: s.checkedTile}
-	prefix, err := r.root(ctx, old.Size)
+	r := tile.NewTree(cp.Size, tile.ReaderFunc(s.checkedTile))
+	prefix, err := r.Root(ctx, old.Size)
 	if err != nil {
 		return err
 	}
-	p, err := r.consistency(ctx, old.Size, cp.Size)
+	p, err := r.Consistency(ctx, old.Size, cp.Size)
 	if err != nil {
 		return err
 	}
@@ -462,8 +462,8 @@ func (s *syncer) checkExtends(ctx context.Context, old *verified) error {
 // prefix of the mirror's tree, using the stored tiles.
 func (s *syncer) checkStale(ctx context.Context) error {
 	cp, old := s.cp, s.old
-	r := &nodeReader{size: old.Size, read: s.st.localTiles(old.Size)}
-	prefix, err := r.root(ctx, cp.Size)
+	r := tile.NewTree(old.Size, s.st.localTiles(old.Size))
+	prefix, err := r.Root(ctx, cp.Size)
 	if err != nil {
 		return fmt.Errorf("couldn't read the mirror: %w", err)
 	}
@@ -473,7 +473,7 @@ func (s *syncer) checkStale(ctx context.Context) error {
 	if cp.Size == 0 {
 		return s.verifyError("checkpoint", -1, "a tree of size 0 has root %x, not %x", emptyRoot, cp.Hash)
 	}
-	p, err := r.consistency(ctx, cp.Size, old.Size)
+	p, err := r.Consistency(ctx, cp.Size, old.Size)
 	if err != nil {
 		return fmt.Errorf("couldn't read the mirror: %w", err)
 	}
@@ -483,10 +483,10 @@ func (s *syncer) checkStale(ctx context.Context) error {
 	}}
 }
 
-// checkedTile is a tileFunc for the new tree that returns only tiles
+// checkedTile is a tile.ReaderFunc for the new tree that returns only tiles
 // checked up to its root.
 func (s *syncer) checkedTile(ctx context.Context, level uint8, n uint64, width int) ([]byte, error) {
-	if w := widthAt(s.cp.Size, level, n); w != width {
+	if w := tile.WidthAt(s.cp.Size, level, n); w != width {
 		return nil, fmt.Errorf("mirror: bug: tile %d/%d has width %d, not %d", level, n, w, width)
 	}
 	return s.tile(ctx, level, n)
@@ -496,16 +496,16 @@ func (s *syncer) checkedTile(ctx context.Context, level uint8, n uint64, width i
 // up to the root. Full tiles above level 0 are kept (and stored) while the
 // tiles under them are being checked.
 func (s *syncer) tile(ctx context.Context, level uint8, n uint64) ([]byte, error) {
-	w := widthAt(s.cp.Size, level, n)
+	w := tile.WidthAt(s.cp.Size, level, n)
 	switch {
 	case w == 0:
 		return nil, fmt.Errorf("mirror: bug: tile %d/%d is beyond the tree of size %d", level, n, s.cp.Size)
-	case w < tileWidth:
+	case w < tile.FullWidth:
 		return s.edges[level], nil
 	case level == 0:
 		return s.fullTile(ctx, 0, n)
 	}
-	key := tiles.Tile{Level: level, N: n, Width: tileWidth}
+	key := tile.Tile{Level: level, N: n, Width: tile.FullWidth}
 	s.mu.Lock()
 	a, ok := s.upper[key]
 	if !ok {
@@ -536,22 +536,22 @@ func (s *syncer) tile(ctx context.Context, level uint8, n uint64) ([]byte, error
 // c2sp.org/tlog-tiles: at level 1 and above, each hash in a tile is the
 // Merkle Tree Hash of a full tile at the level below.
 func (s *syncer) fullTile(ctx context.Context, level uint8, n uint64) ([]byte, error) {
-	t := tiles.Tile{Level: level, N: n, Width: tileWidth}
+	t := tile.Tile{Level: level, N: n, Width: tile.FullWidth}
 	b, err := s.f.tile(ctx, t)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't fetch %s: %w", t, err)
 	}
-	if len(b) != tileWidth*hashSize {
-		return nil, s.verifyError(t.String(), -1, "%d bytes, want %d hashes", len(b), tileWidth)
+	if len(b) != tile.FullWidth*tile.HashSize {
+		return nil, s.verifyError(t.String(), -1, "%d bytes, want %d hashes", len(b), tile.FullWidth)
 	}
-	parent, err := s.tile(ctx, level+1, n/tileWidth)
+	parent, err := s.tile(ctx, level+1, n/tile.FullWidth)
 	if err != nil {
 		return nil, err
 	}
-	pos := int(n % tileWidth)
-	root := subtreeRoot(b)
-	if want := parent[pos*hashSize : (pos+1)*hashSize]; !bytes.Equal(root[:], want) {
-		pt := tiles.Tile{Level: level + 1, N: n / tileWidth, Width: len(parent) / hashSize}
+	pos := int(n % tile.FullWidth)
+	root := tile.SubtreeRoot(b)
+	if want := parent[pos*tile.HashSize : (pos+1)*tile.HashSize]; !bytes.Equal(root[:], want) {
+		pt := tile.Tile{Level: level + 1, N: n / tile.FullWidth, Width: len(parent) / tile.HashSize}
 		return nil, s.verifyError(t.String(), -1, "its hashes hash to %x, but hash %d of %s (checked up to the checkpoint's root) is %x", root, pos, pt, want)
 	}
 	return b, nil
@@ -559,16 +559,16 @@ func (s *syncer) fullTile(ctx context.Context, level uint8, n uint64) ([]byte, e
 
 // verifyBundle checks the entries of bundle bt against the level-0 tile
 // hashes t and returns them.
-func (s *syncer) verifyBundle(bt tiles.Tile, b, t []byte, lh *leafHasher) ([][]byte, error) {
+func (s *syncer) verifyBundle(bt tile.Tile, b, t []byte, lh *leafHasher) ([][]byte, error) {
 	es, err := splitBundle(b, bt.Width)
 	if err != nil {
 		return nil, s.verifyError(bt.String(), -1, "%v", err)
 	}
-	base := bt.N * tileWidth
+	base := bt.N * tile.FullWidth
 	for i, e := range es {
 		h := lh.hash(e)
-		if want := t[i*hashSize : (i+1)*hashSize]; !bytes.Equal(h[:], want) {
-			lt := tiles.Tile{N: bt.N, Width: bt.Width}
+		if want := t[i*tile.HashSize : (i+1)*tile.HashSize]; !bytes.Equal(h[:], want) {
+			lt := tile.Tile{N: bt.N, Width: bt.Width}
 			return nil, s.verifyError(bt.String(), int64(base)+int64(i), "entry %d of the bundle hashes to %x, but %s (checked up to the checkpoint's root) has %x", i, h, lt, want)
 		}
 	}
@@ -581,7 +581,7 @@ func (s *syncer) verifyBundle(bt tiles.Tile, b, t []byte, lh *leafHasher) ([][]b
 // stops resumes from the first bundle it hadn't finished.
 func (s *syncer) download(ctx context.Context, start uint64) error {
 	size := s.cp.Size
-	last := (size - 1) / tileWidth
+	last := (size - 1) / tile.FullWidth
 	if start > last {
 		return nil
 	}
@@ -657,7 +657,7 @@ func (s *syncer) download(ctx context.Context, start uint64) error {
 			continue
 		}
 		s.progress(next)
-		if next-recorded >= flushEvery && next*tileWidth <= size {
+		if next-recorded >= flushEvery && next*tile.FullWidth <= size {
 			if err := s.record(next); err != nil {
 				firstErr = err
 				stop(err)
@@ -668,7 +668,7 @@ func (s *syncer) download(ctx context.Context, start uint64) error {
 	}
 	if firstErr != nil {
 		// Keep what was verified, for the next sync to resume from.
-		if wm := min(next, size/tileWidth); wm > recorded {
+		if wm := min(next, size/tile.FullWidth); wm > recorded {
 			if err := s.record(wm); err != nil {
 				s.log.WarnContext(ctx, "couldn't record sync progress", "err", err)
 			}
@@ -683,19 +683,19 @@ func (s *syncer) record(n uint64) error {
 	if err := s.st.flush(); err != nil {
 		return err
 	}
-	return s.st.writePending(s.cp, n*tileWidth)
+	return s.st.writePending(s.cp, n*tile.FullWidth)
 }
 
 // evict forgets the tiles above level 0 whose level-0 tiles are all
 // checked, next being the first that isn't.
 func (s *syncer) evict(next uint64) {
-	if next%tileWidth != 0 {
+	if next%tile.FullWidth != 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for t, a := range s.upper {
-		shift := uint(t.Level) * tileHeight
+		shift := uint(t.Level) * tile.Height
 		if shift < 64 && (t.N+1) <= next>>shift {
 			select {
 			case <-a.done:
@@ -717,7 +717,7 @@ func (s *syncer) progress(next uint64) {
 	s.opts.Progress(Progress{
 		Size:      s.cp.Size,
 		Start:     start,
-		Verified:  max(start, min(next*tileWidth, s.cp.Size)),
+		Verified:  max(start, min(next*tile.FullWidth, s.cp.Size)),
 		Envelopes: int(s.envelopes.Load()),
 		Bytes:     s.f.bytes.Load(),
 	})
@@ -725,12 +725,12 @@ func (s *syncer) progress(next uint64) {
 
 // item fetches, checks and stores entry bundle n and its level-0 tile.
 func (s *syncer) item(ctx context.Context, n uint64, lh *leafHasher) error {
-	w := widthAt(s.cp.Size, 0, n)
+	w := tile.WidthAt(s.cp.Size, 0, n)
 	t, err := s.tile(ctx, 0, n)
 	if err != nil {
 		return err
 	}
-	bt := tiles.Tile{Entries: true, N: n, Width: w}
+	bt := tile.Tile{Entries: true, N: n, Width: w}
 	b, err := s.f.tile(ctx, bt)
 	if err != nil {
 		return fmt.Errorf("couldn't fetch %s: %w", bt, err)
@@ -741,12 +741,12 @@ func (s *syncer) item(ctx context.Context, n uint64, lh *leafHasher) error {
 	}
 	if s.opts.Envelopes {
 		for i, e := range es {
-			if err := s.envelope(ctx, n*tileWidth+uint64(i), e); err != nil {
+			if err := s.envelope(ctx, n*tile.FullWidth+uint64(i), e); err != nil {
 				return err
 			}
 		}
 	}
-	if err := s.st.write(tiles.Tile{N: n, Width: w}.String(), t, false); err != nil {
+	if err := s.st.write(tile.Tile{N: n, Width: w}.String(), t, false); err != nil {
 		return err
 	}
 	if err := s.st.write(bt.String(), b, false); err != nil {
@@ -793,13 +793,13 @@ func (s *syncer) envelope(ctx context.Context, index uint64, entry []byte) error
 // checkpoint that the new one superseded. Their paths stay servable: the
 // mirror serves a partial tile as a prefix of a wider one.
 func (s *syncer) dropPartials(oldSize uint64) {
-	for _, t := range edgeTiles(oldSize) {
-		if widthAt(s.cp.Size, t.Level, t.N) == t.Width {
+	for _, t := range tile.PartialTiles(oldSize) {
+		if tile.WidthAt(s.cp.Size, t.Level, t.N) == t.Width {
 			continue
 		}
 		s.st.remove(t.String())
 		if t.Level == 0 {
-			s.st.remove(tiles.Tile{Entries: true, N: t.N, Width: t.Width}.String())
+			s.st.remove(tile.Tile{Entries: true, N: t.N, Width: t.Width}.String())
 		}
 	}
 }

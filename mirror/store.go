@@ -17,7 +17,7 @@ import (
 
 	"github.com/evident-dev/evident/checkpoint"
 	"github.com/evident-dev/evident/internal/durable"
-	"github.com/evident-dev/evident/server/tiles"
+	"github.com/evident-dev/evident/tile"
 )
 
 // The mirror directory holds the log's resources at their URL paths:
@@ -159,9 +159,9 @@ func (s *store) remove(p string) {
 // Older partial tiles are deleted once a wider one is stored (c2sp.org/
 // tlog-tiles allows a log to drop a partial tile once the full one exists),
 // but their paths stay servable: their bytes are a prefix of the wider tile.
-func (s *store) tile(t tiles.Tile, size uint64) ([]byte, error) {
-	cands := []int{t.Width, tileWidth}
-	if w := widthAt(size, t.Level, t.N); w > t.Width && w < tileWidth {
+func (s *store) tile(t tile.Tile, size uint64) ([]byte, error) {
+	cands := []int{t.Width, tile.FullWidth}
+	if w := tile.WidthAt(size, t.Level, t.N); w > t.Width && w < tile.FullWidth {
 		cands = append(cands, w)
 	}
 	for i, w := range cands {
@@ -170,7 +170,7 @@ func (s *store) tile(t tiles.Tile, size uint64) ([]byte, error) {
 		}
 		c := t
 		c.Width = w
-		b, err := s.read(tiles.PathFor(c))
+		b, err := s.read(tile.PathFor(c))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -183,22 +183,22 @@ func (s *store) tile(t tiles.Tile, size uint64) ([]byte, error) {
 		if t.Entries {
 			return bundlePrefix(b, t.Width)
 		}
-		if len(b) < t.Width*hashSize {
-			return nil, fmt.Errorf("%s is %d bytes, too short for %d hashes", tiles.PathFor(c), len(b), t.Width)
+		if len(b) < t.Width*tile.HashSize {
+			return nil, fmt.Errorf("%s is %d bytes, too short for %d hashes", tile.PathFor(c), len(b), t.Width)
 		}
-		return b[:t.Width*hashSize], nil
+		return b[:t.Width*tile.HashSize], nil
 	}
-	return nil, fmt.Errorf("%s: %w", tiles.PathFor(t), fs.ErrNotExist)
+	return nil, fmt.Errorf("%s: %w", tile.PathFor(t), fs.ErrNotExist)
 }
 
-// localTiles returns a tileFunc reading stored tiles of a tree no larger
+// localTiles returns a tile.ReaderFunc reading stored tiles of a tree no larger
 // than size, the stored checkpoint's.
-func (s *store) localTiles(size uint64) tileFunc {
+func (s *store) localTiles(size uint64) tile.ReaderFunc {
 	return func(ctx context.Context, level uint8, n uint64, width int) ([]byte, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		return s.tile(tiles.Tile{Level: level, N: n, Width: width}, size)
+		return s.tile(tile.Tile{Level: level, N: n, Width: width}, size)
 	}
 }
 
@@ -262,7 +262,7 @@ func (s *store) loadPending(logKey note.Verifier) *pending {
 		return nil
 	}
 	wm, err := strconv.ParseUint(string(v), 10, 64)
-	if err != nil || wm%tileWidth != 0 {
+	if err != nil || wm%tile.FullWidth != 0 {
 		return nil
 	}
 	cp, err := verifiedCheckpoint(rest, logKey)

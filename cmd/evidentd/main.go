@@ -267,13 +267,14 @@ func verifyCmd(cfgPath string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	l, err := ledger.Open(filepath.Join(nc.Data, "ledger.db"), evidentledger.Options(ledger.Options{Signer: nc.Signer}))
+	ctx := context.Background()
+	l, err := ledger.Open(ctx, filepath.Join(nc.Data, "ledger.db"), evidentledger.Options(ledger.Options{Signer: nc.Signer}))
 	if err != nil {
 		return fail(err)
 	}
 	defer l.Close()
 	start := time.Now()
-	if err := l.Verify(context.Background(), nc.LogKey); err != nil {
+	if err := l.Verify(ctx, nc.LogKey); err != nil {
 		return fail(err)
 	}
 	_, size := l.Checkpoint()

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/ledger"
+	"github.com/evident-dev/evident/tile"
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
@@ -104,7 +105,7 @@ func main() {
 		if *indexes {
 			opts.Index = nodeLikeIndex
 		}
-		l, err := ledger.Open(path, opts)
+		l, err := ledger.Open(ctx, path, opts)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -136,9 +137,9 @@ func main() {
 			return err
 		})
 		fmt.Printf("consistency proofs, %d-entry log: %8.0f /s (%d goroutines)\n", size, n, runtime.NumCPU())
-		if full := size / ledger.TileWidth; full > 0 {
+		if full := size / tile.FullWidth; full > 0 {
 			n = proofLoad(*proofDur, func(r *mrand.Rand) error {
-				_, err := l.EntryBundle(ctx, r.Uint64N(full), ledger.TileWidth)
+				_, err := l.EntryBundle(ctx, r.Uint64N(full), tile.FullWidth)
 				return err
 			})
 			fmt.Printf("full entry bundles, %d-entry log: %8.0f /s (%d goroutines)\n", size, n, runtime.NumCPU())
@@ -154,7 +155,7 @@ func main() {
 		l.Close()
 		fmt.Printf("built a %d-entry log (128 B entries) in %v\n", *openSize, time.Since(start).Round(time.Millisecond))
 		start = time.Now()
-		l, err := ledger.Open(path, ledger.Options{Signer: signer})
+		l, err := ledger.Open(ctx, path, ledger.Options{Signer: signer})
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -203,7 +204,7 @@ func appendLoad(ctx context.Context, l *ledger.Ledger, g, total, size int) (floa
 
 // build makes a log of n entries quickly (large batches, no fsync).
 func build(ctx context.Context, path string, signer note.Signer, n, size int) *ledger.Ledger {
-	l, err := ledger.Open(path, ledger.Options{Signer: signer, NoSync: true, MaxBatchSize: 8192, MaxPending: 1 << 20})
+	l, err := ledger.Open(ctx, path, ledger.Options{Signer: signer, NoSync: true, MaxBatchSize: 8192, MaxPending: 1 << 20})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -202,7 +202,7 @@ func NewLog(t testing.TB, origin string) *Log {
 // forks of each other.
 func NewLogWithKey(t testing.TB, s note.Signer, v note.Verifier, prefix string) *Log {
 	t.Helper()
-	l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{
+	l, err := ledger.Open(t.Context(), filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{
 		Signer: s, NoSync: true, MaxBatchSize: 65536, MaxPending: 1 << 20,
 	})
 	if err != nil {

@@ -321,7 +321,7 @@ func newRogue(t *testing.T) *rogue {
 	r := &rogue{origin: origin, signer: s, logKey: v, cosigner: cs}
 	var err error
 	for i, l := range []**ledger.Ledger{&r.a, &r.b} {
-		if *l, err = ledger.Open(filepath.Join(t.TempDir(), fmt.Sprint("fork", i, ".db")), ledger.Options{Signer: s, NoSync: true}); err != nil {
+		if *l, err = ledger.Open(t.Context(), filepath.Join(t.TempDir(), fmt.Sprint("fork", i, ".db")), ledger.Options{Signer: s, NoSync: true}); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { (*l).Close() })

@@ -118,7 +118,7 @@ func Start(cfg Config) (_ *Node, err error) {
 	}
 	lopts := cfg.Ledger
 	lopts.Signer, lopts.Logger, lopts.Metrics, lopts.NoSync = cfg.Signer, log.With("part", "ledger"), reg, cfg.NoSync || lopts.NoSync
-	if n.Ledger, err = ledger.Open(filepath.Join(cfg.Data, "ledger.db"), server.LedgerOptions(lopts)); err != nil {
+	if n.Ledger, err = ledger.Open(context.Background(), filepath.Join(cfg.Data, "ledger.db"), server.LedgerOptions(lopts)); err != nil {
 		return nil, err
 	}
 	if n.store, err = boltstore.Open(filepath.Join(cfg.Data, "witness.db"), boltstore.Options{GroupCommit: true}); err != nil {

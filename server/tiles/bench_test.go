@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+
+	"github.com/evident-dev/evident/tile"
 )
 
 // BenchmarkTileRequests measures tlog-tiles requests served over HTTP/1.1 on
@@ -19,10 +21,10 @@ func BenchmarkTileRequests(b *testing.B) {
 	srv := httptest.NewServer(New(tl.l, Options{}))
 	b.Cleanup(srv.Close)
 
-	paths := func(f func(i int) Tile) []string {
+	paths := func(f func(i int) tile.Tile) []string {
 		var ps []string
 		for i := range 256 {
-			ps = append(ps, srv.URL+"/"+PathFor(f(i)))
+			ps = append(ps, srv.URL+"/"+tile.PathFor(f(i)))
 		}
 		return ps
 	}
@@ -32,11 +34,11 @@ func BenchmarkTileRequests(b *testing.B) {
 		gzip  bool
 	}{
 		{"checkpoint", []string{srv.URL + "/checkpoint"}, false},
-		{"tile/full", paths(func(i int) Tile { return Tile{N: uint64(i), Width: 256} }), false},
-		{"tile/partial", paths(func(i int) Tile { return Tile{Level: 1, Width: i%255 + 1} }), false},
-		{"entries/full", paths(func(i int) Tile { return Tile{Entries: true, N: uint64(i), Width: 256} }), false},
-		{"entries/full-gzip", paths(func(i int) Tile { return Tile{Entries: true, N: uint64(i), Width: 256} }), true},
-		{"notfound", paths(func(i int) Tile { return Tile{N: uint64(1000 + i), Width: 256} }), false},
+		{"tile/full", paths(func(i int) tile.Tile { return tile.Tile{N: uint64(i), Width: 256} }), false},
+		{"tile/partial", paths(func(i int) tile.Tile { return tile.Tile{Level: 1, Width: i%255 + 1} }), false},
+		{"entries/full", paths(func(i int) tile.Tile { return tile.Tile{Entries: true, N: uint64(i), Width: 256} }), false},
+		{"entries/full-gzip", paths(func(i int) tile.Tile { return tile.Tile{Entries: true, N: uint64(i), Width: 256} }), true},
+		{"notfound", paths(func(i int) tile.Tile { return tile.Tile{N: uint64(1000 + i), Width: 256} }), false},
 	} {
 		b.Run(bb.name, func(b *testing.B) {
 			conns := 4 * runtime.GOMAXPROCS(0)

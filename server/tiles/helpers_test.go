@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/evident-dev/evident/ledger"
+	"github.com/evident-dev/evident/tile"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -41,7 +42,7 @@ func newTestLog(t testing.TB) *testLog {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{Signer: s, NoSync: true})
+	l, err := ledger.Open(t.Context(), filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{Signer: s, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func mth(leaves [][32]byte) [32]byte {
 // wantTile is what tile t must hold, from the spec's definition
 // (c2sp.org/tlog-tiles): hash i of tile n at level l is
 // MTH(D[(n*256+i)*256^l : (n*256+i+1)*256^l]).
-func (tl *testLog) wantTile(t Tile) []byte {
+func (tl *testLog) wantTile(t tile.Tile) []byte {
 	if t.Entries {
 		var b []byte
 		for i := t.N * 256; i < t.N*256+uint64(t.Width); i++ {
@@ -119,15 +120,15 @@ func (tl *testLog) wantTile(t Tile) []byte {
 // tilesAt lists every resource the spec says a tree of this size has
 // (c2sp.org/tlog-tiles: the partial tile at level l for a tree of size s
 // has floor(s / 256^l) mod 256 entries; empty tiles are not served).
-func tilesAt(size uint64) []Tile {
-	var ts []Tile
+func tilesAt(size uint64) []tile.Tile {
+	var ts []tile.Tile
 	for level := uint8(0); level < 8 && size>>(8*level) > 0; level++ {
 		count := size >> (8 * level) // hashes at this level
 		for n := uint64(0); n < count/256; n++ {
-			ts = append(ts, Tile{Level: level, N: n, Width: 256})
+			ts = append(ts, tile.Tile{Level: level, N: n, Width: 256})
 		}
 		if w := count % 256; w > 0 {
-			ts = append(ts, Tile{Level: level, N: count / 256, Width: int(w)})
+			ts = append(ts, tile.Tile{Level: level, N: count / 256, Width: int(w)})
 		}
 		if level == 0 {
 			for _, t := range ts {

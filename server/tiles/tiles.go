@@ -36,14 +36,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/evident-dev/evident/ledger"
+	"github.com/evident-dev/evident/tile"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Source is the log being served. *ledger.Ledger satisfies it.
 //
-// Tile and EntryBundle take a width from 1 to FullWidth (FullWidth asks for
-// a full tile) and return an error wrapping ledger.ErrNotFound or
+// Tile and EntryBundle take a width from 1 to tile.FullWidth (tile.FullWidth
+// asks for a full tile) and return an error wrapping tile.ErrNotFound or
 // fs.ErrNotExist when the tree does not have that tile at that width.
 type Source interface {
 	// Checkpoint returns the latest signed checkpoint note.
@@ -209,7 +209,7 @@ func (h *handler) serveCheckpoint(w http.ResponseWriter) int {
 }
 
 func (h *handler) serveTile(w http.ResponseWriter, r *http.Request, p string) int {
-	t, err := ParsePath(p)
+	t, err := tile.ParsePath(p)
 	if err != nil {
 		// The spec defines no status for a path outside its grammar; it is
 		// a client bug, not a resource that may exist later, so 400.
@@ -231,15 +231,15 @@ func (h *handler) serveTile(w http.ResponseWriter, r *http.Request, p string) in
 		body, err = h.src.Tile(r.Context(), t.Level, t.N, t.Width)
 	}
 	switch {
-	case errors.Is(err, ledger.ErrNotFound) || errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, tile.ErrNotFound) || errors.Is(err, fs.ErrNotExist):
 		// c2sp.org/tlog-tiles: an empty tile is never served.
-		return h.error(w, http.StatusNotFound, "not found: "+PathFor(t)+" is beyond the tree")
+		return h.error(w, http.StatusNotFound, "not found: "+tile.PathFor(t)+" is beyond the tree")
 	case err != nil:
-		return h.internal(w, r, "couldn't read tile", err, "tile", PathFor(t))
+		return h.internal(w, r, "couldn't read tile", err, "tile", tile.PathFor(t))
 	}
 	// What is served here is cached for a year: check its shape first.
 	if err := checkShape(t, body); err != nil {
-		return h.internal(w, r, "couldn't read tile", err, "tile", PathFor(t))
+		return h.internal(w, r, "couldn't read tile", err, "tile", tile.PathFor(t))
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", "application/octet-stream")
@@ -263,7 +263,7 @@ func (h *handler) serveTile(w http.ResponseWriter, r *http.Request, p string) in
 
 // checkShape checks that body has the size t calls for: Width hashes, or
 // Width length-prefixed entries.
-func checkShape(t Tile, body []byte) error {
+func checkShape(t tile.Tile, body []byte) error {
 	if !t.Entries {
 		if len(body) != t.Width*32 {
 			return fmt.Errorf("got %d bytes, want %d hashes", len(body), t.Width)

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/evident-dev/evident/checkpoint"
-	"github.com/evident-dev/evident/ledger"
+	"github.com/evident-dev/evident/tile"
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/note"
@@ -47,35 +47,35 @@ func TestTilesAroundBoundaries(t *testing.T) {
 				// The spec's example: 273 full level-0 tiles and a partial
 				// one 112 wide, one full level-1 tile and a partial one 17
 				// wide, and a level-2 tile of width 1.
-				var got []Tile
+				var got []tile.Tile
 				for _, t := range want {
 					if !t.Entries && (t.Partial() || t.Level > 0) {
 						got = append(got, t)
 					}
 				}
-				if diff := cmp.Diff([]Tile{{N: 273, Width: 112}, {Level: 1, Width: 256}, {Level: 1, N: 1, Width: 17}, {Level: 2, Width: 1}}, got); diff != "" || len(want) != 2*274+3 {
+				if diff := cmp.Diff([]tile.Tile{{N: 273, Width: 112}, {Level: 1, Width: 256}, {Level: 1, N: 1, Width: 17}, {Level: 2, Width: 1}}, got); diff != "" || len(want) != 2*274+3 {
 					t.Fatalf("tilesAt(70000) disagrees with the spec's example (-want +got):\n%s", diff)
 				}
 			}
 			if size == 256 {
-				if diff := cmp.Diff([]Tile{{Width: 256}, {Entries: true, Width: 256}, {Level: 1, Width: 1}}, want); diff != "" {
+				if diff := cmp.Diff([]tile.Tile{{Width: 256}, {Entries: true, Width: 256}, {Level: 1, Width: 1}}, want); diff != "" {
 					t.Fatalf("tilesAt(256) disagrees with the spec's example (a full level-0 tile, a level-1 tile of width 1) (-want +got):\n%s", diff)
 				}
 			}
-			for _, tile := range want {
-				p := PathFor(tile)
+			for _, wt := range want {
+				p := tile.PathFor(wt)
 				r := do(t, c, "GET", base+"/"+p, nil)
 				if r.code != http.StatusOK {
 					t.Errorf("GET %s: %d %s", p, r.code, r.body)
 					continue
 				}
-				if !bytes.Equal(r.body, tl.wantTile(tile)) {
+				if !bytes.Equal(r.body, tl.wantTile(wt)) {
 					t.Errorf("GET %s: wrong content (%d bytes)", p, len(r.body))
 				}
 			}
 			for _, a := range absentAt(uint64(size)) {
-				if r := do(t, c, "GET", base+"/"+PathFor(a), nil); r.code != http.StatusNotFound {
-					t.Errorf("GET %s (beyond the tree of size %d): %d, want 404", PathFor(a), size, r.code)
+				if r := do(t, c, "GET", base+"/"+tile.PathFor(a), nil); r.code != http.StatusNotFound {
+					t.Errorf("GET %s (beyond the tree of size %d): %d, want 404", tile.PathFor(a), size, r.code)
 				}
 			}
 		})
@@ -85,8 +85,8 @@ func TestTilesAroundBoundaries(t *testing.T) {
 // absentAt lists resources just beyond a tree of this size: the full and the
 // next wider version of each partial tile, the first tile past the end of
 // each level, and the first level with no tile at all.
-func absentAt(size uint64) []Tile {
-	var ts []Tile
+func absentAt(size uint64) []tile.Tile {
+	var ts []tile.Tile
 	for _, t := range tilesAt(size) {
 		if t.Partial() {
 			full, wider := t, t
@@ -99,7 +99,7 @@ func absentAt(size uint64) []Tile {
 	}
 	for level := uint8(0); level < 9; level++ {
 		count := size >> (8 * level)
-		next := Tile{Level: level, N: (count + 255) / 256, Width: 1}
+		next := tile.Tile{Level: level, N: (count + 255) / 256, Width: 1}
 		ts = append(ts, next)
 		if level == 0 {
 			next.Entries = true
@@ -125,15 +125,15 @@ func TestPartialTileEveryWidth(t *testing.T) {
 		t.Run(strconv.Itoa(size), func(t *testing.T) {
 			for _, entries := range []bool{false, true} {
 				for w := 1; w <= 255; w++ {
-					tile := Tile{Entries: entries, N: 1, Width: w}
-					r := do(t, c, "GET", base+"/"+PathFor(tile), nil)
+					pt := tile.Tile{Entries: entries, N: 1, Width: w}
+					r := do(t, c, "GET", base+"/"+tile.PathFor(pt), nil)
 					switch {
 					case w <= have && r.code != http.StatusOK:
-						t.Errorf("GET %s: %d, want 200", PathFor(tile), r.code)
-					case w <= have && !bytes.Equal(r.body, tl.wantTile(tile)):
-						t.Errorf("GET %s: wrong content", PathFor(tile))
+						t.Errorf("GET %s: %d, want 200", tile.PathFor(pt), r.code)
+					case w <= have && !bytes.Equal(r.body, tl.wantTile(pt)):
+						t.Errorf("GET %s: wrong content", tile.PathFor(pt))
 					case w > have && r.code != http.StatusNotFound:
-						t.Errorf("GET %s: %d, want 404 (the tree has %d there)", PathFor(tile), r.code, have)
+						t.Errorf("GET %s: %d, want 404 (the tree has %d there)", tile.PathFor(pt), r.code, have)
 					}
 				}
 			}
@@ -196,8 +196,8 @@ func checkHeaders(t *testing.T, got http.Header, want map[string]string) {
 func TestStatusAndHeaders(t *testing.T) {
 	tl := newTestLog(t)
 	tl.grow(t, 256+10)
-	fullTile, partialTile := tl.wantTile(Tile{Width: 256}), tl.wantTile(Tile{N: 1, Width: 10})
-	fullBundle := tl.wantTile(Tile{Entries: true, Width: 256})
+	fullTile, partialTile := tl.wantTile(tile.Tile{Width: 256}), tl.wantTile(tile.Tile{N: 1, Width: 10})
+	fullBundle := tl.wantTile(tile.Tile{Entries: true, Width: 256})
 	env := []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}`)
 	envDigest := sha256.Sum256(env)
 	envHex := hex.EncodeToString(envDigest[:])
@@ -216,9 +216,9 @@ func TestStatusAndHeaders(t *testing.T) {
 	}{
 		{"GET", "/tile/0/000", nil, 200, map[string]string{"Content-Type": "application/octet-stream", "Cache-Control": immutable, "Content-Length": "8192", "Access-Control-Allow-Origin": "*"}, fullTile},
 		{"GET", "/tile/0/001.p/10", nil, 200, map[string]string{"Content-Type": "application/octet-stream", "Cache-Control": immutable, "Content-Length": "320"}, partialTile},
-		{"GET", "/tile/1/000.p/1", nil, 200, map[string]string{"Content-Type": "application/octet-stream", "Cache-Control": immutable, "Content-Length": "32"}, tl.wantTile(Tile{Level: 1, Width: 1})},
+		{"GET", "/tile/1/000.p/1", nil, 200, map[string]string{"Content-Type": "application/octet-stream", "Cache-Control": immutable, "Content-Length": "32"}, tl.wantTile(tile.Tile{Level: 1, Width: 1})},
 		{"GET", "/tile/entries/000", nil, 200, map[string]string{"Content-Type": "application/octet-stream", "Cache-Control": immutable, "Content-Length": strconv.Itoa(len(fullBundle)), "Vary": "Accept-Encoding", "Content-Encoding": ""}, fullBundle},
-		{"GET", "/tile/entries/001.p/10", nil, 200, map[string]string{"Cache-Control": immutable, "Content-Length": "180"}, tl.wantTile(Tile{Entries: true, N: 1, Width: 10})},
+		{"GET", "/tile/entries/001.p/10", nil, 200, map[string]string{"Cache-Control": immutable, "Content-Length": "180"}, tl.wantTile(tile.Tile{Entries: true, N: 1, Width: 10})},
 		{"HEAD", "/tile/0/000", nil, 200, map[string]string{"Content-Type": "application/octet-stream", "Cache-Control": immutable, "Content-Length": "8192"}, nil},
 		{"HEAD", "/tile/entries/000", nil, 200, map[string]string{"Cache-Control": immutable, "Content-Length": strconv.Itoa(len(fullBundle))}, nil},
 		{"HEAD", "/checkpoint", nil, 200, map[string]string{"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-cache"}, nil},
@@ -327,7 +327,7 @@ func TestPrefix(t *testing.T) {
 func TestEntryBundleCompression(t *testing.T) {
 	tl := newTestLog(t)
 	tl.grow(t, 300)
-	want := tl.wantTile(Tile{Entries: true, Width: 256})
+	want := tl.wantTile(tile.Tile{Entries: true, Width: 256})
 	for _, tt := range []struct {
 		name           string
 		disable        bool
@@ -529,6 +529,7 @@ func (f fakeSource) EntryBundle(ctx context.Context, n uint64, width int) ([]byt
 }
 
 func TestSourceFailures(t *testing.T) {
+	empty := newTestLog(t).l
 	for _, tt := range []struct {
 		name   string
 		src    fakeSource
@@ -564,8 +565,12 @@ func TestSourceFailures(t *testing.T) {
 		{"fs not exist", fakeSource{tile: func(context.Context, uint8, uint64, int) ([]byte, error) {
 			return nil, fmt.Errorf("no tile: %w", fs.ErrNotExist)
 		}}, "/tile/3/000", 404, false},
-		{"ledger not found", fakeSource{entryBundle: func(context.Context, uint64, int) ([]byte, error) {
-			return nil, fmt.Errorf("no bundle: %w", ledger.ErrNotFound)
+		{"tile not found", fakeSource{tile: func(context.Context, uint8, uint64, int) ([]byte, error) {
+			return nil, fmt.Errorf("no tile: %w", tile.ErrNotFound)
+		}}, "/tile/3/000", 404, false},
+		{"ledger not found", fakeSource{entryBundle: func(ctx context.Context, n uint64, w int) ([]byte, error) {
+			// What a real ledger says of a bundle beyond its tree.
+			return empty.EntryBundle(ctx, n, w)
 		}}, "/tile/entries/000", 404, false},
 		{"arguments", fakeSource{tile: func(_ context.Context, level uint8, n uint64, w int) ([]byte, error) {
 			if level != 5 || n != 1234067 || w != 7 {

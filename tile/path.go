@@ -1,17 +1,11 @@
-package tiles
+package tile
 
 import (
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/evident-dev/evident/ledger"
 )
-
-// FullWidth is the width of a full tile or entry bundle. A Tile of this
-// width has no ".p/<W>" suffix.
-const FullWidth = ledger.TileWidth
 
 // MaxLevel is the highest tile level a path may name.
 //
