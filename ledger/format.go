@@ -18,7 +18,9 @@ import (
 //	             entries below it are in identity, leaves and x/, the rest in
 //	             memory (see dedup.go), though a merge under way, or cut
 //	             short by a crash, may have put some of them already;
-//	             "checkpoint0" -> the checkpoint of the empty tree
+//	             "checkpoint0" -> the checkpoint of the empty tree;
+//	             "schema" -> Options.Schema the entries were written under
+//	             (absent if none was given)
 //	log          the log itself, in one key order:
 //	             log index (8) -> entry;
 //	             log index (8) || 'b' -> the blob stored with that entry by
@@ -62,6 +64,7 @@ var (
 	bucketLeaves   = []byte("leaves")
 
 	keyFormat      = []byte("format")
+	keySchema      = []byte("schema")
 	keyMerged      = []byte("merged")
 	keyCheckpoint0 = []byte("checkpoint0")
 	keyBlobValue   = []byte("v")
@@ -131,10 +134,16 @@ func checkFormat(path string) error {
 	})
 }
 
-// initFormat creates the buckets of a new file and stamps its version.
-func initFormat(tx *bolt.Tx) error {
+// initFormat creates the buckets of a new file and stamps its version and
+// schema (Options.Schema). A ledger that holds entries keeps the schema it
+// has: one made for other entries, or before schemas were recorded, is
+// refused.
+func initFormat(tx *bolt.Tx, schema string) error {
 	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 	if err != nil {
+		return err
+	}
+	if err := checkSchema(tx, meta, schema); err != nil {
 		return err
 	}
 	if v := meta.Get(keyFormat); v == nil {
@@ -153,6 +162,33 @@ func initFormat(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// checkSchema records schema in a ledger that holds no entries, and refuses
+// one whose entries were written under another schema.
+func checkSchema(tx *bolt.Tx, meta *bolt.Bucket, schema string) error {
+	if schema == "" {
+		return nil
+	}
+	got := meta.Get(keySchema)
+	if string(got) == schema {
+		return nil
+	}
+	empty := true
+	if lb := tx.Bucket(bucketLog); lb != nil {
+		if k, _ := lb.Cursor().First(); k != nil && !bytes.HasPrefix(k, statePrefix) {
+			empty = false
+		}
+	}
+	if !empty {
+		was := fmt.Sprintf("schema %q", got)
+		if got == nil {
+			was = "no schema (it was made by an earlier version)"
+		}
+		return fmt.Errorf("%w: its entries were written with %s, and this build writes %q; "+
+			"serve it with the build that made it, or move it aside to start a new log", ErrUnrecognized, was, schema)
+	}
+	return meta.Put(keySchema, []byte(schema))
 }
 
 func u64(v uint64) []byte {

@@ -92,6 +92,13 @@ type Options struct {
 	// disagree. Default (nil): no secondary indexes.
 	Index func(entry []byte) ([]IndexKey, error)
 
+	// Schema names what the entries are and how they are indexed, as the
+	// ledger's user defines them (Evident: evidence.EntryHeader). A ledger
+	// without entries records it; Open refuses a ledger whose entries were
+	// written under another schema, or under none, with ErrUnrecognized.
+	// Default "": not recorded or checked.
+	Schema string
+
 	// DedupMergeSize is how many of the newest entries' identities are
 	// kept in memory (rebuilt from the log on open) before they are merged
 	// into the on-disk index in one sorted pass, spread over the following
@@ -292,7 +299,7 @@ func Open(ctx context.Context, path string, opts Options) (*Ledger, error) {
 		done:      make(chan struct{}),
 	}
 	l.metrics = newMetrics(opts.Metrics, l)
-	if err := db.Update(initFormat); err != nil {
+	if err := db.Update(func(tx *bolt.Tx) error { return initFormat(tx, opts.Schema) }); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("couldn't initialise ledger %s: %w", path, err)
 	}

@@ -565,6 +565,58 @@ func TestOpenRefusesAnotherLogsKey(t *testing.T) {
 	}
 }
 
+// TestSchema: a ledger records the schema of its entries and refuses to be
+// opened for another, or, once it holds entries, for one when it recorded
+// none.
+func TestSchema(t *testing.T) {
+	s, _ := testKey(t, "example.com/log")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "log.db")
+	l := openTest(t, path, Options{Signer: s, NoSync: true, Schema: "example.com/entry/v2"})
+	if _, err := l.Append(context.Background(), [][]byte{[]byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l2, err := Open(t.Context(), path, Options{Signer: s, Schema: "example.com/entry/v3"})
+	if err == nil {
+		l2.Close()
+		t.Fatal("opened a ledger of entry/v2 for entry/v3")
+	}
+	if !errors.Is(err, ErrUnrecognized) || !strings.Contains(err.Error(), `schema "example.com/entry/v2"`) || !strings.Contains(err.Error(), "move it aside to start a new log") {
+		t.Errorf("opening for another schema: %v", err)
+	}
+	l = openTest(t, path, Options{Signer: s, NoSync: true, Schema: "example.com/entry/v2"})
+	l.Close()
+
+	// A ledger with entries but no schema: made before schemas were kept.
+	old := filepath.Join(dir, "old.db")
+	l = openTest(t, old, Options{Signer: s, NoSync: true})
+	if _, err := l.Append(context.Background(), [][]byte{[]byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if l2, err := Open(t.Context(), old, Options{Signer: s, Schema: "example.com/entry/v2"}); err == nil || !strings.Contains(err.Error(), "no schema") {
+		if l2 != nil {
+			l2.Close()
+		}
+		t.Errorf("opening a ledger without a schema: %v", err)
+	}
+	// An empty one takes the schema it is opened with, and keeps it once
+	// it holds entries.
+	empty := filepath.Join(dir, "empty.db")
+	openTest(t, empty, Options{Signer: s, NoSync: true}).Close()
+	openTest(t, empty, Options{Signer: s, NoSync: true, Schema: "example.com/entry/v1"}).Close()
+	l = openTest(t, empty, Options{Signer: s, NoSync: true, Schema: "example.com/entry/v2"})
+	if _, err := l.Append(context.Background(), [][]byte{[]byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if l2, err := Open(t.Context(), empty, Options{Signer: s, Schema: "example.com/entry/v1"}); err == nil {
+		l2.Close()
+		t.Error("a ledger of entry/v2 entries opened for entry/v1")
+	}
+}
+
 func TestVerifyFindsCorruption(t *testing.T) {
 	signer, verifier := testKey(t, "example.com/corrupt")
 	ctx := context.Background()

@@ -16,12 +16,15 @@ import (
 	"github.com/evident-dev/evident/ledger"
 )
 
-// Options returns base with the hooks that make the ledger an Evident log:
+// Options returns base with the hooks that make the ledger an Evident log,
+// and its schema, the entry format's version (so that a ledger of another
+// entry version is refused):
 // entries are deduplicated by envelope digest (evidence.Identity), filed
 // under their index keys (Keys), and Verify checks each stored envelope
 // against its entry (evidence.CheckEnvelope). The other fields are left as
 // base has them.
 func Options(base ledger.Options) ledger.Options {
+	base.Schema = evidence.EntryHeader
 	base.Identity = evidence.Identity
 	base.Index = index
 	base.CheckBlob = evidence.CheckEnvelope
