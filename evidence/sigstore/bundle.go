@@ -7,6 +7,8 @@ import (
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/tlog"
+	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -63,8 +65,38 @@ type Bundle struct {
 	// Identity is what the signing certificate claims.
 	Identity Identity
 
-	sg   *bundle.Bundle
+	sg   *entity
 	leaf *x509.Certificate
+}
+
+// entity is a bundle as sigstore-go's verifier reads it. bundle.Bundle
+// parses its log entries, certificate and envelope (base64-encoding the
+// payload) again on every call, and the verifier calls each several times
+// per bundle; entity keeps what one call returned.
+type entity struct {
+	*bundle.Bundle
+	entries []*tlog.Entry
+	vc      verify.VerificationContent
+	sc      verify.SignatureContent
+}
+
+func (e *entity) TlogEntries() ([]*tlog.Entry, error)                      { return e.entries, nil }
+func (e *entity) VerificationContent() (verify.VerificationContent, error) { return e.vc, nil }
+func (e *entity) SignatureContent() (verify.SignatureContent, error)       { return e.sc, nil }
+
+func newEntity(b *bundle.Bundle) (*entity, error) {
+	e := &entity{Bundle: b}
+	var err error
+	if e.entries, err = b.TlogEntries(); err != nil {
+		return nil, err
+	}
+	if e.vc, err = b.VerificationContent(); err != nil {
+		return nil, err
+	}
+	if e.sc, err = b.SignatureContent(); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // Parse parses a Sigstore bundle (JSON, media type v0.1 to v0.3) whose
@@ -145,13 +177,17 @@ func Parse(data []byte) (_ *Bundle, err error) {
 		return nil, malformed("verificationMaterial has %d RFC 3161 timestamps, over the limit of %d", n, maxTimestamps)
 	}
 
-	sg, err := bundle.NewBundle(pb)
-	if err != nil {
-		return nil, malformed("invalid Sigstore bundle: %s", short(err))
-	}
 	leaf, err := x509.ParseCertificate(leafDER)
 	if err != nil {
 		return nil, malformed("couldn't parse the signing certificate: %s", short(err))
+	}
+	sgb, err := bundle.NewBundle(pb)
+	if err != nil {
+		return nil, malformed("invalid Sigstore bundle: %s", short(err))
+	}
+	sg, err := newEntity(sgb)
+	if err != nil {
+		return nil, malformed("invalid Sigstore bundle: %s", short(err))
 	}
 	// Fulcio marks an OtherName SAN critical, which crypto/x509 does not
 	// handle; sigstore-go reads it and drops it before path validation, and
