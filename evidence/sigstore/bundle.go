@@ -121,12 +121,12 @@ func Parse(data []byte) (_ *Bundle, err error) {
 			quote(pb.GetMediaType()), MediaTypeBundleV03)
 	}
 
-	var env = pb.GetDsseEnvelope()
+	env := pb.GetDsseEnvelope()
 	switch pb.GetContent().(type) {
 	case *protobundle.Bundle_MessageSignature:
 		return nil, unsupported("a message-signature bundle signs an artifact digest, not an in-toto statement; " +
 			"Evident logs attestations: sign an in-toto statement about the artifact " +
-			"(cosign attest-blob, actions/attest, sigstore-python's attest) and submit that bundle")
+			"(with cosign attest-blob or actions/attest, for example) and submit that bundle")
 	case *protobundle.Bundle_DsseEnvelope:
 		if env == nil {
 			return nil, malformed("dsseEnvelope is empty")
@@ -141,8 +141,9 @@ func Parse(data []byte) (_ *Bundle, err error) {
 	if len(env.GetPayload()) == 0 {
 		return nil, malformed("dsseEnvelope.payload is empty")
 	}
-	// Sigstore client spec: a bundle's DSSE envelope has exactly one
-	// signature (sigstore-go refuses others too; saying so here is clearer).
+	// protobuf-specs bundle/v1, Bundle.dsse_envelope: "During verification
+	// a client MUST reject an envelope if the number of signatures is not
+	// equal to one." sigstore-go does; saying so here is clearer.
 	if n := len(env.GetSignatures()); n != 1 {
 		return nil, malformed("dsseEnvelope has %d signatures; a Sigstore bundle's envelope has exactly one", n)
 	}
@@ -192,7 +193,7 @@ func Parse(data []byte) (_ *Bundle, err error) {
 	// Fulcio marks an OtherName SAN critical, which crypto/x509 does not
 	// handle; sigstore-go reads it and drops it before path validation, and
 	// so does this copy, which diagnose validates.
-	var unhandled = leaf.UnhandledCriticalExtensions[:0:0]
+	unhandled := leaf.UnhandledCriticalExtensions[:0:0]
 	for _, oid := range leaf.UnhandledCriticalExtensions {
 		if !oid.Equal(cryptoutils.SANOID) {
 			unhandled = append(unhandled, oid)
