@@ -108,7 +108,7 @@ func Parse(data []byte) (_ *Bundle, err error) {
 	if len(data) > MaxBundleSize {
 		return nil, malformed("bundle is %d bytes, over the limit of %d", len(data), MaxBundleSize)
 	}
-	if err := checkShape(data, maxJSONDepth, maxJSONArray); err != nil {
+	if err := checkShape(data); err != nil {
 		return nil, err
 	}
 	pb := new(protobundle.Bundle)
@@ -229,10 +229,10 @@ func bundleVersion(mediaType string) (string, bool) {
 }
 
 // checkShape walks the JSON structure of data without decoding it, and
-// refuses nesting deeper than maxDepth or an array of more than maxArray
-// elements. It does not validate the JSON (protojson does): it only keeps
-// a small input from unfolding into millions of messages.
-func checkShape(data []byte, maxDepth, maxArray int) error {
+// refuses nesting deeper than maxJSONDepth or an array of more than
+// maxJSONArray elements. It does not validate the JSON (protojson does): it
+// only keeps a small input from unfolding into millions of messages.
+func checkShape(data []byte) error {
 	var (
 		isArray [maxJSONDepth + 1]bool
 		count   [maxJSONDepth + 1]int
@@ -247,8 +247,8 @@ func checkShape(data []byte, maxDepth, maxArray int) error {
 				}
 			}
 		case '[', '{':
-			if depth >= maxDepth {
-				return malformed("JSON nests deeper than %d levels", maxDepth)
+			if depth >= maxJSONDepth {
+				return malformed("JSON nests deeper than %d levels", maxJSONDepth)
 			}
 			depth++
 			isArray[depth] = data[i] == '['
@@ -261,8 +261,8 @@ func checkShape(data []byte, maxDepth, maxArray int) error {
 		case ',':
 			if isArray[depth] {
 				count[depth]++
-				if count[depth] > maxArray {
-					return malformed("a JSON array has more than %d elements", maxArray)
+				if count[depth] > maxJSONArray {
+					return malformed("a JSON array has more than %d elements", maxJSONArray)
 				}
 			}
 		}

@@ -50,8 +50,9 @@ type Verifier struct {
 //     (verify.WithSignedCertificateTimestamps(1)).
 //
 // For the public-good root, which lists all three, that is the set
-// sigstore-go documents for public-good bundles. GitHub's own instance
-// lists no logs, and its bundles carry RFC 3161 timestamps instead.
+// sigstore-go documents for public-good bundles. A root that lists no logs,
+// as an instance without a public log (such as GitHub's own, for private
+// repositories) has, asks only for an RFC 3161 timestamp.
 func NewVerifier(trustedRootJSON []byte, rules []Rule) (*Verifier, error) {
 	if len(trustedRootJSON) > maxTrustedRootSize {
 		return nil, fmt.Errorf("trusted root is %d bytes, over the limit of %d", len(trustedRootJSON), maxTrustedRootSize)
