@@ -3,6 +3,7 @@ package sigstore
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -311,6 +312,36 @@ func TestSignerID(t *testing.T) {
 			if c <= ' ' || c > '~' {
 				t.Errorf("SignerID %q has byte %#x", got, c)
 			}
+		}
+	}
+}
+
+// TestVerifyConcurrent shares one Verifier between goroutines (run it with
+// -race).
+func TestVerifyConcurrent(t *testing.T) {
+	ti := newTestInstance(t, false)
+	v := mustVerifier(t, ti.root, []Rule{testRule})
+	in5 := time.Now().Add(5 * time.Minute)
+	good := ti.sign(t, testIssuer, testIdentity, testStatement, in5, nil)
+	bad := ti.sign(t, testIssuer, "intruder@example.net", testStatement, in5, nil)
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			var err error
+			for range 5 {
+				if _, e := v.Verify(good); e != nil {
+					err = e
+				}
+				if _, e := v.Verify(bad); !errors.Is(e, ErrIdentity) {
+					err = fmt.Errorf("goroutine %d: %v, want ErrIdentity", i, e)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }
