@@ -103,7 +103,7 @@ func newEntity(b *bundle.Bundle) (*entity, error) {
 // content is a DSSE envelope carrying an in-toto statement, signed with a
 // Fulcio certificate. It checks the form only; [Verifier.Verify] checks the
 // signatures. Errors wrap [ErrMalformed] or [ErrUnsupported].
-func Parse(data []byte) (_ *Bundle, err error) {
+func Parse(data []byte) (b *Bundle, err error) {
 	defer recoverPanic(&err, ErrMalformed)
 	if len(data) > MaxBundleSize {
 		return nil, malformed("bundle is %d bytes, over the limit of %d", len(data), MaxBundleSize)
