@@ -7,6 +7,8 @@ import (
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/tlog"
+	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -63,20 +65,50 @@ type Bundle struct {
 	// Identity is what the signing certificate claims.
 	Identity Identity
 
-	sg   *bundle.Bundle
+	sg   *entity
 	leaf *x509.Certificate
+}
+
+// entity is a bundle as sigstore-go's verifier reads it. bundle.Bundle
+// parses its log entries, certificate and envelope (base64-encoding the
+// payload) again on every call, and the verifier calls each several times
+// per bundle; entity keeps what one call returned.
+type entity struct {
+	*bundle.Bundle
+	entries []*tlog.Entry
+	vc      verify.VerificationContent
+	sc      verify.SignatureContent
+}
+
+func (e *entity) TlogEntries() ([]*tlog.Entry, error)                      { return e.entries, nil }
+func (e *entity) VerificationContent() (verify.VerificationContent, error) { return e.vc, nil }
+func (e *entity) SignatureContent() (verify.SignatureContent, error)       { return e.sc, nil }
+
+func newEntity(b *bundle.Bundle) (*entity, error) {
+	e := &entity{Bundle: b}
+	var err error
+	if e.entries, err = b.TlogEntries(); err != nil {
+		return nil, err
+	}
+	if e.vc, err = b.VerificationContent(); err != nil {
+		return nil, err
+	}
+	if e.sc, err = b.SignatureContent(); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // Parse parses a Sigstore bundle (JSON, media type v0.1 to v0.3) whose
 // content is a DSSE envelope carrying an in-toto statement, signed with a
 // Fulcio certificate. It checks the form only; [Verifier.Verify] checks the
 // signatures. Errors wrap [ErrMalformed] or [ErrUnsupported].
-func Parse(data []byte) (_ *Bundle, err error) {
+func Parse(data []byte) (b *Bundle, err error) {
 	defer recoverPanic(&err, ErrMalformed)
 	if len(data) > MaxBundleSize {
 		return nil, malformed("bundle is %d bytes, over the limit of %d", len(data), MaxBundleSize)
 	}
-	if err := checkShape(data, maxJSONDepth, maxJSONArray); err != nil {
+	if err := checkShape(data); err != nil {
 		return nil, err
 	}
 	pb := new(protobundle.Bundle)
@@ -89,12 +121,12 @@ func Parse(data []byte) (_ *Bundle, err error) {
 			quote(pb.GetMediaType()), MediaTypeBundleV03)
 	}
 
-	var env = pb.GetDsseEnvelope()
+	env := pb.GetDsseEnvelope()
 	switch pb.GetContent().(type) {
 	case *protobundle.Bundle_MessageSignature:
 		return nil, unsupported("a message-signature bundle signs an artifact digest, not an in-toto statement; " +
 			"Evident logs attestations: sign an in-toto statement about the artifact " +
-			"(cosign attest-blob, actions/attest, sigstore-python's attest) and submit that bundle")
+			"(with cosign attest-blob or actions/attest, for example) and submit that bundle")
 	case *protobundle.Bundle_DsseEnvelope:
 		if env == nil {
 			return nil, malformed("dsseEnvelope is empty")
@@ -109,8 +141,9 @@ func Parse(data []byte) (_ *Bundle, err error) {
 	if len(env.GetPayload()) == 0 {
 		return nil, malformed("dsseEnvelope.payload is empty")
 	}
-	// Sigstore client spec: a bundle's DSSE envelope has exactly one
-	// signature (sigstore-go refuses others too; saying so here is clearer).
+	// protobuf-specs bundle/v1, Bundle.dsse_envelope: "During verification
+	// a client MUST reject an envelope if the number of signatures is not
+	// equal to one." sigstore-go does; saying so here is clearer.
 	if n := len(env.GetSignatures()); n != 1 {
 		return nil, malformed("dsseEnvelope has %d signatures; a Sigstore bundle's envelope has exactly one", n)
 	}
@@ -145,18 +178,22 @@ func Parse(data []byte) (_ *Bundle, err error) {
 		return nil, malformed("verificationMaterial has %d RFC 3161 timestamps, over the limit of %d", n, maxTimestamps)
 	}
 
-	sg, err := bundle.NewBundle(pb)
-	if err != nil {
-		return nil, malformed("invalid Sigstore bundle: %s", short(err))
-	}
 	leaf, err := x509.ParseCertificate(leafDER)
 	if err != nil {
 		return nil, malformed("couldn't parse the signing certificate: %s", short(err))
 	}
+	sgb, err := bundle.NewBundle(pb)
+	if err != nil {
+		return nil, malformed("invalid Sigstore bundle: %s", short(err))
+	}
+	sg, err := newEntity(sgb)
+	if err != nil {
+		return nil, malformed("invalid Sigstore bundle: %s", short(err))
+	}
 	// Fulcio marks an OtherName SAN critical, which crypto/x509 does not
 	// handle; sigstore-go reads it and drops it before path validation, and
 	// so does this copy, which diagnose validates.
-	var unhandled = leaf.UnhandledCriticalExtensions[:0:0]
+	unhandled := leaf.UnhandledCriticalExtensions[:0:0]
 	for _, oid := range leaf.UnhandledCriticalExtensions {
 		if !oid.Equal(cryptoutils.SANOID) {
 			unhandled = append(unhandled, oid)
@@ -192,10 +229,10 @@ func bundleVersion(mediaType string) (string, bool) {
 }
 
 // checkShape walks the JSON structure of data without decoding it, and
-// refuses nesting deeper than maxDepth or an array of more than maxArray
-// elements. It does not validate the JSON (protojson does): it only keeps
-// a small input from unfolding into millions of messages.
-func checkShape(data []byte, maxDepth, maxArray int) error {
+// refuses nesting deeper than maxJSONDepth or an array of more than
+// maxJSONArray elements. It does not validate the JSON (protojson does): it
+// only keeps a small input from unfolding into millions of messages.
+func checkShape(data []byte) error {
 	var (
 		isArray [maxJSONDepth + 1]bool
 		count   [maxJSONDepth + 1]int
@@ -210,8 +247,8 @@ func checkShape(data []byte, maxDepth, maxArray int) error {
 				}
 			}
 		case '[', '{':
-			if depth >= maxDepth {
-				return malformed("JSON nests deeper than %d levels", maxDepth)
+			if depth >= maxJSONDepth {
+				return malformed("JSON nests deeper than %d levels", maxJSONDepth)
 			}
 			depth++
 			isArray[depth] = data[i] == '['
@@ -224,8 +261,8 @@ func checkShape(data []byte, maxDepth, maxArray int) error {
 		case ',':
 			if isArray[depth] {
 				count[depth]++
-				if count[depth] > maxArray {
-					return malformed("a JSON array has more than %d elements", maxArray)
+				if count[depth] > maxJSONArray {
+					return malformed("a JSON array has more than %d elements", maxJSONArray)
 				}
 			}
 		}

@@ -45,7 +45,14 @@ type testInstance struct {
 // lists a CT log refuses them.
 func newTestInstance(t testing.TB, withCTLog bool) *testInstance {
 	t.Helper()
-	vs, err := ca.NewVirtualSigstore()
+	return newTestInstanceSigning(t, withCTLog, protocommon.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256)
+}
+
+// newTestInstanceSigning makes an instance whose signers sign with the
+// given algorithm.
+func newTestInstanceSigning(t testing.TB, withCTLog bool, alg protocommon.PublicKeyDetails) *testInstance {
+	t.Helper()
+	vs, err := ca.NewVirtualSigstoreWithSigningAlg(alg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,14 +176,18 @@ func (ti *testInstance) protoEntry(t testing.TB, entry *tlog.Entry) *protorekor.
 	return tle
 }
 
-// stripCTLogs returns a trusted root without its CT logs.
-func stripCTLogs(t testing.TB, rootJSON []byte) []byte {
+// withoutMember returns a trusted root without one of its members, such
+// as "ctlogs" or "tlogs".
+func withoutMember(t testing.TB, rootJSON []byte, name string) []byte {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(rootJSON, &m); err != nil {
 		t.Fatal(err)
 	}
-	delete(m, "ctlogs")
+	if _, ok := m[name]; !ok {
+		t.Fatalf("the trusted root has no %s", name)
+	}
+	delete(m, name)
 	out, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)

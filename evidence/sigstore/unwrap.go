@@ -32,7 +32,9 @@ const (
 	// pypi-attestations writes (.attestation, .publish.attestation).
 	FormatPEP740
 	// FormatPyPIProvenance is a PyPI provenance object (PEP 740): attestation
-	// bundles of publishers, each with PEP 740 attestation objects.
+	// bundles of publishers, each with PEP 740 attestation objects. The
+	// publishers are PyPI's word and are not returned; each certificate
+	// names its signer.
 	FormatPyPIProvenance
 )
 
@@ -78,8 +80,8 @@ var ErrNotContainer = fmt.Errorf("%w: not a Sigstore bundle or a container of bu
 // envelope of its statement and signature, payload type
 // application/vnd.in-toto+json, as pypi-attestations' Attestation.to_bundle
 // builds it. The conversion is deterministic: the same object always gives
-// the same bytes (compact JSON, members in the order of the bundle
-// protobuf, the log entry's JSON kept but compacted).
+// the same bytes (compact JSON, members in the order the bundle protobuf
+// declares them, the log entry's JSON kept but compacted).
 func Unwrap(data []byte) (Format, [][]byte, error) {
 	if len(data) > MaxBundleSize {
 		return 0, nil, malformed("file is %d bytes, over the limit of %d", len(data), MaxBundleSize)
@@ -389,7 +391,7 @@ func convertPEP740(members map[string]json.RawMessage) ([]byte, error) {
 	if len(entries) == 0 {
 		return nil, malformed("verification_material.transparency_entries is empty; PEP 740 requires at least one")
 	}
-	if err := checkShape(entries[0], maxJSONDepth, maxJSONArray); err != nil {
+	if err := checkShape(entries[0]); err != nil {
 		return nil, err
 	}
 	var tle protorekor.TransparencyLogEntry
@@ -408,7 +410,7 @@ func convertPEP740(members map[string]json.RawMessage) ([]byte, error) {
 		return nil, err
 	}
 
-	// The members in the order of the bundle protobuf's fields, so the
+	// The members in the order the bundle protobuf declares them, so the
 	// bundle reads like one a Sigstore client writes. []byte fields encode
 	// as standard base64, as protobuf JSON does.
 	type sigJSON struct {

@@ -2,6 +2,8 @@ package sigstore
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
 	"github.com/sigstore/sigstore-go/pkg/verify"
@@ -47,8 +50,9 @@ type Verifier struct {
 //     (verify.WithSignedCertificateTimestamps(1)).
 //
 // For the public-good root, which lists all three, that is the set
-// sigstore-go documents for public-good bundles. GitHub's own instance
-// lists no logs, and its bundles carry RFC 3161 timestamps instead.
+// sigstore-go documents for public-good bundles. A root that lists no logs,
+// as an instance without a public log (such as GitHub's own, for private
+// repositories) has, asks only for an RFC 3161 timestamp.
 func NewVerifier(trustedRootJSON []byte, rules []Rule) (*Verifier, error) {
 	if len(trustedRootJSON) > maxTrustedRootSize {
 		return nil, fmt.Errorf("trusted root is %d bytes, over the limit of %d", len(trustedRootJSON), maxTrustedRootSize)
@@ -278,34 +282,57 @@ func (v *Verifier) diagnose(b *Bundle, cause error) error {
 		}
 	}
 
-	if err := verify.VerifySignature(sigContent, verContent, tr); err != nil {
-		return refuse(ErrTampered, "the DSSE signature does not verify over the payload with the certificate's key: the statement or the signature was changed after signing")
+	if len(tr.CTLogs()) > 0 {
+		if err := verify.VerifySignedCertificateTimestamp(chains, 1, tr); err != nil {
+			return refuse(ErrTransparency, "the certificate has no valid SCT from a CT log of the trusted root")
+		}
 	}
+
+	// Tampering: the Rekor v1 entries record the signature, the payload's
+	// hash and the certificate; the DSSE signature covers the payload.
 	payloadHash := sha256.Sum256(b.Payload)
 	for _, i := range known {
 		e := entries[i]
 		if e.IsRekorV2() {
-			continue // its entry hash commits to all three; sigstore-go checks it below
+			continue // its entry hash commits to all three; VerifyTlogEntry checks it below
 		}
 		if !bytes.Equal(e.Signature(), sigContent.Signature()) {
 			return refuse(ErrTampered, "transparency-log entry %d (log index %d) records a different signature than the bundle", i, e.LogIndex())
 		}
-		if h, ok := e.GetDssePayloadHash(); !ok || !bytes.Equal(h, payloadHash[:]) {
+		h, ok := e.GetDssePayloadHash()
+		if !ok {
+			return refuse(ErrTampered, "transparency-log entry %d (log index %d) is not a DSSE or in-toto entry, so it does not record this envelope", i, e.LogIndex())
+		}
+		if !bytes.Equal(h, payloadHash[:]) {
 			return refuse(ErrTampered, "transparency-log entry %d (log index %d) records a different payload than the bundle's statement", i, e.LogIndex())
 		}
 		if !verContent.CompareKey(e.PublicKey(), tr) {
 			return refuse(ErrTampered, "transparency-log entry %d (log index %d) records a different certificate than the bundle", i, e.LogIndex())
 		}
 	}
+	if !dsseVerifies(b, sigContent, verContent, tr) {
+		return refuse(ErrTampered, "the DSSE signature does not verify over the payload with the certificate's key: the statement or the signature was changed after signing")
+	}
 	if len(logs) > 0 {
 		if _, err := verify.VerifyTlogEntry(b.sg, tr, 1, false); err != nil {
 			return refuse(ErrTransparency, "the transparency-log entry does not verify: %s", short(err))
 		}
 	}
-	if len(tr.CTLogs()) > 0 {
-		if err := verify.VerifySignedCertificateTimestamp(chains, 1, tr); err != nil {
-			return refuse(ErrTransparency, "the certificate has no valid SCT from a CT log of the trusted root")
-		}
-	}
 	return refuse(ErrInvalid, "the bundle does not verify: %s", short(cause))
+}
+
+// dsseVerifies reports whether the DSSE signature verifies with the leaf's
+// key. Like sigstore-go's verifier for bundles up to v0.3, it also accepts
+// a P-384 or P-521 key's signature over a SHA-256 digest, which old clients
+// made.
+func dsseVerifies(b *Bundle, sc verify.SignatureContent, vc verify.VerificationContent, tr root.TrustedMaterial) bool {
+	if verify.VerifySignature(sc, vc, tr) == nil {
+		return true
+	}
+	pub, ok := b.leaf.PublicKey.(*ecdsa.PublicKey)
+	if !ok || pub.Curve == elliptic.P256() {
+		return false
+	}
+	digest := sha256.Sum256(dsse.PAE(b.PayloadType, b.Payload))
+	return ecdsa.VerifyASN1(pub, digest[:], sc.Signature())
 }

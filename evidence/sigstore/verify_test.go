@@ -3,12 +3,14 @@ package sigstore
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 )
 
 var testRule = Rule{Name: "demo", Issuer: testIssuer, SAN: testIdentity}
@@ -17,6 +19,9 @@ func TestVerifyTestCA(t *testing.T) {
 	ti := newTestInstance(t, false)
 	other := newTestInstance(t, false)
 	withCT := newTestInstance(t, true)
+	// An instance like GitHub's: a timestamp authority and no logs.
+	tsaOnly := &testInstance{vs: ti.vs, root: withoutMember(t, ti.root, "tlogs")}
+	noTlog := func(b *protobundle.Bundle) { b.VerificationMaterial.TlogEntries = nil }
 	now := time.Now()
 	in5 := now.Add(5 * time.Minute)
 
@@ -70,7 +75,7 @@ func TestVerifyTestCA(t *testing.T) {
 			}),
 			rules:    []Rule{testRule},
 			want:     ErrTampered,
-			contains: []string{"DSSE signature does not verify"},
+			contains: []string{"transparency-log entry 0 (log index 0) records a different payload"},
 		},
 		{
 			name: "tampered signature",
@@ -78,8 +83,38 @@ func TestVerifyTestCA(t *testing.T) {
 				s := b.GetDsseEnvelope().Signatures[0].Sig
 				s[len(s)-1] ^= 1
 			}),
-			rules: []Rule{testRule},
-			want:  ErrTampered,
+			rules:    []Rule{testRule},
+			want:     ErrTampered,
+			contains: []string{"records a different signature"},
+		},
+		{
+			name:     "timestamp authority only",
+			instance: tsaOnly,
+			bundle:   ti.sign(t, testIssuer, testIdentity, testStatement, in5, noTlog),
+			rules:    []Rule{testRule},
+		},
+		{
+			name:     "timestamp authority only, tampered payload",
+			instance: tsaOnly,
+			bundle: ti.sign(t, testIssuer, testIdentity, testStatement, in5, func(b *protobundle.Bundle) {
+				noTlog(b)
+				p := b.GetDsseEnvelope().Payload
+				p[bytes.IndexByte(p, '&')] = '+'
+			}),
+			rules:    []Rule{testRule},
+			want:     ErrTampered,
+			contains: []string{"DSSE signature does not verify"},
+		},
+		{
+			name:     "timestamp authority only, no timestamp",
+			instance: tsaOnly,
+			bundle: ti.sign(t, testIssuer, testIdentity, testStatement, in5, func(b *protobundle.Bundle) {
+				noTlog(b)
+				b.VerificationMaterial.TimestampVerificationData = nil
+			}),
+			rules:    []Rule{testRule},
+			want:     ErrTransparency,
+			contains: []string{"no verified time of signing"},
 		},
 		{
 			name:     "expired certificate",
@@ -112,10 +147,8 @@ func TestVerifyTestCA(t *testing.T) {
 			contains: []string{"signed entry timestamp"},
 		},
 		{
-			name: "no log entry",
-			bundle: ti.sign(t, testIssuer, testIdentity, testStatement, in5, func(b *protobundle.Bundle) {
-				b.VerificationMaterial.TlogEntries = nil
-			}),
+			name:     "no log entry",
+			bundle:   ti.sign(t, testIssuer, testIdentity, testStatement, in5, noTlog),
 			rules:    []Rule{testRule},
 			want:     ErrTransparency,
 			contains: []string{"no transparency-log entry"},
@@ -186,6 +219,26 @@ func TestVerifyTestCA(t *testing.T) {
 	}
 }
 
+// TestVerifyLegacyP384 checks bundles whose signers used a P-384 key over a
+// SHA-256 digest, as old clients did: sigstore-go accepts them, and a
+// refusal for another reason is not taken for tampering.
+func TestVerifyLegacyP384(t *testing.T) {
+	//lint:ignore SA1019 the legacy algorithm is what this tests
+	ti := newTestInstanceSigning(t, false, protocommon.PublicKeyDetails_PKIX_ECDSA_P384_SHA_256)
+	v := mustVerifier(t, ti.root, []Rule{testRule})
+	in5 := time.Now().Add(5 * time.Minute)
+	if _, err := v.Verify(ti.sign(t, testIssuer, testIdentity, testStatement, in5, nil)); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	badProof := ti.sign(t, testIssuer, testIdentity, testStatement, in5, func(b *protobundle.Bundle) {
+		b.VerificationMaterial.TlogEntries[0].InclusionProof.RootHash[0] ^= 1
+	})
+	_, err := v.Verify(badProof)
+	if !errors.Is(err, ErrTransparency) || !strings.Contains(err.Error(), "transparency-log entry does not verify") {
+		t.Fatalf("Verify: %v; want ErrTransparency, the entry does not verify", err)
+	}
+}
+
 // TestVerifySCTNotRequired checks the other side of "root requires an SCT":
 // a root without CT logs does not ask for one, and the SCT check is what
 // refused the bundle.
@@ -199,7 +252,7 @@ func TestVerifyRootWithoutCTLog(t *testing.T) {
 	if _, err := v.Verify(b); !errors.Is(err, ErrTransparency) {
 		t.Fatalf("with a CT log in the root: %v, want ErrTransparency", err)
 	}
-	noCT := stripCTLogs(t, withCT.root)
+	noCT := withoutMember(t, withCT.root, "ctlogs")
 	v, err = NewVerifier(noCT, []Rule{testRule})
 	if err != nil {
 		t.Fatal(err)
@@ -259,6 +312,36 @@ func TestSignerID(t *testing.T) {
 			if c <= ' ' || c > '~' {
 				t.Errorf("SignerID %q has byte %#x", got, c)
 			}
+		}
+	}
+}
+
+// TestVerifyConcurrent shares one Verifier between goroutines (run it with
+// -race).
+func TestVerifyConcurrent(t *testing.T) {
+	ti := newTestInstance(t, false)
+	v := mustVerifier(t, ti.root, []Rule{testRule})
+	in5 := time.Now().Add(5 * time.Minute)
+	good := ti.sign(t, testIssuer, testIdentity, testStatement, in5, nil)
+	bad := ti.sign(t, testIssuer, "intruder@example.net", testStatement, in5, nil)
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			var err error
+			for range 5 {
+				if _, e := v.Verify(good); e != nil {
+					err = e
+				}
+				if _, e := v.Verify(bad); !errors.Is(e, ErrIdentity) {
+					err = fmt.Errorf("goroutine %d: %v, want ErrIdentity", i, e)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }
