@@ -235,7 +235,7 @@ func TestQueryFailures(t *testing.T) {
 		}, PartProof, false},
 		{"entry altered", n.VerifierKey, func(p *proxy) {
 			p.query = func(r *evidentv1.QueryEvidenceResponse) {
-				first(r).Entry = bytes.Replace(first(r).Entry, []byte("kind spdx"), []byte("kind other"), 1)
+				first(r).Entry = bytes.Replace(first(r).Entry, []byte("kind sbom"), []byte("kind other"), 1)
 			}
 		}, PartProof, false},
 		{"index altered", n.VerifierKey, func(p *proxy) {

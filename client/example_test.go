@@ -82,7 +82,7 @@ func ExampleVerifyBundle() {
 
 	// Output:
 	// verified: true
-	// pkg:pypi/requests@2.32.3 spdx entry 0 in evident.example.org/log
+	// pkg:pypi/requests@2.32.3 sbom entry 0 in evident.example.org/log
 	// failed: envelope
 }
 
