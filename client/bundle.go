@@ -21,7 +21,7 @@ import (
 )
 
 // BundleFormat is the format member of a version 1 bundle.
-const BundleFormat = "https://evident.dev/bundle/v1"
+const BundleFormat = "https://evident.dev/bundle/v2"
 
 // MaxBundleSize bounds what [ParseBundle] reads: a few dozen large SBOMs.
 const MaxBundleSize = 1 << 30

@@ -98,7 +98,7 @@ func FuzzParseProof(f *testing.F) {
 }
 
 func FuzzParseBundle(f *testing.F) {
-	f.Add([]byte(`{"format":"https://evident.dev/bundle/v1","items":[{"envelope":"e30=","entry":"x\n","proof":"y","signers":["ed25519:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]}]}`))
+	f.Add([]byte(`{"format":"https://evident.dev/bundle/v2","items":[{"envelope":"e30=","entry":"x\n","proof":"y","signers":["ed25519:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		bundle, err := ParseBundle(b)
 		if err != nil {
