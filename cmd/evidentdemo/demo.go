@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,7 +68,7 @@ func foundations() []*foundation {
 		{name: "psf", origin: "python.example/evident", namespaces: []string{"pkg:pypi"},
 			docs: []sample{
 				{"requests-2.32.3.openvex.json", "pkg:pypi/requests@2.32.3"},
-				{"SECURITY.md", "pkg:pypi/requests@2.32.3"},
+				{"SECURITY.md", "pkg:pypi/requests"}, // about every release
 			}},
 	}
 }
@@ -174,7 +173,9 @@ func run(ctx context.Context, dir string, basePort int, keepRunning bool, log *s
 	releases := map[string]bool{}
 	for _, f := range fs {
 		for _, s := range f.docs {
-			releases[s.subject] = true
+			if strings.Contains(s.subject, "@") { // package-level evidence answers its releases' queries
+				releases[s.subject] = true
+			}
 		}
 	}
 	var rels []string
@@ -232,15 +233,32 @@ func (f *foundation) submit(ctx context.Context, s sample) (uint64, string, erro
 	if err != nil {
 		return 0, "", err
 	}
-	// The artifact digest: in real life the release's file; here, the
-	// document's own, so the demo is self-contained.
+	// The document travels byte for byte in a document attestation, as
+	// evident attest makes it.
+	pred, err := (&evidence.Document{
+		FileName: s.file, MediaType: "application/octet-stream", Content: doc,
+		DocumentType: d.PredicateType, Kind: d.Kind, Format: d.Format,
+	}).Predicate()
+	if err != nil {
+		return 0, "", err
+	}
+	// The subject's digest: in real life the release's artifact; here, a
+	// stand-in, so the demo is self-contained. Evidence about the whole
+	// package (a purl without a version) names the document's own digest.
 	sum := sha256.Sum256(append([]byte(s.subject+"\n"), doc...))
-	st, err := json.Marshal(map[string]any{
-		"_type":         evidence.StatementTypeV1,
-		"subject":       []any{map[string]any{"name": s.subject, "digest": map[string]string{"sha256": hex.EncodeToString(sum[:])}}},
-		"predicateType": d.PredicateType,
-		"predicate":     d.Predicate,
-	})
+	p, err := evidence.ParsePurl(s.subject)
+	if err != nil {
+		return 0, "", err
+	}
+	if !p.HasVersion() {
+		sum = sha256.Sum256(doc)
+	}
+	st, err := (&evidence.Statement{
+		Type:          evidence.StatementTypeV1,
+		Subject:       []evidence.Subject{{Name: s.subject, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}}},
+		PredicateType: evidence.PredicateDocument,
+		Predicate:     pred,
+	}).Marshal()
 	if err != nil {
 		return 0, "", err
 	}
@@ -282,7 +300,11 @@ func queryAll(ctx context.Context, fs []*foundation, release string, p *policy.P
 			}
 			for _, ev := range resp.Msg.GetEvidence() {
 				status, size, cosigned := verify(ev, resp.Msg.GetCheckpoint(), p)
-				rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%d\t%d\t%s\t%s", release, ev.GetSummary().GetKind(), f.name, ev.GetLogIndex(), size, strings.Join(cosigned, ","), status))
+				kind := ev.GetSummary().GetKind()
+				if ev.GetPackageLevel() {
+					kind += " (package)"
+				}
+				rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%d\t%d\t%s\t%s", release, kind, f.name, ev.GetLogIndex(), size, strings.Join(cosigned, ","), status))
 			}
 		}()
 	}

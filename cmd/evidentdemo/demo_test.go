@@ -20,10 +20,10 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("an answer failed verification:\n%s", s)
 	}
 	for _, want := range []string{
-		"log4j-core@2.24.1  spdx",
-		"jetty-server@12.0.15      cyclonedx",
-		"requests@2.32.3                              openvex",
-		"security-policy",
+		"log4j-core@2.24.1  sbom",
+		"jetty-server@12.0.15      sbom",
+		"requests@2.32.3                              vex",
+		"security-policy (package)",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
