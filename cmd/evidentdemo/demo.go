@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -235,12 +234,16 @@ func (f *foundation) submit(ctx context.Context, s sample) (uint64, string, erro
 	// The artifact digest: in real life the release's file; here, the
 	// document's own, so the demo is self-contained.
 	sum := sha256.Sum256(append([]byte(s.subject+"\n"), doc...))
-	st, err := json.Marshal(map[string]any{
-		"_type":         evidence.StatementTypeV1,
-		"subject":       []any{map[string]any{"name": s.subject, "digest": map[string]string{"sha256": hex.EncodeToString(sum[:])}}},
-		"predicateType": d.PredicateType,
-		"predicate":     d.Predicate,
-	})
+	predicate, err := d.Document(s.file, doc).Predicate()
+	if err != nil {
+		return 0, "", err
+	}
+	st, err := (&evidence.Statement{
+		Type:          evidence.StatementTypeV1,
+		Subject:       []evidence.Subject{{Name: s.subject, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}}},
+		PredicateType: evidence.PredicateDocument,
+		Predicate:     predicate,
+	}).Marshal()
 	if err != nil {
 		return 0, "", err
 	}
