@@ -2,7 +2,6 @@ package detect
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,12 +14,6 @@ import (
 
 	"github.com/evident-dev/evident/evidence"
 )
-
-func isJSONObject(b []byte) bool {
-	b = bytes.TrimSpace(b)
-	var m map[string]json.RawMessage
-	return len(b) > 0 && b[0] == '{' && json.Valid(b) && json.Unmarshal(b, &m) == nil
-}
 
 func TestTestdata(t *testing.T) {
 	tests := []struct {
