@@ -219,10 +219,11 @@ func baseName(name string) string {
 const maxFileName = 255
 
 // fileName returns the base name of name as a document attestation records
-// it: UTF-8 (file names on some systems are any bytes), at most maxFileName
-// bytes.
+// it: UTF-8 (file names on some systems are any bytes) without U+FFFD, which
+// readers refuse, at most maxFileName bytes. Bytes that are not UTF-8
+// become "_".
 func fileName(name string) string {
-	base := strings.ToValidUTF8(baseName(name), "\uFFFD")
+	base := strings.ReplaceAll(strings.ToValidUTF8(baseName(name), "_"), "\uFFFD", "_")
 	for len(base) > maxFileName {
 		_, n := utf8.DecodeLastRuneInString(base)
 		base = base[:len(base)-n]

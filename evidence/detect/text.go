@@ -172,8 +172,10 @@ type outline struct {
 	heading  string   // the first heading, as written
 	headings []string // all headings, lower case
 	// prose is the text of the lines that are not headings, adornments,
-	// directives, comments or code, one space between lines.
-	prose string
+	// directives, comments or code, one space between lines: all of it, or
+	// with longProse, its first maxPointer bytes or more.
+	prose     string
+	longProse bool
 
 	// The kinds of heading and markup seen.
 	atx, setext, overline, asciidoc, html, directive bool
@@ -273,13 +275,12 @@ func readOutline(text string) outline {
 			add(t)
 			continue
 		}
-		if len(prose) < maxPointer {
+		if len(prose) <= maxPointer {
 			prose = append(append(prose, t...), ' ')
-		} else {
-			prose = prose[:maxPointer+1] // marks it as too long for a pointer
 		}
 	}
 	o.prose = strings.TrimSpace(string(prose))
+	o.longProse = len(prose) > maxPointer
 	if o.title == "" {
 		for _, l := range ls {
 			if t := strings.TrimSpace(l); t != "" {
@@ -428,7 +429,7 @@ func pointerPolicy(name, text string, named bool) *Result {
 	}
 	o := readOutline(text)
 	titled := o.title != "" && policyHeading(o.title)
-	if !named && !titled || len(o.headings) > 2 || len(o.prose) > maxPointer {
+	if !named && !titled || len(o.headings) > 2 || o.longProse {
 		return nil
 	}
 	prose := strings.ToLower(o.prose)
