@@ -480,10 +480,10 @@ func subjectDigests(artifact string, digests []string, release bool) (map[string
 }
 
 // tooLargeError is a document too large for a document attestation.
-type tooLargeError struct{ size int64 }
+type tooLargeError struct{}
 
 func (e *tooLargeError) Error() string {
-	return fmt.Sprintf("it is over %d bytes; a document attestation carries at most %d", e.size, evidence.MaxDocumentSize)
+	return fmt.Sprintf("it is larger than the %d bytes a document attestation carries", evidence.MaxDocumentSize)
 }
 
 // readDocument reads a document, or standard input for "-", refusing one
@@ -503,7 +503,7 @@ func (a *app) readDocument(name string) ([]byte, error) {
 		return nil, fmt.Errorf("couldn't read the document: %w", err)
 	}
 	if len(b) > evidence.MaxDocumentSize {
-		return nil, &tooLargeError{evidence.MaxDocumentSize}
+		return nil, &tooLargeError{}
 	}
 	return b, nil
 }

@@ -297,6 +297,31 @@ func TestAttestOutcomes(t *testing.T) {
 		}
 	})
 
+	t.Run("one document into a directory", func(t *testing.T) {
+		out := t.TempDir()
+		code, _, stderr := runEvident(t, append(release, "-o", out, at("single/osv.yaml"))...)
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(out, "osv.yaml.intoto.json")); err != nil {
+			t.Error(err)
+		}
+	})
+
+	t.Run("too large", func(t *testing.T) {
+		big := filepath.Join(t.TempDir(), "big.json")
+		f, err := os.Create(big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Truncate(evidence.MaxDocumentSize + 1) // sparse: no disk written
+		f.Close()
+		code, _, stderr := runEvident(t, append(release, "-o", t.TempDir(), big, at("single/osv.yaml"))...)
+		if code != exitFailed || !strings.Contains(stderr, "big.json: refused: it is larger than the 37748736 bytes a document attestation carries") {
+			t.Errorf("exit %d, want %d\n%s", code, exitFailed, stderr)
+		}
+	})
+
 	t.Run("predicate type given", func(t *testing.T) {
 		code, stdout, stderr := runEvident(t, append(release, "--predicate-type", "https://example.org/release-notes/v1", "-o", "-", at("docs/notes.txt"))...)
 		if code != exitOK || !strings.Contains(stderr, "not recognised; attested as text/plain of type https://example.org/release-notes/v1 (kind other), as given") {
