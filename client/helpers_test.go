@@ -95,6 +95,7 @@ type proxy struct {
 	query       func(*evidentv1.QueryEvidenceResponse)
 	get         func(*evidentv1.GetEvidenceResponse)
 	envelope    func([]byte) []byte
+	document    func([]byte) []byte
 	// submit and submitBatch see each request first; an error they return
 	// is the answer instead of the node's.
 	submit      func(*evidentv1.SubmitRequest) error
@@ -199,4 +200,27 @@ func (p *proxy) GetEnvelope(ctx context.Context, req *connect.Request[evidentv1.
 		buf = p.envelope(buf)
 	}
 	return out.Send(&evidentv1.GetEnvelopeResponse{Chunk: buf, TotalSize: uint64(len(buf))})
+}
+
+func (p *proxy) GetDocument(ctx context.Context, req *connect.Request[evidentv1.GetDocumentRequest], out *connect.ServerStream[evidentv1.GetDocumentResponse]) error {
+	in, err := p.ev.GetDocument(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	var buf []byte
+	mediaType := ""
+	for in.Receive() {
+		if mediaType == "" {
+			mediaType = in.Msg().GetMediaType()
+		}
+		buf = append(buf, in.Msg().GetChunk()...)
+	}
+	if err := in.Err(); err != nil {
+		return err
+	}
+	if p.document != nil {
+		buf = p.document(buf)
+	}
+	return out.Send(&evidentv1.GetDocumentResponse{Chunk: buf, TotalSize: uint64(len(buf)), MediaType: mediaType})
 }

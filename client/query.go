@@ -156,14 +156,12 @@ func mentions(e *evidence.Entry, p evidence.Purl) bool {
 // does, and, if withEnvelope, also fetches its envelope and checks it
 // against the entry.
 func (c *Client) Get(ctx context.Context, index uint64, withEnvelope bool) (Result, []byte, error) {
-	resp, err := c.evidence.GetEvidence(ctx, connect.NewRequest(&evidentv1.GetEvidenceRequest{
+	r, err := c.getEvidence(ctx, &evidentv1.GetEvidenceRequest{
 		Selector: &evidentv1.GetEvidenceRequest_LogIndex{LogIndex: index},
-	}))
+	}, fmt.Sprintf("entry %d", index))
 	if err != nil {
-		return Result{}, nil, fmt.Errorf("couldn't get entry %d from %s: %w", index, c.name, err)
+		return Result{}, nil, err
 	}
-	cp, cpErr := c.verifyCheckpoint([]byte(resp.Msg.GetCheckpoint()))
-	r := c.verifyItem(cp, cpErr, resp.Msg.GetEvidence())
 	if r.Verified && r.Index != index {
 		r.Verified, r.Err = false, verr(PartProof, "the node answered with entry %d, not %d", r.Index, index)
 	}

@@ -36,6 +36,7 @@ const (
 	PartProof      = "inclusion proof" // the Merkle proof, or its form
 	PartEntry      = "entry"           // the log entry's encoding
 	PartEnvelope   = "envelope"        // the envelope's digest, size or form
+	PartDocument   = "document"        // the document's digest or size
 	PartSignature  = "signature"       // the DSSE signature of the signer
 	PartStatement  = "statement"       // the statement doesn't match the entry
 	PartSigner     = "signer"          // the signer isn't one the caller trusts

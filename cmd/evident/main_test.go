@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -61,7 +64,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PATH", binDir+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("EVIDENT_CONFIG", filepath.Join(env.WorkDir, "config.yaml"))
 			env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, "state"))
-			env.Setenv("SHARED", sharedTestdata())
+			env.Setenv("SHARED", sharedRoot())
 			return nil
 		},
 		// [shared]: the shared corpus of real evidence is here.
@@ -69,7 +72,7 @@ func TestScripts(t *testing.T) {
 			if cond != "shared" {
 				return false, fmt.Errorf("unknown condition %q", cond)
 			}
-			_, err := os.Stat(filepath.Join(sharedTestdata(), "evidence"))
+			_, err := os.Stat(filepath.Join(sharedRoot(), "evidence"))
 			return err == nil, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -80,13 +83,15 @@ func TestScripts(t *testing.T) {
 			"replace":    cmdReplace,
 			"filemode":   cmdFileMode,
 			"exitcode":   cmdExitCode,
+			"unix2dos":   cmdUnix2Dos,
+			"sha256":     cmdSHA256,
 		},
 	})
 }
 
-// sharedTestdata returns the absolute path of the shared test data
+// sharedRoot returns the absolute path of the shared test data
 // (../shared/testdata beside the project, or $EVIDENT_TESTDATA/..).
-func sharedTestdata() string {
+func sharedRoot() string {
 	dir := filepath.Join("..", "..", "..", "shared", "testdata")
 	if d := os.Getenv("EVIDENT_TESTDATA"); d != "" {
 		dir = filepath.Dir(d)
@@ -222,4 +227,30 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
 	}
+}
+
+// unix2dos FILE makes the line endings of FILE CRLF (testscript archives
+// hold LF), failing if it already has a CR.
+func cmdUnix2Dos(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: unix2dos FILE")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	if bytes.IndexByte(b, '\r') >= 0 {
+		ts.Fatalf("unix2dos: %s already has a CR", args[0])
+	}
+	ts.Check(os.WriteFile(path, bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n")), 0o644))
+}
+
+// sha256 VAR FILE sets VAR to the SHA-256 of FILE, in lowercase hex.
+func cmdSHA256(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: sha256 VAR FILE")
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	sum := sha256.Sum256(b)
+	ts.Setenv(args[0], hex.EncodeToString(sum[:]))
 }

@@ -235,10 +235,7 @@ func (f *foundation) submit(ctx context.Context, s sample) (uint64, string, erro
 	}
 	// The document travels byte for byte in a document attestation, as
 	// evident attest makes it.
-	pred, err := (&evidence.Document{
-		FileName: s.file, MediaType: "application/octet-stream", Content: doc,
-		DocumentType: d.PredicateType, Kind: d.Kind, Format: d.Format,
-	}).Predicate()
+	pred, err := d.Document(s.file, doc).Predicate()
 	if err != nil {
 		return 0, "", err
 	}

@@ -1,25 +1,15 @@
 // Package detect recognises evidence documents — SBOMs, VEX documents,
 // advisories, provenance, Scorecard results, Security Insights files,
 // security.txt files and security policies — so that a producer (the
-// `evident attest` command) can wrap one in an in-toto Statement with the right
-// predicate type.
+// `evident attest` command) can carry one, byte for byte, in a document
+// attestation ([evidence.Document]) that says what it is.
 //
 // [Detect] looks at the content; the file name is only a hint, used to tell
-// Markdown from reStructuredText and a SECURITY.md from other prose. The
-// predicate it returns is always a JSON object:
-//
-//   - A JSON document that is an object (SPDX 2 JSON, SPDX 3 JSON-LD,
-//     CycloneDX JSON, OpenVEX, CSAF, SLSA provenance, Scorecard, CVE JSON 5,
-//     OSV, support-period data) is the predicate, byte for byte apart from
-//     surrounding white space and a byte order mark. This is what the in-toto
-//     predicate specifications for SPDX and CycloneDX prescribe.
-//   - A YAML document (SPDX 2 YAML, OpenSSF Security Insights) is converted to
-//     JSON, keeping the order of mapping keys. SPDX YAML is a serialisation of
-//     the same model as SPDX JSON, so the predicate is then an ordinary SPDX
-//     JSON document; a Security Insights predicate can be queried like any
-//     other. YAML comments are lost.
-//   - Anything else (SPDX tag-value, CycloneDX XML, security.txt, Markdown or
-//     reStructuredText policies) is embedded as text by [Wrap].
+// Markdown from reStructuredText and a SECURITY.md from other prose. It
+// reads a document and never changes it: what it returns describes the
+// document (its type, kind, format, media type and own title), and
+// [Result.Document] puts the document's exact bytes beside that
+// description.
 //
 // A document that already is an attestation (an in-toto Statement, a DSSE
 // envelope, a Sigstore bundle carrying one, a PEP 740 attestation) is refused
@@ -31,22 +21,20 @@ package detect
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/evident-dev/evident/evidence"
 )
 
-// MaxSize is the largest document Detect reads, 64 MiB. It matches
-// [evidence.MaxEnvelopeSize]; the envelope base64-encodes the statement, so
-// a document near this size will still be too big to submit.
+// MaxSize is the largest document Detect reads, 64 MiB. A document
+// attestation carries at most [evidence.MaxDocumentSize] bytes, so a
+// document near this size is recognised but can't be attested.
 const MaxSize = 64 << 20
 
 // Result describes a recognised document.
@@ -54,29 +42,70 @@ type Result struct {
 	// Format describes the document for people, for example "SPDX 2.3 JSON",
 	// "CycloneDX 1.6 XML VDR/VEX" or "security policy (Markdown)".
 	Format string
-	// PredicateType is the in-toto predicate type to use, one of the
+	// PredicateType is the in-toto predicate type of what the document is
+	// (a document attestation's documentType), one of the
 	// evidence.Predicate* URIs or a versioned variant that [evidence.Classify]
 	// maps to the same kind (an OpenVEX document's own @context, CSAF 2.1,
 	// SLSA provenance v0.2 or v0.1).
 	PredicateType string
-	// Kind is evidence.Classify(PredicateType).
+	// Kind is the role the document plays: evidence.Classify(PredicateType),
+	// or [evidence.KindVEX] for a CycloneDX or CSAF document that is one.
 	Kind evidence.Kind
-	// Predicate is the predicate to embed in the statement: always a JSON
-	// object.
-	Predicate json.RawMessage
+	// MediaType is the document's media type. Registered types are used
+	// where the format has one:
+	//
+	//	SPDX 2 JSON                      application/spdx+json (IANA)
+	//	SPDX 2 tag-value                 text/spdx (IANA)
+	//	SPDX 2 RDF/XML                   application/rdf+xml (IANA)
+	//	SPDX 3, OpenVEX (JSON-LD)        application/ld+json (IANA, JSON-LD 1.1)
+	//	CycloneDX JSON, XML              application/vnd.cyclonedx+json, +xml (IANA)
+	//	any YAML document                application/yaml (RFC 9512)
+	//	other JSON (CSAF, SLSA, Scorecard,
+	//	  CVE, OSV, Security Insights,
+	//	  support periods)               application/json (RFC 8259); none of
+	//	                                 these formats registers its own type
+	//	security.txt                     text/plain (RFC 9116, section 3)
+	//	policies                         text/markdown (RFC 7763), text/html,
+	//	                                 text/plain, or the customary
+	//	                                 text/x-rst and text/x-asciidoc
+	MediaType string
+	// Title is the document's own name for itself, or "": an SPDX document's
+	// name, a CycloneDX BOM's serial number (else its component's name and
+	// version), a CSAF document's tracking id, an OpenVEX document's @id, a
+	// CVE or OSV record's id, a Security Insights project's name, a
+	// Scorecard result's repository, a policy's first heading. It is cut to
+	// [MaxTitle] bytes, with white space runs made one space.
+	Title string
+}
+
+// MaxTitle bounds Result.Title, in bytes.
+const MaxTitle = 256
+
+// Document returns the document attestation predicate for content, the
+// document r describes, read from the file name (whose directories are left
+// out). Content is kept byte for byte.
+func (r *Result) Document(name string, content []byte) *evidence.Document {
+	return &evidence.Document{
+		FileName:     fileName(name),
+		MediaType:    r.MediaType,
+		Content:      content,
+		DocumentType: r.PredicateType,
+		Kind:         r.Kind,
+		Format:       r.Format,
+		Title:        r.Title,
+	}
 }
 
 // expected lists what Detect recognises, for error messages.
 const expected = "expected one of: SPDX 2 JSON, YAML or tag-value, SPDX 3 JSON-LD, " +
 	"CycloneDX JSON or XML, OpenVEX, CSAF 2.0 or 2.1, SLSA provenance, Security Insights YAML, " +
-	"Scorecard JSON, a CVE JSON 5 or OSV record, support-period JSON, security.txt, " +
+	"Scorecard JSON, a CVE JSON 5 or OSV record (JSON or YAML), support-period JSON, security.txt, " +
 	"a security/CVD policy document; or give --predicate-type"
 
 var (
 	// ErrUnrecognized means the document is none of the kinds Detect knows.
 	// The error returned says what the document looked like. A producer may
-	// still attest it with an explicit predicate type, using [Wrap] for the
-	// predicate.
+	// still attest it with an explicit predicate type.
 	ErrUnrecognized = errors.New("unrecognized evidence document; " + expected)
 	// ErrAttestation means the document already is an attestation (an in-toto
 	// statement, possibly in a DSSE envelope or a Sigstore bundle). It does
@@ -121,64 +150,60 @@ func Detect(name string, content []byte) (*Result, error) {
 	}
 	switch trimmed[0] {
 	case '{', '[':
-		return detectJSON(name, content, trimmed)
+		return detectJSON(name, trimmed)
 	case '<':
-		if r, ok, err := detectXML(name, content, trimmed); ok || err != nil {
+		if r, ok, err := detectXML(name, trimmed); ok || err != nil {
 			return r, err
 		}
 		// Not XML we know: Markdown may start with an HTML comment.
 	}
-	return detectText(name, content, string(body))
+	return detectText(name, string(body))
 }
 
-// result builds a Result for predicate type t. Formats that hold more than
-// one kind (CycloneDX, CSAF) say "VEX" in format when the document is one.
-func result(format, t string, predicate []byte) *Result {
+// result builds a Result for predicate type t, in mediaType, titled title.
+// Formats that hold more than one kind (CycloneDX, CSAF) say "VEX" in
+// format when the document is one.
+func result(format, t, mediaType, title string) *Result {
 	kind := evidence.Classify(t)
 	if strings.Contains(format, "VEX") {
 		kind = evidence.KindVEX
 	}
-	return &Result{Format: format, PredicateType: t, Kind: kind, Predicate: predicate}
+	return &Result{Format: format, PredicateType: t, Kind: kind, MediaType: mediaType, Title: cleanTitle(title)}
 }
 
-// Wrap returns a generic predicate embedding content, a document that is not
-// itself a JSON object:
-//
-//	{"mediaType": "text/spdx", "filename": "sbom.spdx", "sha256": "<hex>", "content": "<the text>"}
-//
-// mediaType is the document's media type; filename is the last element of
-// name, left out if that is empty or "-"; sha256 is the lowercase hex SHA-256
-// of content. Text (valid UTF-8 without NUL bytes) is embedded as the string
-// "content". Wrap has no error result, so other content is embedded losslessly
-// as standard base64 in "contentBase64" instead; [Detect] refuses such
-// content.
-func Wrap(name, mediaType string, content []byte) json.RawMessage {
-	sum := sha256.Sum256(content)
-	var b bytes.Buffer
-	b.WriteString(`{"mediaType":`)
-	writeJSONString(&b, mediaType)
-	if base := baseName(name); base != "" {
-		b.WriteString(`,"filename":`)
-		writeJSONString(&b, base)
+// cleanTitle makes a title read from a document fit for one line of a
+// table: white space runs become one space, other control characters are
+// dropped, and it is cut to MaxTitle bytes on a character boundary.
+func cleanTitle(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r):
+			space = b.Len() > 0
+			continue
+		case unicode.IsControl(r), r == utf8.RuneError:
+			continue
+		}
+		n := utf8.RuneLen(r)
+		if space {
+			n++
+		}
+		if b.Len()+n > MaxTitle {
+			break
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
 	}
-	b.WriteString(`,"sha256":"`)
-	b.WriteString(hex.EncodeToString(sum[:]))
-	b.WriteString(`"`)
-	if utf8.Valid(content) && bytes.IndexByte(content, 0) < 0 {
-		b.WriteString(`,"content":`)
-		writeJSONString(&b, string(content))
-	} else {
-		b.WriteString(`,"contentBase64":"`)
-		b.WriteString(base64.StdEncoding.EncodeToString(content))
-		b.WriteString(`"`)
-	}
-	b.WriteString(`}`)
-	return b.Bytes()
+	return b.String()
 }
 
 // baseName returns the last element of a slash- or backslash-separated
-// path, so that a predicate never records where the file was on the
-// producer's machine.
+// path, so that a document attestation never records where the file was
+// on the producer's machine.
 func baseName(name string) string {
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 		name = name[i+1:]
@@ -187,6 +212,23 @@ func baseName(name string) string {
 		return ""
 	}
 	return name
+}
+
+// maxFileName bounds Document's file name, in bytes: NAME_MAX on most
+// file systems, and well within what a document attestation allows.
+const maxFileName = 255
+
+// fileName returns the base name of name as a document attestation records
+// it: UTF-8 (file names on some systems are any bytes) without U+FFFD, which
+// readers refuse, at most maxFileName bytes. Bytes that are not UTF-8
+// become "_".
+func fileName(name string) string {
+	base := strings.ReplaceAll(strings.ToValidUTF8(baseName(name), "_"), "\uFFFD", "_")
+	for len(base) > maxFileName {
+		_, n := utf8.DecodeLastRuneInString(base)
+		base = base[:len(base)-n]
+	}
+	return base
 }
 
 // writeJSONString writes s as a JSON string without HTML escaping. Invalid

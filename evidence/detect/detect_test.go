@@ -2,10 +2,6 @@ package detect
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -19,37 +15,28 @@ import (
 	"github.com/evident-dev/evident/evidence"
 )
 
-func isJSONObject(b []byte) bool {
-	b = bytes.TrimSpace(b)
-	var m map[string]json.RawMessage
-	return len(b) > 0 && b[0] == '{' && json.Valid(b) && json.Unmarshal(b, &m) == nil
-}
-
-// wrapped is the generic predicate of Wrap.
-type wrapped struct {
-	MediaType     string `json:"mediaType"`
-	Filename      string `json:"filename"`
-	SHA256        string `json:"sha256"`
-	Content       string `json:"content"`
-	ContentBase64 string `json:"contentBase64"`
-}
-
 func TestTestdata(t *testing.T) {
 	tests := []struct {
 		file          string
 		format        string
 		predicateType string
-		mediaType     string // if the document is wrapped
+		mediaType     string
+		title         string
 	}{
-		{"sbom.spdx", "SPDX 2.3 tag-value", evidence.PredicateSPDX23, "text/spdx"},
-		{"bom.cdx.xml", "CycloneDX 1.5 XML SBOM", evidence.PredicateCycloneDX, "application/vnd.cyclonedx+xml"},
-		{"vex.cdx.xml", "CycloneDX 1.6 XML VDR/VEX", evidence.PredicateCycloneDX, "application/vnd.cyclonedx+xml"},
-		{"example.openvex.json", "OpenVEX 0.2.0", evidence.PredicateOpenVEX, ""},
-		{"example-vex.csaf.json", "CSAF 2.0 VEX", evidence.PredicateCSAF, ""},
-		{"security.txt", "security.txt (RFC 9116)", evidence.PredicateCVDPolicy, "text/plain"},
-		{"SECURITY.md", "security policy (Markdown)", evidence.PredicateSecurityPolicy, "text/markdown"},
-		{"cvd-policy.rst", "coordinated vulnerability disclosure policy (reStructuredText)", evidence.PredicateCVDPolicy, "text/x-rst"},
-		{"security-insights.yml", "OpenSSF Security Insights 2.0 YAML", evidence.PredicateSecurityInsights, ""},
+		{"sbom.spdx", "SPDX 2.3 tag-value", evidence.PredicateSPDX23, "text/spdx", "example-1.0.0"},
+		{"bom.cdx.xml", "CycloneDX 1.5 XML SBOM", evidence.PredicateCycloneDX, "application/vnd.cyclonedx+xml", "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79"},
+		{"vex.cdx.xml", "CycloneDX 1.6 XML VDR/VEX", evidence.PredicateCycloneDX, "application/vnd.cyclonedx+xml", ""},
+		{"example.openvex.json", "OpenVEX 0.2.0", evidence.PredicateOpenVEX, "application/ld+json", "https://example.com/vex/example-1.0.0"},
+		{"example-vex.csaf.json", "CSAF 2.0 VEX", evidence.PredicateCSAF, "application/json", "EXAMPLE-VEX-2026-0001"},
+		{"security.txt", "security.txt (RFC 9116)", evidence.PredicateCVDPolicy, "text/plain", ""},
+		{"SECURITY.md", "security policy (Markdown)", evidence.PredicateSecurityPolicy, "text/markdown", "Security Policy"},
+		{"cvd-policy.rst", "coordinated vulnerability disclosure policy (reStructuredText)", evidence.PredicateCVDPolicy, "text/x-rst", "Coordinated Vulnerability Disclosure"},
+		{"security-insights.yml", "OpenSSF Security Insights 2.0 YAML", evidence.PredicateSecurityInsights, "application/yaml", "Example"},
+		// Real documents; see testdata/SOURCES.md.
+		{"apache-commons-lang/SECURITY.md", "security policy pointer (Markdown)", evidence.PredicateSecurityPolicy, "text/markdown", ""},
+		{"sigstore-cosign/SECURITY.md", "security policy pointer (Markdown)", evidence.PredicateSecurityPolicy, "text/markdown", "Security"},
+		{"pypa-advisory-database/PYSEC-2023-74.yaml", "OSV YAML", evidence.PredicateVulnerabilityRecord, "application/yaml", "PYSEC-2023-74"},
+		{"pypa-advisory-database/PYSEC-2018-28.yaml", "OSV YAML", evidence.PredicateVulnerabilityRecord, "application/yaml", "PYSEC-2018-28"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -61,50 +48,67 @@ func TestTestdata(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Detect: %v", err)
 			}
-			if r.Format != tt.format || r.PredicateType != tt.predicateType {
-				t.Errorf("Detect = %q, %s; want %q, %s", r.Format, r.PredicateType, tt.format, tt.predicateType)
+			got := [4]string{r.Format, r.PredicateType, r.MediaType, r.Title}
+			want := [4]string{tt.format, tt.predicateType, tt.mediaType, tt.title}
+			if got != want {
+				t.Errorf("Detect = %q; want %q", got, want)
 			}
-			checkResult(t, r)
-			if tt.mediaType == "" {
-				return
-			}
-			var w wrapped
-			if err := json.Unmarshal(r.Predicate, &w); err != nil {
-				t.Fatal(err)
-			}
-			sum := sha256.Sum256(b)
-			want := wrapped{MediaType: tt.mediaType, Filename: tt.file, SHA256: hex.EncodeToString(sum[:]), Content: string(b)}
-			if diff := cmp.Diff(want, w); diff != "" {
-				t.Errorf("predicate (-want +got):\n%s", diff)
-			}
+			checkResult(t, filepath.Join("some", "dir", tt.file), b, r)
 		})
 	}
 }
 
-// TestJSONPredicateIsDocument checks that a JSON document is the predicate
-// byte for byte, without its byte order mark and surrounding white space.
-func TestJSONPredicateIsDocument(t *testing.T) {
+// TestDocumentIsExact checks that a document attestation made from a
+// result carries the document byte for byte: byte order mark, white space,
+// line endings, "&" and "<" as written; and only the file's base name.
+func TestDocumentIsExact(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("testdata", "example.openvex.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Detect("vex.json", append([]byte("\xef\xbb\xbf \n"), b...))
+	b = append([]byte("\xef\xbb\xbf \r\n"), bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))...)
+	b = append(b, " \t\n"...)
+	r, err := Detect(`C:\docs\vex.json`, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(r.Predicate, bytes.TrimSpace(b)) {
-		t.Errorf("predicate is not the document")
+	d := r.Document(`C:\docs\vex.json`, b)
+	if !bytes.Equal(d.Content, b) || d.FileName != "vex.json" {
+		t.Errorf("document is %q named %q, want the input named vex.json", d.Content, d.FileName)
+	}
+	p, err := d.Predicate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := evidence.ParseDocument(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(back.Content, b) {
+		t.Errorf("the predicate carries %q, want the input", back.Content)
+	}
+	for _, tt := range []struct{ name, want string }{{"/home/me/sbom.spdx", "sbom.spdx"}, {"-", ""}, {"", ""}, {"dir/\xff.md", "_.md"}, {"\ufffd.md", "_.md"}} {
+		if got := r.Document(tt.name, b).FileName; got != tt.want {
+			t.Errorf("Document(%q).FileName = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }
 
-// TestYAMLConversion checks the JSON a Security Insights file becomes: keys in
-// order, aliases expanded, scalars typed as YAML 1.2 resolves them.
+// TestYAMLConversion checks the JSON a Security Insights file is read as:
+// keys in order, aliases expanded, scalars typed as YAML 1.2 resolves them.
 func TestYAMLConversion(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("testdata", "security-insights.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Detect("security-insights.yml", b)
+	if _, err := Detect("security-insights.yml", b); err != nil {
+		t.Fatal(err)
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal(b, &n); err != nil {
+		t.Fatal(err)
+	}
+	got, err := yamlToJSON(&n, len(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +116,8 @@ func TestYAMLConversion(t *testing.T) {
 		`"project":{"name":"Example","administrators":[{"name":"Jane Doe","primary":true}],"vulnerability-reporting":{"reports-accepted":true,"bug-bounty-available":false,"contact":{"email":"security@example.com"}}},` +
 		`"repository":{"url":"https://github.com/example/example","status":"active","accepts-change-request":true,"accepts-automated-change-request":false,"core-team":[{"name":"Jane Doe","primary":true}],` +
 		`"release":{"automated-pipeline":"yes","attestations-count":3,"ratio":0.5}}}`
-	if diff := cmp.Diff(want, string(r.Predicate)); diff != "" {
-		t.Errorf("predicate (-want +got):\n%s", diff)
+	if diff := cmp.Diff(want, string(got)); diff != "" {
+		t.Errorf("converted (-want +got):\n%s", diff)
 	}
 }
 
@@ -214,6 +218,8 @@ func TestDetectDocuments(t *testing.T) {
 		{"cve.json", `{"dataType":"CVE_RECORD","dataVersion":"5.1","cveMetadata":{},"containers":{}}`, "CVE JSON 5.1 record", evidence.PredicateVulnerabilityRecord},
 		{"cve4.json", `{"data_type":"CVE","data_version":"4.0","CVE_data_meta":{"ID":"CVE-2014-0160"}}`, "CVE JSON 4.0 record", evidence.PredicateVulnerabilityRecord},
 		{"osv.json", `{"id":"GHSA-xxxx","modified":"2026-01-01T00:00:00Z","affected":[]}`, "OSV record", evidence.PredicateVulnerabilityRecord},
+		{"osv.yaml", "id: GHSA-xxxx\nschema_version: 1.6.0\nmodified: 2026-01-01T00:00:00Z\nsummary: a & b\n", "OSV 1.6.0 YAML", evidence.PredicateVulnerabilityRecord},
+		{"PYSEC-2026-1.yaml", "# comment\nid: PYSEC-2026-1\ndetails: x\nmodified: '2026-01-01T00:00:00Z'\n", "OSV YAML", evidence.PredicateVulnerabilityRecord},
 		// Objects Detect does not read are not checked for duplicates.
 		{"bom.json", `{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"name":"a","name":"b"}]}`, "CycloneDX 1.5 JSON SBOM", evidence.PredicateCycloneDX},
 		{"eol.json", `{"$schema":"x","v20":{"start":"2023-04-18","lts":"2023-10-24","end":"2026-04-30"},"v22":{"start":"2024-04-24","end":"2027-04-30"}}`, "support-period data (JSON)", evidence.PredicateSupportPeriod},
@@ -236,7 +242,7 @@ func TestDetectDocuments(t *testing.T) {
 			if r.Format != tt.format || r.PredicateType != tt.predicateType {
 				t.Errorf("Detect = %q, %s; want %q, %s", r.Format, r.PredicateType, tt.format, tt.predicateType)
 			}
-			checkResult(t, r)
+			checkResult(t, tt.name, []byte(tt.doc), r)
 		})
 	}
 }
@@ -272,6 +278,11 @@ func TestDetectRefuses(t *testing.T) {
 		{"Sigstore bundle", `{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"dsseEnvelope":{}}`, ErrAttestation, "Sigstore bundle"},
 		{"Sigstore message signature", `{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"messageSignature":{}}`, ErrUnrecognized, "signs an artifact"},
 		{"PEP 740", `{"version":1,"verification_material":{},"envelope":{"statement":"e30=","signature":"AA=="}}`, ErrAttestation, "PEP 740"},
+		{"CSAF with trailing garbage", "{\"document\":{\"csaf_version\":\"2.0\",\"category\":\"csaf_vex\"}}\ngarbage\n", ErrUnrecognized, "data after the JSON object"},
+		{"CSAF with trailing data on its line", `{"document":{"csaf_version":"2.0","category":"csaf_vex"}} x`, ErrUnrecognized, "data after the JSON object"},
+		{"two JSON objects", "{\"document\":{\"csaf_version\":\"2.0\",\"category\":\"csaf_vex\"}}\n{}\n", ErrUnrecognized, "data after the JSON object"},
+		{"CycloneDX XML with trailing text", `<bom xmlns="http://cyclonedx.org/schema/bom/1.5"></bom>trailing`, ErrUnrecognized, "text after the root element"},
+		{"OSV YAML stream", "id: PYSEC-1\nmodified: x\ndetails: y\n---\nid: PYSEC-2\n", ErrUnrecognized, "several documents"},
 		{"JSON Lines", `{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}` + "\n" + `{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}`, ErrAttestation, "JSON Lines"},
 	}
 	for _, tt := range tests {
@@ -293,6 +304,44 @@ func TestDetectRefuses(t *testing.T) {
 	}
 }
 
+// TestPointerPolicies checks which short documents that link to a policy
+// kept elsewhere are pointer policies, and that READMEs are not.
+func TestPointerPolicies(t *testing.T) {
+	long := strings.Repeat("Security matters to us. ", 30)
+	tests := []struct {
+		name, doc string
+		want      bool
+	}{
+		{"SECURITY.md", "# Security Policy\n\nPlease see the sigstore security policy at https://github.com/sigstore/.github/blob/main/SECURITY.md\n", true},
+		{"", "# Security Policy\n\nPlease see the sigstore security policy at https://github.com/sigstore/.github/blob/main/SECURITY.md\n", true},
+		{"SECURITY.md", "See <https://example.org/security> for how we handle security.\n", true},
+		{"SECURITY.rst", "Security\n========\n\nOur policy: https://example.org/policy\n", true},
+		{".github/SECURITY.md", "Email mailto:security@example.org about vulnerabilities.\n", true},
+		// Not named or titled like a policy.
+		{"README.md", "# Example\n\nSecurity: see https://example.com/security.\n", false},
+		{"", "See https://example.org/security for how we handle security.\n", false},
+		// No link, or no word of security.
+		{"SECURITY.md", "# Security\n\nAsk the maintainers.\n", false},
+		{"SECURITY.md", "# Notes\n\nSee https://example.org/notes.\n", false},
+		// Too long, or too many headings, to be a pointer.
+		{"SECURITY.md", "# Security\n\n" + long + "https://example.org\n", false},
+		{"SECURITY.md", "# Security\n\n## A\n\n## B\n\nhttps://example.org/security\n", false},
+	}
+	for _, tt := range tests {
+		r, err := Detect(tt.name, []byte(tt.doc))
+		switch {
+		case tt.want && err != nil:
+			t.Errorf("Detect(%q, %q): %v, want a pointer policy", tt.name, tt.doc, err)
+		case tt.want && r.Kind != evidence.KindSecurityPolicy:
+			t.Errorf("Detect(%q, %q) = %q, want a security policy", tt.name, tt.doc, r.Format)
+		case !tt.want && err == nil:
+			t.Errorf("Detect(%q, %q) = %q, want it refused", tt.name, tt.doc, r.Format)
+		case !tt.want && !errors.Is(err, ErrUnrecognized):
+			t.Errorf("Detect(%q, %q): %v, want ErrUnrecognized", tt.name, tt.doc, err)
+		}
+	}
+}
+
 func TestUnrecognizedListsExpected(t *testing.T) {
 	_, err := Detect("x.json", []byte(`{}`))
 	for _, s := range []string{"SPDX", "CycloneDX", "OpenVEX", "CSAF", "SLSA provenance", "Security Insights", "Scorecard", "security.txt", "policy", "--predicate-type"} {
@@ -307,37 +356,4 @@ func TestTooLarge(t *testing.T) {
 	if err == nil || errors.Is(err, ErrUnrecognized) {
 		t.Errorf("Detect of %d bytes: error %v, want a size error that is not ErrUnrecognized", MaxSize+1, err)
 	}
-}
-
-func TestWrap(t *testing.T) {
-	bin := []byte{0x00, 0xff, 'x'}
-	sum := sha256.Sum256(bin)
-	tests := []struct {
-		name, mediaType string
-		content         []byte
-		want            string
-	}{
-		{"/home/me/sbom.spdx", "text/spdx", []byte("SPDXVersion: SPDX-2.3\n<&>"),
-			`{"mediaType":"text/spdx","filename":"sbom.spdx","sha256":"` + hexSum("SPDXVersion: SPDX-2.3\n<&>") + `","content":"SPDXVersion: SPDX-2.3\n<&>"}`},
-		{`C:\docs\policy.md`, "text/markdown", []byte("# x"),
-			`{"mediaType":"text/markdown","filename":"policy.md","sha256":"` + hexSum("# x") + `","content":"# x"}`},
-		{"-", "text/plain", nil,
-			`{"mediaType":"text/plain","sha256":"` + hexSum("") + `","content":""}`},
-		{"", "application/pdf", bin,
-			`{"mediaType":"application/pdf","sha256":"` + hex.EncodeToString(sum[:]) + `","contentBase64":"` + base64.StdEncoding.EncodeToString(bin) + `"}`},
-	}
-	for _, tt := range tests {
-		got := Wrap(tt.name, tt.mediaType, tt.content)
-		if diff := cmp.Diff(tt.want, string(got)); diff != "" {
-			t.Errorf("Wrap(%q) (-want +got):\n%s", tt.name, diff)
-		}
-		if !isJSONObject(got) {
-			t.Errorf("Wrap(%q) is not a JSON object", tt.name)
-		}
-	}
-}
-
-func hexSum(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
 }

@@ -1,9 +1,9 @@
 package detect_test
 
 import (
-	"errors"
 	"fmt"
 
+	"github.com/evident-dev/evident/evidence"
 	"github.com/evident-dev/evident/evidence/detect"
 )
 
@@ -17,22 +17,47 @@ func ExampleDetect() {
 	fmt.Println(r.Format)
 	fmt.Println(r.PredicateType)
 	fmt.Println(r.Kind)
-	fmt.Println(string(r.Predicate))
+	fmt.Println(r.MediaType)
 	// Output:
 	// security.txt (RFC 9116)
 	// https://evident.dev/attestation/cvd-policy/v1
 	// cvd-policy
-	// {"mediaType":"text/plain","filename":"security.txt","sha256":"0f0d5e277046e48100c6b1b6e813d55192cb6fd9f2a65aa5d8cd022126e35320","content":"Contact: mailto:security@example.com\nExpires: 2027-12-31T23:59:59Z\n"}
+	// text/plain
 }
 
-// A document Detect does not recognise can still be attested with an
-// explicit predicate type, wrapping it with Wrap.
-func ExampleWrap() {
-	doc := []byte("EU declaration of conformity: see https://example.com/doc.pdf\n")
-	_, err := detect.Detect("doc.txt", doc)
-	if errors.Is(err, detect.ErrUnrecognized) {
-		fmt.Println(string(detect.Wrap("doc.txt", "text/plain", doc)))
+// A recognised document goes into a document attestation byte for byte,
+// with what Detect said of it.
+func ExampleResult_Document() {
+	doc := []byte("# Security Policy\r\n\r\nReport vulnerabilities to <security@example.com> & we will fix them.\r\n")
+	r, err := detect.Detect("docs/SECURITY.md", doc)
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
+	p, err := r.Document("docs/SECURITY.md", doc).Predicate()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	st := &evidence.Statement{
+		Type:          evidence.StatementTypeV1,
+		Subject:       []evidence.Subject{{Name: "pkg:github/example/example", Digest: map[string]string{"gitCommit": "0123456789abcdef0123456789abcdef01234567"}}},
+		PredicateType: evidence.PredicateDocument,
+		Predicate:     p,
+	}
+	payload, err := st.Marshal()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	back, mediaType, err := evidence.DocumentOf(payload)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(r.Format, "|", r.Kind, "|", r.Title)
+	fmt.Println(mediaType, string(back) == string(doc))
 	// Output:
-	// {"mediaType":"text/plain","filename":"doc.txt","sha256":"77c5b0e812c29420e29f3ca818f3b673d787dfc62efce193a6e053419ff54be5","content":"EU declaration of conformity: see https://example.com/doc.pdf\n"}
+	// security policy (Markdown) | security-policy | Security Policy
+	// text/markdown true
 }

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 
 func FuzzDetect(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*"))
+	sub, _ := filepath.Glob(filepath.Join("testdata", "*", "*"))
+	files = append(files, sub...)
 	if d := os.Getenv("EVIDENT_TESTDATA"); d != "" {
 		more, _ := filepath.Glob(filepath.Join(d, "*", "*"))
 		files = append(files, more...)
@@ -50,14 +53,23 @@ func FuzzDetect(f *testing.F) {
 			}
 			return
 		}
-		if !isJSONObject(r.Predicate) || !utf8.Valid(r.Predicate) {
-			t.Fatalf("predicate is not a UTF-8 JSON object: %.200q", r.Predicate)
+		if len(b) <= evidence.MaxDocumentSize {
+			p, err := r.Document(name, b).Predicate()
+			if err != nil {
+				t.Fatalf("document predicate: %v", err)
+			}
+			if d, err := evidence.ParseDocument(p); err != nil || !bytes.Equal(d.Content, b) {
+				t.Fatalf("the document attestation does not carry the document (%v)", err)
+			}
 		}
 		if !evidence.KindFits(r.PredicateType, r.Kind) || r.Kind == evidence.KindOther {
 			t.Fatalf("kind %s for predicate type %q", r.Kind, r.PredicateType)
 		}
-		if r.Format == "" {
-			t.Fatal("no format")
+		if r.Format == "" || r.MediaType == "" {
+			t.Fatal("no format or media type")
+		}
+		if len(r.Title) > MaxTitle || !utf8.ValidString(r.Title) {
+			t.Fatalf("title %q", r.Title)
 		}
 	})
 }

@@ -90,10 +90,11 @@ func (o object) has(k string) bool {
 	return o.Get(k) != nil
 }
 
-// detectJSON recognises content, whose trimmed form starts with '{' or '['.
-func detectJSON(name string, content, trimmed []byte) (*Result, error) {
+// detectJSON recognises a JSON document, trimmed of white space and a
+// byte order mark; it starts with '{' or '['.
+func detectJSON(name string, trimmed []byte) (*Result, error) {
 	if trimmed[0] == '[' {
-		return detectJSONArray(name, content, trimmed)
+		return detectJSONArray(name, trimmed)
 	}
 	o, err := decodeObject(trimmed)
 	if err != nil {
@@ -121,7 +122,6 @@ func detectJSON(name string, content, trimmed []byte) (*Result, error) {
 	if r == nil {
 		return nil, unrecognized(name, "is a JSON object of no known kind")
 	}
-	r.Predicate = trimmed
 	return r, nil
 }
 
@@ -166,27 +166,37 @@ var (
 // no known kind, and an error if it is a known kind in a version Evident
 // does not know.
 func classifyObject(o object, syntax string) (*Result, error) {
+	// mediaType is the document's media type: jsonType for JSON (see
+	// Result.MediaType).
+	mediaType := func(jsonType string) string {
+		if syntax == "YAML" {
+			return "application/yaml"
+		}
+		return jsonType
+	}
 	// SPDX 2: spdxVersion (SPDX 2.3 spec, clause 6.1).
 	if v, ok := o.str("spdxVersion"); ok {
 		m := spdx2Version.FindStringSubmatch(v)
 		if m == nil {
 			return nil, fmt.Errorf("has spdxVersion %s; Evident knows SPDX 2.x documents (SPDX 3 is JSON-LD)", quote(v))
 		}
-		return result("SPDX "+m[1]+" "+syntax, spdxPredicateType(m[1]), nil), nil
+		title, _ := o.str("name") // clause 6.4, the document name
+		return result("SPDX "+m[1]+" "+syntax, spdxPredicateType(m[1]), mediaType("application/spdx+json"), title), nil
 	}
 	// SPDX 3 and OpenVEX: JSON-LD @context.
 	for _, c := range contexts(o) {
 		if m := spdx3Context.FindStringSubmatch(c); m != nil {
-			return result("SPDX "+m[1]+" JSON-LD", evidence.PredicateSPDX3, nil), nil
+			return result("SPDX "+m[1]+" JSON-LD", evidence.PredicateSPDX3, mediaType("application/ld+json"), spdx3Title(o)), nil
 		}
 		if m := openVEXCtx.FindStringSubmatch(c); m != nil {
+			id, _ := o.str("@id")
 			// OpenVEX spec: an attestation's predicateType is the
 			// document's @context, so an early unversioned document keeps
 			// https://openvex.dev/ns.
 			if m[1] == "" {
-				return result("OpenVEX (unversioned context)", c, nil), nil
+				return result("OpenVEX (unversioned context)", c, mediaType("application/ld+json"), id), nil
 			}
-			return result("OpenVEX "+m[1], c, nil), nil
+			return result("OpenVEX "+m[1], c, mediaType("application/ld+json"), id), nil
 		}
 		if strings.HasPrefix(c, "https://openvex.dev/") {
 			return nil, fmt.Errorf("has OpenVEX @context %s; Evident knows https://openvex.dev/ns/vX.Y.Z", quote(c))
@@ -203,7 +213,7 @@ func classifyObject(o object, syntax string) (*Result, error) {
 		} else {
 			format += " SBOM"
 		}
-		return result(format, evidence.PredicateCycloneDX, nil), nil
+		return result(format, evidence.PredicateCycloneDX, mediaType("application/vnd.cyclonedx+json"), cycloneDXTitle(o)), nil
 	}
 	// CSAF: document.csaf_version (CSAF 2.0, 4.2 and 3.2.1.6).
 	if doc, ok := o.obj("document"); ok {
@@ -218,26 +228,34 @@ func classifyObject(o object, syntax string) (*Result, error) {
 				return nil, fmt.Errorf("has csaf_version %s; Evident knows CSAF 2.0 and 2.1", quote(v))
 			}
 			cat, _ := doc.str("category")
-			return result("CSAF "+v+" "+csafCategory(cat), t, nil), nil
+			var id string
+			if tr, ok := doc.obj("tracking"); ok {
+				id, _ = tr.str("id") // CSAF 2.0, 3.2.1.12.6
+			}
+			return result("CSAF "+v+" "+csafCategory(cat), t, mediaType("application/json"), id), nil
 		}
 	}
 	// SLSA provenance predicates (slsa.dev/provenance v1, v0.2, v0.1).
 	if isObj(o, "buildDefinition") && isObj(o, "runDetails") {
-		return result("SLSA provenance v1", evidence.PredicateSLSAProvenance, nil), nil
+		return result("SLSA provenance v1", evidence.PredicateSLSAProvenance, mediaType("application/json"), ""), nil
 	}
 	if isObj(o, "builder") {
 		if o.has("buildType") {
-			return result("SLSA provenance v0.2", evidence.PredicateSLSAProvenance02, nil), nil
+			return result("SLSA provenance v0.2", evidence.PredicateSLSAProvenance02, mediaType("application/json"), ""), nil
 		}
 		if o.has("recipe") {
-			return result("SLSA provenance v0.1", "https://slsa.dev/provenance/v0.1", nil), nil
+			return result("SLSA provenance v0.1", "https://slsa.dev/provenance/v0.1", mediaType("application/json"), ""), nil
 		}
 	}
 	// OpenSSF Scorecard's JSON result (scorecard --format json): the checks,
 	// and the scorecard tool version or the repository and its score.
 	if _, ok := o.arr("checks"); ok {
 		if sc, ok := o.obj("scorecard"); ok && sc.has("version") || isObj(o, "repo") && o.has("score") {
-			return result("OpenSSF Scorecard result", evidence.PredicateScorecard, nil), nil
+			var repo string
+			if r, ok := o.obj("repo"); ok {
+				repo, _ = r.str("name")
+			}
+			return result("OpenSSF Scorecard result", evidence.PredicateScorecard, mediaType("application/json"), repo), nil
 		}
 	}
 	// OpenSSF Security Insights: header.schema-version and the sections of
@@ -248,37 +266,98 @@ func classifyObject(o object, syntax string) (*Result, error) {
 			if m := schemaVersion.FindStringSubmatch(v); m != nil {
 				format = "OpenSSF Security Insights " + m[1] + "." + m[2] + " " + syntax
 			}
-			return result(format, evidence.PredicateSecurityInsights, nil), nil
+			return result(format, evidence.PredicateSecurityInsights, mediaType("application/json"), securityInsightsTitle(o, hdr)), nil
 		}
 	}
 	// Vulnerability records. CVE JSON 5 (CVE Record Format, dataType
 	// CVE_RECORD); CVE JSON 4 (data_type CVE); OSV (id plus modified or
-	// schema_version, and some content).
+	// schema_version, and some content), in JSON or, as the PyPA advisory
+	// database keeps it, YAML.
 	if dt, _ := o.str("dataType"); dt == "CVE_RECORD" || isObj(o, "cveMetadata") && isObj(o, "containers") {
 		format := "CVE JSON record"
 		if v, ok := o.version("dataVersion"); ok && schemaVersion.MatchString(v) {
 			format = "CVE JSON " + v + " record"
 		}
-		return result(format, evidence.PredicateVulnerabilityRecord, nil), nil
+		var id string
+		if m, ok := o.obj("cveMetadata"); ok {
+			id, _ = m.str("cveId")
+		}
+		return result(format, evidence.PredicateVulnerabilityRecord, mediaType("application/json"), id), nil
 	}
 	if dt, _ := o.str("data_type"); dt == "CVE" && isObj(o, "CVE_data_meta") {
 		format := "CVE JSON record"
 		if v, ok := o.version("data_version"); ok && schemaVersion.MatchString(v) {
 			format = "CVE JSON " + v + " record"
 		}
-		return result(format, evidence.PredicateVulnerabilityRecord, nil), nil
+		m, _ := o.obj("CVE_data_meta")
+		id, _ := m.str("ID")
+		return result(format, evidence.PredicateVulnerabilityRecord, mediaType("application/json"), id), nil
 	}
-	if _, ok := o.str("id"); ok && (o.has("modified") || o.has("schema_version")) && hasAny(o, "affected", "summary", "details", "aliases") {
+	if id, ok := o.str("id"); ok && (o.has("modified") || o.has("schema_version")) && hasAny(o, "affected", "summary", "details", "aliases") {
 		format := "OSV record"
-		if v, ok := o.str("schema_version"); ok && schemaVersion.MatchString(v) {
-			format = "OSV " + v + " record"
+		if syntax == "YAML" {
+			format = "OSV YAML"
 		}
-		return result(format, evidence.PredicateVulnerabilityRecord, nil), nil
+		if v, ok := o.version("schema_version"); ok && schemaVersion.MatchString(v) {
+			format = "OSV " + v + " record"
+			if syntax == "YAML" {
+				format = "OSV " + v + " YAML"
+			}
+		}
+		return result(format, evidence.PredicateVulnerabilityRecord, mediaType("application/json"), id), nil
 	}
 	if isSupportPeriod(o) {
-		return result("support-period data ("+syntax+")", evidence.PredicateSupportPeriod, nil), nil
+		return result("support-period data ("+syntax+")", evidence.PredicateSupportPeriod, mediaType("application/json"), ""), nil
 	}
 	return nil, nil
+}
+
+// spdx3Title returns the name of an SPDX 3 JSON-LD document's SpdxDocument
+// element (SPDX 3.0 Core/Classes/SpdxDocument), found among the first
+// elements of its @graph.
+func spdx3Title(o object) string {
+	g, _ := o.arr("@graph")
+	for _, raw := range g[:min(len(g), 64)] {
+		e, err := decodeObject(raw)
+		if err != nil {
+			continue
+		}
+		if t, _ := e.str("type"); t == "SpdxDocument" {
+			name, _ := e.str("name")
+			return name
+		}
+	}
+	return ""
+}
+
+// cycloneDXTitle returns a CycloneDX BOM's serialNumber (a URN naming the
+// BOM), or else the name and version of the component it describes
+// (metadata.component).
+func cycloneDXTitle(o object) string {
+	if sn, ok := o.str("serialNumber"); ok && sn != "" {
+		return sn
+	}
+	md, _ := o.obj("metadata")
+	c, _ := md.obj("component")
+	name, _ := c.str("name")
+	version, _ := c.str("version")
+	return strings.TrimSpace(name + " " + version)
+}
+
+// securityInsightsTitle returns a Security Insights file's project name
+// (v2: project.name) or else its project's URL (v1: header.project-url).
+func securityInsightsTitle(o, hdr object) string {
+	if p, ok := o.obj("project"); ok {
+		if name, ok := p.str("name"); ok && name != "" {
+			return name
+		}
+	}
+	for _, k := range []string{"project-url", "url"} {
+		if u, ok := hdr.str(k); ok && u != "" {
+			return u
+		}
+	}
+	return ""
 }
 
 // spdxPredicateType follows the in-toto SPDX predicate spec: 2.3 has its own
@@ -395,9 +474,8 @@ func allReleases(rs []json.RawMessage) bool {
 }
 
 // detectJSONArray recognises a top-level JSON array. The only kind that is
-// one is the endoflife.date API's list of release cycles; it is wrapped,
-// since a predicate must be an object.
-func detectJSONArray(name string, content, trimmed []byte) (*Result, error) {
+// one is the endoflife.date API's list of release cycles.
+func detectJSONArray(name string, trimmed []byte) (*Result, error) {
 	var a []json.RawMessage
 	if err := json.Unmarshal(trimmed, &a); err != nil {
 		return nil, unrecognized(name, "is not valid JSON (%v)", err)
@@ -405,7 +483,7 @@ func detectJSONArray(name string, content, trimmed []byte) (*Result, error) {
 	if allReleases(a) {
 		first, _ := decodeObject(a[0]) // allReleases has decoded it
 		if hasAny(first, "cycle", "releaseCycle", "name", "version") {
-			return result("support-period data (JSON array)", evidence.PredicateSupportPeriod, Wrap(name, "application/json", content)), nil
+			return result("support-period data (JSON array)", evidence.PredicateSupportPeriod, "application/json", ""), nil
 		}
 	}
 	return nil, unrecognized(name, "is a JSON array; evidence documents are JSON objects")

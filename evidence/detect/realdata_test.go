@@ -1,12 +1,15 @@
 package detect
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/evident-dev/evident/evidence"
 )
@@ -94,8 +97,8 @@ func TestRealDocuments(t *testing.T) {
 				if !slices.Contains(kinds, r.Kind) {
 					t.Errorf("Kind = %s, want one of %v", r.Kind, kinds)
 				}
-				checkResult(t, r)
-				t.Logf("%s: %s", r.Format, r.PredicateType)
+				checkResult(t, f.Name(), b, r)
+				t.Logf("%s (%s): %s, title %q", r.Format, r.MediaType, r.PredicateType, r.Title)
 			})
 		}
 	}
@@ -104,24 +107,37 @@ func TestRealDocuments(t *testing.T) {
 	}
 }
 
-// checkResult checks the invariants of every result.
-func checkResult(t *testing.T, r *Result) {
+// checkResult checks the invariants of every result: its kind fits its
+// type, it names a format and a media type, its title is one clean line,
+// and it makes a document attestation that carries content byte for byte.
+func checkResult(t *testing.T, name string, content []byte, r *Result) {
 	t.Helper()
 	if !evidence.KindFits(r.PredicateType, r.Kind) {
 		t.Errorf("Kind = %s, but predicate type %s classifies as %s", r.Kind, r.PredicateType, evidence.Classify(r.PredicateType))
 	}
-	if r.Kind == evidence.KindOther || r.Format == "" {
-		t.Errorf("result %+v lacks a kind or format", r)
+	if r.Kind == evidence.KindOther || r.Format == "" || r.MediaType == "" {
+		t.Errorf("result %+v lacks a kind, format or media type", r)
 	}
-	if !isJSONObject(r.Predicate) {
-		t.Errorf("predicate is not a JSON object: %.100q", r.Predicate)
+	if len(r.Title) > MaxTitle || !utf8.ValidString(r.Title) || strings.ContainsFunc(r.Title, unicode.IsControl) || strings.TrimSpace(r.Title) != r.Title {
+		t.Errorf("title %q is not one clean line of at most %d bytes", r.Title, MaxTitle)
+	}
+	p, err := r.Document(name, content).Predicate()
+	if err != nil {
+		t.Fatalf("document predicate: %v", err)
+	}
+	d, err := evidence.ParseDocument(p)
+	if err != nil {
+		t.Fatalf("ParseDocument: %v", err)
+	}
+	if !bytes.Equal(d.Content, content) || d.DocumentType != r.PredicateType || d.Kind != r.Kind || d.MediaType != r.MediaType || d.Title != r.Title {
+		t.Errorf("the document attestation does not carry the document and what Detect said of it")
 	}
 	// The result must make a valid statement.
 	st := &evidence.Statement{
 		Type:          evidence.StatementTypeV1,
 		Subject:       []evidence.Subject{{Name: "pkg:generic/example@1.0.0", Digest: map[string]string{"sha256": strings.Repeat("ab", 32)}}},
-		PredicateType: r.PredicateType,
-		Predicate:     r.Predicate,
+		PredicateType: evidence.PredicateDocument,
+		Predicate:     p,
 	}
 	if _, err := st.Marshal(); err != nil {
 		t.Errorf("statement: %v", err)

@@ -8,10 +8,10 @@ import (
 )
 
 // detectText recognises a text document that is not JSON: SPDX tag-value,
-// YAML (SPDX, Security Insights), security.txt, or a security policy.
-func detectText(name string, content []byte, text string) (*Result, error) {
-	if v, ok := spdxTagValue(text); ok {
-		return result("SPDX "+v+" tag-value", spdxPredicateType(v), Wrap(name, "text/spdx", content)), nil
+// YAML (SPDX, Security Insights, OSV), security.txt, or a security policy.
+func detectText(name, text string) (*Result, error) {
+	if v, title, ok := spdxTagValue(text); ok {
+		return result("SPDX "+v+" tag-value", spdxPredicateType(v), "text/spdx", title), nil
 	}
 	r, err, yamlErr := detectYAML(text)
 	if err != nil {
@@ -28,9 +28,9 @@ func detectText(name string, content []byte, text string) (*Result, error) {
 		// A security.txt file is how a vendor publishes where to report
 		// vulnerabilities and its disclosure policy (RFC 9116, section 1):
 		// CVD evidence. It is served as text/plain (section 3).
-		return result(format, evidence.PredicateCVDPolicy, Wrap(name, "text/plain", content)), nil
+		return result(format, evidence.PredicateCVDPolicy, "text/plain", ""), nil
 	}
-	if r := securityPolicy(name, content, text); r != nil {
+	if r := securityPolicy(name, text); r != nil {
 		return r, nil
 	}
 	if yamlErr != nil {
@@ -50,10 +50,17 @@ func lines(text string) []string {
 
 // spdxTagValue recognises an SPDX 2 tag-value document (SPDX 2.3 spec,
 // clause 6): its first tag is SPDXVersion, and it has a DataLicense or an
-// SPDXID tag. Lines starting with "#" are comments.
-func spdxTagValue(text string) (version string, ok bool) {
+// SPDXID tag. Lines starting with "#" are comments. title is the
+// DocumentName (clause 6.4), if it comes among the first lines.
+func spdxTagValue(text string) (version, title string, ok bool) {
 	first := true
-	for _, l := range lines(text) {
+	ls := lines(text)
+	for _, l := range ls[:min(len(ls), 64)] {
+		if v, found := strings.CutPrefix(strings.TrimSpace(l), "DocumentName:"); found && title == "" {
+			title = strings.TrimSpace(v)
+		}
+	}
+	for _, l := range ls {
 		t := strings.TrimSpace(l)
 		if t == "" || strings.HasPrefix(t, "#") {
 			continue
@@ -61,20 +68,20 @@ func spdxTagValue(text string) (version string, ok bool) {
 		if first {
 			v, found := strings.CutPrefix(t, "SPDXVersion:")
 			if !found {
-				return "", false
+				return "", "", false
 			}
 			m := spdx2Version.FindStringSubmatch(strings.TrimSpace(v))
 			if m == nil {
-				return "", false
+				return "", "", false
 			}
 			version, first = m[1], false
 			continue
 		}
 		if strings.HasPrefix(t, "DataLicense:") || strings.HasPrefix(t, "SPDXID:") {
-			return version, true
+			return version, title, true
 		}
 	}
-	return "", false
+	return "", "", false
 }
 
 // securityTxtField matches a field line of RFC 9116, section 4: field-name
@@ -162,7 +169,13 @@ var (
 // outline is what securityPolicy reads of a document's structure.
 type outline struct {
 	title    string   // the first heading, lower case
+	heading  string   // the first heading, as written
 	headings []string // all headings, lower case
+	// prose is the text of the lines that are not headings, adornments,
+	// directives, comments or code, one space between lines: all of it, or
+	// with longProse, its first maxPointer bytes or more.
+	prose     string
+	longProse bool
 
 	// The kinds of heading and markup seen.
 	atx, setext, overline, asciidoc, html, directive bool
@@ -191,10 +204,14 @@ func isAdornment(l string) bool {
 func readOutline(text string) outline {
 	var o outline
 	add := func(h string) {
-		h = strings.ToLower(strings.TrimSpace(h))
+		h = strings.TrimSpace(h)
 		if h == "" {
 			return
 		}
+		if o.heading == "" {
+			o.heading = h
+		}
+		h = strings.ToLower(h)
 		if o.title == "" {
 			o.title = h
 		}
@@ -216,6 +233,7 @@ func readOutline(text string) outline {
 		}
 	}
 	ls = lines(htmlComment.ReplaceAllString(strings.Join(ls, "\n"), ""))
+	var prose []byte
 	fenced := false
 	for i, l := range ls {
 		t := strings.TrimSpace(l)
@@ -255,8 +273,14 @@ func readOutline(text string) outline {
 				o.setext = true
 			}
 			add(t)
+			continue
+		}
+		if len(prose) <= maxPointer {
+			prose = append(append(prose, t...), ' ')
 		}
 	}
+	o.prose = strings.TrimSpace(string(prose))
+	o.longProse = len(prose) > maxPointer
 	if o.title == "" {
 		for _, l := range ls {
 			if t := strings.TrimSpace(l); t != "" {
@@ -351,31 +375,73 @@ func policyHeading(h string) bool {
 //     "Reporting security issues", ...), or say one of the policy phrases
 //     ("security policy", "coordinated disclosure", "report a security
 //     issue", ...), or be named like a policy (SECURITY.md,
-//     security-policy.rst, ...).
+//     security-policy.rst, ...);
+//
+// or else be a pointer to a policy kept elsewhere (see pointerPolicy).
 //
 // It is a CVD policy if its title names disclosure ("Vulnerability
 // Disclosure Policy", "Coordinated Vulnerability Disclosure") or CVD;
 // otherwise it is a security policy, since a SECURITY.md typically mixes
 // reporting channels, supported versions and disclosure practice.
-func securityPolicy(name string, content []byte, text string) *Result {
+func securityPolicy(name, text string) *Result {
 	lower := strings.ToLower(text)
+	named := strings.HasPrefix(strings.ToLower(baseName(name)), "security")
 	if !containsAny(lower, "vulnerabilit", "security issue", "security bug", "security problem", "security flaw", "security defect") ||
 		!containsAny(lower, "report", "disclos") {
-		return nil
+		return pointerPolicy(name, text, named)
 	}
 	o := readOutline(text)
-	ok := containsAny(lower, policyPhrases...) || strings.HasPrefix(strings.ToLower(baseName(name)), "security")
+	ok := named || containsAny(lower, policyPhrases...)
 	for _, h := range o.headings {
 		ok = ok || policyHeading(h)
 	}
 	if !ok {
-		return nil
+		return pointerPolicy(name, text, named)
 	}
 	m := markupOf(name, o)
 	if strings.Contains(o.title, "disclosure") || containsWord(o.title, "cvd") {
-		return result("coordinated vulnerability disclosure policy ("+m.name+")", evidence.PredicateCVDPolicy, Wrap(name, m.mediaType, content))
+		return result("coordinated vulnerability disclosure policy ("+m.name+")", evidence.PredicateCVDPolicy, m.mediaType, o.heading)
 	}
-	return result("security policy ("+m.name+")", evidence.PredicateSecurityPolicy, Wrap(name, m.mediaType, content))
+	return result("security policy ("+m.name+")", evidence.PredicateSecurityPolicy, m.mediaType, o.heading)
+}
+
+// maxPointer bounds the prose of a pointer policy, in bytes: a sentence or
+// two. The whole document may be longer (a licence header in a comment).
+const maxPointer = 512
+
+// pointerPolicy recognises a security policy that only points to the policy
+// of the foundation or organisation the project belongs to, as Apache
+// Commons' and Sigstore's projects' SECURITY.md files do:
+//
+//	The Apache Commons security page is [https://commons.apache.org/security.html](...).
+//
+//	# Security
+//	Should you discover any security issues, please refer to sigstore's [security process](https://github.com/...).
+//
+// The document must be named like a policy (named; SECURITY.md) or have a
+// policy heading ("Security", "Security Policy") as its title, have at most
+// two headings and at most maxPointer bytes of prose, and that prose must
+// link somewhere (a URL or mailto:) and say "security" or "vulnerability".
+// A README, whose title is its project's name, is not one.
+func pointerPolicy(name, text string, named bool) *Result {
+	if len(text) > 16*maxPointer {
+		return nil
+	}
+	o := readOutline(text)
+	titled := o.title != "" && policyHeading(o.title)
+	if !named && !titled || len(o.headings) > 2 || o.longProse {
+		return nil
+	}
+	prose := strings.ToLower(o.prose)
+	if !containsAny(prose, "http://", "https://", "mailto:") || !containsAny(prose+" "+o.title, "security", "vulnerab") {
+		return nil
+	}
+	m := markupOf(name, o)
+	title := o.heading
+	if len(o.headings) == 0 {
+		title = "" // the first line of prose, not a title
+	}
+	return result("security policy pointer ("+m.name+")", evidence.PredicateSecurityPolicy, m.mediaType, title)
 }
 
 // containsWord reports whether w occurs in s between non-letters.

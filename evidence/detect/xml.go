@@ -21,7 +21,7 @@ const (
 // document. ok is false if content is not XML with one of those roots, so
 // that the caller can try it as text (Markdown may start with an HTML
 // comment). A recognised document must be well-formed throughout.
-func detectXML(name string, content, trimmed []byte) (r *Result, ok bool, err error) {
+func detectXML(name string, trimmed []byte) (r *Result, ok bool, err error) {
 	d := xml.NewDecoder(bytes.NewReader(trimmed))
 	var root xml.StartElement
 	for {
@@ -40,93 +40,131 @@ func detectXML(name string, content, trimmed []byte) (r *Result, ok bool, err er
 		if !cdxVersion.MatchString(v) {
 			return nil, true, unrecognized(name, "is CycloneDX XML in namespace %s; Evident knows %s1.x", quote(root.Name.Space), cdxNamespacePrefix)
 		}
-		vulns, err := scanCycloneDX(d, root.Name.Space)
+		scan, err := scanCycloneDX(d, root.Name.Space)
 		if err != nil {
 			return nil, true, unrecognized(name, "looks like CycloneDX XML but is not well-formed (%v)", err)
 		}
 		format := "CycloneDX " + v + " XML SBOM"
-		if vulns {
+		if scan.vulns {
 			format = "CycloneDX " + v + " XML VDR/VEX"
 		}
-		return result(format, evidence.PredicateCycloneDX, Wrap(name, "application/vnd.cyclonedx+xml", content)), true, nil
+		title := strings.TrimSpace(scan.name + " " + scan.version)
+		for _, a := range root.Attr {
+			if a.Name.Space == "" && a.Name.Local == "serialNumber" && a.Value != "" {
+				title = a.Value
+			}
+		}
+		return result(format, evidence.PredicateCycloneDX, "application/vnd.cyclonedx+xml", title), true, nil
 	case root.Name.Local == "RDF" && root.Name.Space == rdfNamespace:
-		found, version, err := scanSPDXRDF(d)
+		scan, err := scanSPDXRDF(d)
 		if err != nil {
 			return nil, true, unrecognized(name, "is RDF/XML but not well-formed (%v)", err)
 		}
-		if !found {
+		if !scan.found {
 			return nil, true, unrecognized(name, "is RDF/XML without an SPDX document")
 		}
 		format, t := "SPDX 2 RDF/XML", evidence.PredicateSPDX
-		if m := spdx2Version.FindStringSubmatch(version); m != nil {
+		if m := spdx2Version.FindStringSubmatch(scan.version); m != nil {
 			format, t = "SPDX "+m[1]+" RDF/XML", spdxPredicateType(m[1])
 		}
-		return result(format, t, Wrap(name, "application/rdf+xml", content)), true, nil
+		return result(format, t, "application/rdf+xml", scan.name), true, nil
 	}
 	return nil, false, nil
 }
 
-// scanCycloneDX reads the rest of a CycloneDX BOM, after its root start
-// element, and reports whether the root has a vulnerabilities element with
-// a vulnerability in it.
-func scanCycloneDX(d *xml.Decoder, ns string) (vulns bool, err error) {
-	depth := 1 // inside the root
-	inVulns := false
-	for depth > 0 {
-		tok, err := d.Token()
-		if err != nil {
-			return false, unexpectedEOF(err)
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			switch {
-			case depth == 1 && t.Name.Space == ns && t.Name.Local == "vulnerabilities":
-				inVulns = true
-			case depth == 2 && inVulns && t.Name.Space == ns && t.Name.Local == "vulnerability":
-				vulns = true
-			}
-			depth++
-		case xml.EndElement:
-			depth--
-			if depth == 1 {
-				inVulns = false
-			}
-		}
-	}
-	return vulns, trailer(d)
+// xmlScan is what detectXML reads of a document past its root element.
+type xmlScan struct {
+	vulns         bool   // CycloneDX: the root has a vulnerability
+	found         bool   // SPDX: the document has an spdx:SpdxDocument
+	name, version string // CycloneDX: metadata/component's; SPDX: the document's name and specVersion
 }
 
-// scanSPDXRDF reads the rest of an RDF/XML document and reports whether it
-// holds an spdx:SpdxDocument, and its spdx:specVersion.
-func scanSPDXRDF(d *xml.Decoder) (found bool, version string, err error) {
-	depth := 1
-	inVersion := false
-	for depth > 0 {
+// maxText bounds the text read of an element for xmlScan.
+const maxText = 1024
+
+// scanCycloneDX reads the rest of a CycloneDX BOM, after its root start
+// element: whether the root has a vulnerabilities element with a
+// vulnerability in it, and the name and version of metadata/component.
+func scanCycloneDX(d *xml.Decoder, ns string) (xmlScan, error) {
+	var s xmlScan
+	var path []string // element names below the root, in ns only
+	var text *string  // where character data goes, if anywhere
+	for depth := 1; depth > 0; {
 		tok, err := d.Token()
 		if err != nil {
-			return false, "", unexpectedEOF(err)
+			return s, unexpectedEOF(err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			depth++
-			if t.Name.Space == spdxRDFNamespace {
-				switch t.Name.Local {
-				case "SpdxDocument":
-					found = true
-				case "specVersion":
-					inVersion = version == ""
-				}
+			local := t.Name.Local
+			if t.Name.Space != ns {
+				local = ""
+			}
+			path = append(path, local)
+			text = nil
+			switch strings.Join(path, "/") {
+			case "vulnerabilities/vulnerability":
+				s.vulns = true
+			case "metadata/component/name":
+				text = &s.name
+			case "metadata/component/version":
+				text = &s.version
 			}
 		case xml.CharData:
-			if inVersion && len(version) < 64 {
-				version += strings.TrimSpace(string(t))
+			if text != nil && len(*text) < maxText {
+				*text += string(t)
 			}
 		case xml.EndElement:
 			depth--
-			inVersion = false
+			if len(path) > 0 {
+				path = path[:len(path)-1]
+			}
+			text = nil
 		}
 	}
-	return found, version, trailer(d)
+	return s, trailer(d)
+}
+
+// scanSPDXRDF reads the rest of an RDF/XML document: whether it holds an
+// spdx:SpdxDocument, and that document's spdx:specVersion and spdx:name.
+func scanSPDXRDF(d *xml.Decoder) (xmlScan, error) {
+	var s xmlScan
+	docDepth := 0 // the depth of the SpdxDocument element, once inside it
+	var text *string
+	for depth := 1; depth > 0; {
+		tok, err := d.Token()
+		if err != nil {
+			return s, unexpectedEOF(err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			text = nil
+			if t.Name.Space != spdxRDFNamespace {
+				break
+			}
+			switch {
+			case t.Name.Local == "SpdxDocument" && !s.found:
+				s.found, docDepth = true, depth
+			case t.Name.Local == "specVersion" && s.version == "":
+				text = &s.version
+			case t.Name.Local == "name" && docDepth > 0 && depth == docDepth+1 && s.name == "":
+				text = &s.name
+			}
+		case xml.CharData:
+			if text != nil && len(*text) < maxText {
+				*text += strings.TrimSpace(string(t))
+			}
+		case xml.EndElement:
+			if depth == docDepth {
+				docDepth = 0
+			}
+			depth--
+			text = nil
+		}
+	}
+	return s, trailer(d)
 }
 
 // trailer checks that nothing but comments, processing instructions and

@@ -18,17 +18,17 @@ import (
 var yamlStart = regexp.MustCompile(`^(%YAML|---|[A-Za-z_"'][^:\n]*:([ \t]|$))`)
 
 // detectYAML recognises a YAML document by converting it to JSON and
-// classifying the result. It returns a nil result and error if text is not a
+// classifying the result (the JSON is read, never kept). It returns a nil result and error if text is not a
 // single-document YAML mapping of a kind Detect knows, so that the caller can
 // try it as text: a security.txt file, for one, is also a YAML mapping. Then
 // tried, if not nil, says why text was not read as YAML, for the caller's
 // error message.
 //
-// The kinds published as YAML are SPDX 2 (spdxVersion) and Security Insights
-// (header.schema-version), so other text is not parsed: parsing is the
-// slowest step of detection.
+// The kinds published as YAML are SPDX 2 (spdxVersion), Security Insights
+// (header.schema-version) and OSV (id, and modified or schema_version), so
+// other text is not parsed: parsing is the slowest step of detection.
 func detectYAML(text string) (r *Result, err, tried error) {
-	if !yamlStart.MatchString(firstLine(text)) || !strings.Contains(text, "spdxVersion") && !strings.Contains(text, "schema-version") {
+	if !yamlStart.MatchString(firstLine(text)) || !maybeYAMLEvidence(text) {
 		return nil, nil, nil
 	}
 	dec := yaml.NewDecoder(strings.NewReader(text))
@@ -36,11 +36,11 @@ func detectYAML(text string) (r *Result, err, tried error) {
 	if err := safeYAML(func() error { return dec.Decode(&doc) }); err != nil {
 		return nil, nil, err
 	}
-	predicate, err := yamlToJSON(&doc, len(text))
+	converted, err := yamlToJSON(&doc, len(text))
 	if err != nil {
 		return nil, nil, err
 	}
-	o, err := decodeObject(predicate)
+	o, err := decodeObject(converted)
 	if err != nil {
 		return nil, nil, errors.New("not a YAML mapping")
 	}
@@ -56,8 +56,14 @@ func detectYAML(text string) (r *Result, err, tried error) {
 	default:
 		return nil, fmt.Errorf("is %s followed by invalid YAML (%v)", r.Format, err), nil
 	}
-	r.Predicate = predicate
 	return r, nil, nil
+}
+
+// maybeYAMLEvidence reports whether text has the keys a YAML document of a
+// kind Detect knows must have.
+func maybeYAMLEvidence(text string) bool {
+	return strings.Contains(text, "spdxVersion") || strings.Contains(text, "schema-version") ||
+		strings.Contains(text, "id:") && (strings.Contains(text, "modified:") || strings.Contains(text, "schema_version:"))
 }
 
 // firstLine returns the first line of text that is neither blank nor a
