@@ -106,7 +106,9 @@ func (d *Document) validate() error {
 	if len(d.Content) > MaxDocumentSize {
 		return fieldErr("predicate.document.content", "is %d bytes, over the %d-byte limit of a document attestation", len(d.Content), MaxDocumentSize)
 	}
-	if strings.ContainsAny(d.FileName, `/\`) || len(d.FileName) > maxNameLen || !utf8.ValidString(d.FileName) {
+	// U+FFFD is refused as the JSON decoder refuses it (a \u escape of a
+	// lone surrogate decodes to it): what Predicate writes must parse.
+	if strings.ContainsAny(d.FileName, "/\\\uFFFD") || len(d.FileName) > maxNameLen || !utf8.ValidString(d.FileName) {
 		return fieldErr("predicate.document.name", "%s must be a file name without directories, at most %d bytes of UTF-8", quote(d.FileName), maxNameLen)
 	}
 	if err := validateMediaType(d.MediaType); err != nil {
@@ -125,10 +127,10 @@ func (d *Document) validate() error {
 		c := Classify(d.DocumentType)
 		return fieldErr("predicate.kind", "is %s, but documentType %s is %s evidence", quote(string(d.Kind)), quote(d.DocumentType), c)
 	}
-	if d.Format == "" || len(d.Format) > 4*maxFormatLen || !utf8.ValidString(d.Format) {
+	if d.Format == "" || len(d.Format) > 4*maxFormatLen || !utf8.ValidString(d.Format) || strings.ContainsRune(d.Format, utf8.RuneError) {
 		return fieldErr("predicate.format", "must be 1 to %d bytes of UTF-8, e.g. \"CycloneDX 1.6 JSON\"", 4*maxFormatLen)
 	}
-	if len(d.Title) > 4*maxNameLen || !utf8.ValidString(d.Title) {
+	if len(d.Title) > 4*maxNameLen || !utf8.ValidString(d.Title) || strings.ContainsRune(d.Title, utf8.RuneError) {
 		return fieldErr("predicate.title", "must be at most %d bytes of UTF-8", 4*maxNameLen)
 	}
 	return nil

@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
-	"fmt"
 	"strings"
 )
 
@@ -180,15 +179,6 @@ func verifySignature(pub crypto.PublicKey, msg, sig []byte) bool {
 		return rsa.VerifyPSS(k, crypto.SHA256, h[:], sig, nil) == nil
 	}
 	return false
-}
-
-// describeKey names a key for messages.
-func describeKey(pub crypto.PublicKey) string {
-	alg, err := KeyAlg(pub)
-	if err != nil {
-		return fmt.Sprintf("%T", pub)
-	}
-	return alg
 }
 
 // verifySig is verifySignature; tests count the verifications through it.

@@ -211,10 +211,7 @@ func attest(d document, i int, key ed25519.PrivateKey) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d.name, err)
 	}
-	pred, err := (&evidence.Document{
-		FileName: d.name, MediaType: mediaType(r), Content: d.data,
-		DocumentType: r.PredicateType, Kind: r.Kind, Format: r.Format,
-	}).Predicate()
+	pred, err := r.Document(d.name, d.data).Predicate()
 	if err != nil {
 		return nil, err
 	}
@@ -234,15 +231,6 @@ func attest(d document, i int, key ed25519.PrivateKey) ([]byte, error) {
 		return nil, err
 	}
 	return env.Marshal()
-}
-
-// mediaType is the document's media type as detect reports it, or a
-// generic one.
-func mediaType(r *detect.Result) string {
-	if mt := resultMediaType(r); mt != "" {
-		return mt
-	}
-	return "application/octet-stream"
 }
 
 // diskRate measures sequential writes of 1 MiB, each made durable with
