@@ -232,7 +232,7 @@ func TestEveryRequestFieldHasRules(t *testing.T) {
 			}
 		}
 	}
-	if nRPCs != 10 {
-		t.Errorf("checked %d RPCs, want 10: was a service added to another file? Add the file above.", nRPCs)
+	if nRPCs != 11 {
+		t.Errorf("checked %d RPCs, want 11: was a service added to another file? Add the file above.", nRPCs)
 	}
 }
