@@ -72,10 +72,10 @@ type AuditResult struct {
 	Origin string
 	// Old is the checkpoint remembered from the last audit; nil on the
 	// first audit of this log (trust on first use).
-	Old *Checkpoint
+	Old *VerifiedCheckpoint
 	// New is the node's latest checkpoint, verified, and proven to extend
 	// Old.
-	New *Checkpoint
+	New *VerifiedCheckpoint
 	// Stale is true if New is smaller than Old: the node served an older
 	// (consistent) checkpoint, e.g. from a cache. Old stays remembered.
 	Stale bool

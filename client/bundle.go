@@ -132,7 +132,7 @@ type VerifyOptions struct {
 	LogKeys []note.Verifier
 	// Policy, when not nil, must accept each checkpoint's witness
 	// cosignatures. Default: a log signature suffices.
-	Policy *policy.Policy
+	Policy *policy.WitnessPolicy
 	// TrustedSigners, when not empty, are the evidence signers you trust:
 	// every item must be signed by at least one of them. Default: any
 	// signer the log accepted, whose key the bundle carries.
@@ -151,7 +151,7 @@ type ItemResult struct {
 	Index uint64
 	// Checkpoint is the verified checkpoint of the item's proof; nil if it
 	// didn't verify.
-	Checkpoint *Checkpoint
+	Checkpoint *VerifiedCheckpoint
 	// Entry is the parsed entry, nil if it didn't parse.
 	Entry *evidence.Entry
 	// Statement is the envelope's in-toto statement, nil if the item failed

@@ -38,7 +38,7 @@ type Options struct {
 	// checkpoint (it must list the log, and the checkpoint's witness
 	// cosignatures must meet its quorum) before the client believes it.
 	// Default: the log's signature suffices.
-	Policy *policy.Policy
+	Policy *policy.WitnessPolicy
 	// HTTPClient carries the requests. Default: a client speaking HTTP/2,
 	// cleartext (h2c, prior knowledge) for http:// URLs and over TLS for
 	// https:// URLs, with a 5 minute overall timeout per request.
@@ -65,7 +65,7 @@ type Client struct {
 	name      string
 	baseURL   string
 	logKey    note.Verifier
-	pol       *policy.Policy
+	pol       *policy.WitnessPolicy
 	log       *slog.Logger
 	threshold int
 	hc        *http.Client
@@ -146,7 +146,7 @@ func (c *Client) Origin() string { return c.logKey.Name() }
 
 // Checkpoint fetches the node's latest checkpoint and verifies it: the
 // log's signature, and the policy's witness quorum if one is configured.
-func (c *Client) Checkpoint(ctx context.Context) (*Checkpoint, error) {
+func (c *Client) Checkpoint(ctx context.Context) (*VerifiedCheckpoint, error) {
 	resp, err := c.logs.GetCheckpoint(ctx, connect.NewRequest(&evidentv1.GetCheckpointRequest{}))
 	if err != nil {
 		return nil, fmt.Errorf("couldn't get checkpoint from %s: %w", c.name, err)
@@ -154,7 +154,7 @@ func (c *Client) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 	return c.verifyCheckpoint([]byte(resp.Msg.GetCheckpoint()))
 }
 
-func (c *Client) verifyCheckpoint(signed []byte) (*Checkpoint, error) {
+func (c *Client) verifyCheckpoint(signed []byte) (*VerifiedCheckpoint, error) {
 	return VerifyCheckpoint(signed, []note.Verifier{c.logKey}, c.pol)
 }
 

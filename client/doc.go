@@ -9,7 +9,7 @@
 // that the log only ever grows ([Client.Audit]).
 //
 // Nothing a node says is believed until it is verified: a checkpoint must
-// carry a valid signature by the log key (and, when a witness policy ([policy.Policy]) is
+// carry a valid signature by the log key (and, when a witness policy ([policy.WitnessPolicy]) is
 // configured, cosignatures that meet its quorum); an entry must be proven
 // included in such a checkpoint and must parse; an envelope must hash to the
 // digest its entry commits to. Items that fail are returned marked as

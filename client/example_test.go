@@ -42,7 +42,7 @@ func ExampleVerifyBundle() {
 	// A node logs it as entry 0 of a one-entry log and signs a checkpoint;
 	// the inclusion proof of the only leaf is empty.
 	pub := signer.Public().(ed25519.PublicKey)
-	trust, _ := evidence.NewTrustPolicy([]evidence.TrustedKey{{PublicKey: pub, Namespaces: []string{"pkg:pypi"}}})
+	trust, _ := evidence.NewTrustedKeys([]evidence.TrustedKey{{PublicKey: pub, Namespaces: []string{"pkg:pypi"}}})
 	v, _ := evidence.Verify(envelope, trust)
 	e, _ := evidence.NewEntry(v, time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC))
 	entry := e.Marshal()

@@ -28,7 +28,7 @@ type Result struct {
 	Proof [][]byte
 	// Checkpoint is the verified checkpoint the proof is against, or nil if
 	// the checkpoint did not verify.
-	Checkpoint *Checkpoint
+	Checkpoint *VerifiedCheckpoint
 	// PackageLevel is true when the item answered a release query through a
 	// subject that names the release's whole package: evidence that holds
 	// for every release of it. It is read from the entry, not from the node.
@@ -99,7 +99,7 @@ func (c *Client) verifyPage(signed string, items []*evidentv1.Evidence, want evi
 
 // verifyItem verifies one evidence item from a node against cp, which
 // verified unless cpErr is set.
-func (c *Client) verifyItem(cp *Checkpoint, cpErr error, ev *evidentv1.Evidence) Result {
+func (c *Client) verifyItem(cp *VerifiedCheckpoint, cpErr error, ev *evidentv1.Evidence) Result {
 	r := Result{
 		Node:       c.name,
 		Index:      ev.GetLogIndex(),

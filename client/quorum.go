@@ -13,7 +13,7 @@ import (
 // to the defined quorum rule". The caller has already verified the log's
 // signature with the key it was configured with; the policy must list the
 // log too.
-func checkQuorum(pol *policy.Policy, signed []byte) error {
+func checkQuorum(pol *policy.WitnessPolicy, signed []byte) error {
 	_, err := pol.Verify(signed)
 	var qe *policy.QuorumError
 	switch {

@@ -29,7 +29,7 @@ func TestQuorum(t *testing.T) {
 		}
 		ws = append(ws, w)
 	}
-	pol := func(text string) *policy.Policy {
+	pol := func(text string) *policy.WitnessPolicy {
 		text = strings.NewReplacer("LOG", n.VerifierKey, "W0", ws[0].Verifier().VerifierKey(), "W1", ws[1].Verifier().VerifierKey()).Replace(text)
 		p, err := policy.Parse([]byte(text))
 		if err != nil {

@@ -54,10 +54,10 @@ func verr(part, format string, args ...any) *VerificationError {
 	return &VerificationError{Part: part, Err: fmt.Errorf(format, args...)}
 }
 
-// Checkpoint is a checkpoint whose log signature verified, and whose witness
+// VerifiedCheckpoint is a checkpoint whose log signature verified, and whose witness
 // cosignatures met the quorum of the policy it was verified with, if any.
 // Only [VerifyCheckpoint] makes one.
-type Checkpoint struct {
+type VerifiedCheckpoint struct {
 	// The checkpoint body: origin, tree size, root hash.
 	checkpoint.Checkpoint
 	// Note is the signed note exactly as the log served it, including any
@@ -74,7 +74,7 @@ const MaxNoteSize = checkpoint.MaxBodySize + 16<<10
 // (c2sp.org/tlog-checkpoint: the key name is the origin), and, when pol is
 // not nil, carry cosignatures meeting pol's quorum. Errors are
 // [*VerificationError]s for [PartCheckpoint] or [PartQuorum].
-func VerifyCheckpoint(signed []byte, logKeys []note.Verifier, pol *policy.Policy) (*Checkpoint, error) {
+func VerifyCheckpoint(signed []byte, logKeys []note.Verifier, pol *policy.WitnessPolicy) (*VerifiedCheckpoint, error) {
 	if len(signed) > MaxNoteSize {
 		return nil, verr(PartCheckpoint, "note is %d bytes, more than %d", len(signed), MaxNoteSize)
 	}
@@ -111,7 +111,7 @@ func VerifyCheckpoint(signed []byte, logKeys []note.Verifier, pol *policy.Policy
 			return nil, &VerificationError{Part: PartQuorum, Err: err}
 		}
 	}
-	return &Checkpoint{Checkpoint: c, Note: bytes.Clone(signed)}, nil
+	return &VerifiedCheckpoint{Checkpoint: c, Note: bytes.Clone(signed)}, nil
 }
 
 // openNote opens a signed note with any of keys. The same key may be given
@@ -164,7 +164,7 @@ type Evidence struct {
 // envelope's signatures: that needs the signers' public keys, which
 // [VerifyBundle] has. It returns the parsed entry. Errors are
 // [*VerificationError]s.
-func VerifyEvidence(cp *Checkpoint, ev *Evidence) (*evidence.Entry, error) {
+func VerifyEvidence(cp *VerifiedCheckpoint, ev *Evidence) (*evidence.Entry, error) {
 	if cp == nil {
 		return nil, verr(PartCheckpoint, "no verified checkpoint")
 	}

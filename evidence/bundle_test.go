@@ -66,7 +66,7 @@ func TestVerifySigstoreBundles(t *testing.T) {
 			b := bundles[0]
 			id := tt.id
 			id.Namespaces = []string{tt.namespace}
-			trust, err := NewTrust(TrustConfig{Identities: []TrustedIdentity{id}, SigstoreTrustedRoot: root})
+			trust, err := NewTrustedSigners(SignerConfig{Identities: []TrustedIdentity{id}, SigstoreTrustedRoot: root})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +93,7 @@ func TestVerifySigstoreBundles(t *testing.T) {
 			// Another identity: refused as untrusted.
 			other := id
 			other.SAN, other.SANRegexp, other.SourceRepositoryURI = "https://github.com/evident-dev/evident/.github/workflows/release.yml@refs/heads/main", "", ""
-			wrong, err := NewTrust(TrustConfig{Identities: []TrustedIdentity{other}, SigstoreTrustedRoot: root})
+			wrong, err := NewTrustedSigners(SignerConfig{Identities: []TrustedIdentity{other}, SigstoreTrustedRoot: root})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +103,7 @@ func TestVerifySigstoreBundles(t *testing.T) {
 			// The right identity, for another namespace.
 			elsewhere := id
 			elsewhere.Namespaces = []string{"pkg:generic/other"}
-			ns, err := NewTrust(TrustConfig{Identities: []TrustedIdentity{elsewhere}, SigstoreTrustedRoot: root})
+			ns, err := NewTrustedSigners(SignerConfig{Identities: []TrustedIdentity{elsewhere}, SigstoreTrustedRoot: root})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func TestVerifySigstoreBundles(t *testing.T) {
 				t.Errorf("identity trusted for another namespace: %v; want ErrNamespace", err)
 			}
 			// A node that trusts only keys.
-			keys, _ := NewTrustPolicy([]TrustedKey{{PublicKey: pubOf(testKey(1)), Namespaces: []string{"*"}}})
+			keys, _ := NewTrustedKeys([]TrustedKey{{PublicKey: pubOf(testKey(1)), Namespaces: []string{"*"}}})
 			if _, err := VerifyFor(b, keys, tt.release); !errors.Is(err, ErrUntrustedKey) || !strings.Contains(err.Error(), "trusts no Sigstore identity") {
 				t.Errorf("node without identities: %v", err)
 			}
@@ -121,11 +121,11 @@ func TestVerifySigstoreBundles(t *testing.T) {
 	// A message-signature bundle is malformed evidence, with its reason.
 	data, err := os.ReadFile(filepath.Join(sharedTestdata(t, ""), "sigstore/sigstore_sigstore-python__Python-3.12.5.tgz.sigstore"))
 	if err == nil {
-		trust, _ := NewTrust(TrustConfig{Identities: []TrustedIdentity{{Issuer: githubActions, SANRegexp: ".*", Namespaces: []string{"*"}}}, SigstoreTrustedRoot: root})
+		trust, _ := NewTrustedSigners(SignerConfig{Identities: []TrustedIdentity{{Issuer: githubActions, SANRegexp: ".*", Namespaces: []string{"*"}}}, SigstoreTrustedRoot: root})
 		_, err := Verify(data, trust)
 		wantFieldError(t, err, "envelope", "message-signature bundle")
 	}
-	if _, err := NewTrust(TrustConfig{Identities: []TrustedIdentity{{Issuer: githubActions, SAN: "x", Namespaces: []string{"*"}}}}); err == nil {
+	if _, err := NewTrustedSigners(SignerConfig{Identities: []TrustedIdentity{{Issuer: githubActions, SAN: "x", Namespaces: []string{"*"}}}}); err == nil {
 		t.Error("identities without a trusted root: no error")
 	}
 }

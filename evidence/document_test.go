@@ -111,7 +111,7 @@ func TestParseDocumentRefusals(t *testing.T) {
 // was changed after signing, and reads what it is from a good one.
 func TestVerifyDocument(t *testing.T) {
 	key := testKey(3)
-	trust, err := NewTrustPolicy([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"pkg:generic/openssl"}}})
+	trust, err := NewTrustedKeys([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"pkg:generic/openssl"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestVerifyDocument(t *testing.T) {
 // names the document's digest or a commit, and is logged as such.
 func TestPackageLevel(t *testing.T) {
 	key := testKey(4)
-	trust, err := NewTrustPolicy([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"pkg:github/sigstore"}}})
+	trust, err := NewTrustedKeys([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"pkg:github/sigstore"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestBindSubject(t *testing.T) {
 // file name carries, and the trust check applies to that release.
 func TestVerifyFor(t *testing.T) {
 	key := testKey(5)
-	trust, err := NewTrustPolicy([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"pkg:pypi/rfc8785"}}})
+	trust, err := NewTrustedKeys([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"pkg:pypi/rfc8785"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestVerifyFor(t *testing.T) {
 	wantFieldError(t, err, "subject[0].name", "is not a Package URL")
 	_, err = VerifyFor(env, trust, "pkg:pypi/rfc8785@0.1.3")
 	wantFieldError(t, err, "subject[0].name", "does not carry")
-	other, err := NewTrustPolicy([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"pkg:pypi/requests"}}})
+	other, err := NewTrustedKeys([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"pkg:pypi/requests"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ var entryTime = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 func goldenVerified(t testing.TB) *Verified {
 	t.Helper()
 	k1, k2 := testKey(1), testKey(2)
-	trust, err := NewTrustPolicy([]TrustedKey{
+	trust, err := NewTrustedKeys([]TrustedKey{
 		{PublicKey: pubOf(k1), Namespaces: []string{"pkg:maven/org.apache"}},
 		{PublicKey: pubOf(k2), Namespaces: []string{"pkg:maven/org.apache.logging", "pkg:npm/@angular"}},
 	})

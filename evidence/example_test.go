@@ -58,7 +58,7 @@ func ExampleVerify() {
 	}
 
 	// The node trusts the key for the requests package only.
-	trust, err := evidence.NewTrustPolicy([]evidence.TrustedKey{{
+	trust, err := evidence.NewTrustedKeys([]evidence.TrustedKey{{
 		PublicKey:  key.Public().(ed25519.PublicKey),
 		Namespaces: []string{"pkg:pypi/requests"},
 	}})

@@ -182,7 +182,7 @@ func FuzzNamespaceMatch(f *testing.F) {
 
 func FuzzVerify(f *testing.F) {
 	key := testKey(1)
-	trust, err := NewTrustPolicy([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"pkg:pypi", "pkg:maven/org.apache"}}})
+	trust, err := NewTrustedKeys([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"pkg:pypi", "pkg:maven/org.apache"}}})
 	if err != nil {
 		f.Fatal(err)
 	}

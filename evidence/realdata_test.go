@@ -24,7 +24,7 @@ import (
 func TestRealDocumentsAsEvidence(t *testing.T) {
 	sharedTestdata(t, "")
 	key := testKey(9)
-	trust, err := NewTrustPolicy([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"pkg:generic/evident-test"}}})
+	trust, err := NewTrustedKeys([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"pkg:generic/evident-test"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestRealEnvelopes(t *testing.T) {
 		}
 		return b.DSSEEnvelope
 	}
-	trust, err := NewTrustPolicy([]TrustedKey{{PublicKey: pubOf(testKey(1)), Namespaces: []string{"*"}}})
+	trust, err := NewTrustedKeys([]TrustedKey{{PublicKey: pubOf(testKey(1)), Namespaces: []string{"*"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

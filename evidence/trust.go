@@ -254,9 +254,9 @@ type TrustedIdentity struct {
 	Namespaces []string
 }
 
-// TrustConfig is everything a node trusts: keys, and Sigstore identities
+// SignerConfig is everything a node trusts: keys, and Sigstore identities
 // with the trusted root their bundles are verified against.
-type TrustConfig struct {
+type SignerConfig struct {
 	Keys       []TrustedKey
 	Identities []TrustedIdentity
 	// SigstoreTrustedRoot is a Sigstore trusted_root.json (for the public
@@ -265,10 +265,10 @@ type TrustConfig struct {
 	SigstoreTrustedRoot []byte
 }
 
-// TrustPolicy is the set of keys and Sigstore identities a node accepts
+// TrustedSigners is the set of keys and Sigstore identities a node accepts
 // evidence from, each allowed to sign for some purl namespaces. A nil
-// *TrustPolicy trusts no one. It is safe for concurrent use.
-type TrustPolicy struct {
+// *TrustedSigners trusts no one. It is safe for concurrent use.
+type TrustedSigners struct {
 	keys   map[string]*trustedKey   // by key id
 	byHint map[string][]*trustedKey // by every keyid a signature may carry
 	// sigstore verifies bundles; identities[i] holds the namespaces of its
@@ -285,16 +285,16 @@ type trustedKey struct {
 	burst      int
 }
 
-// NewTrustPolicy builds a trust policy of keys only; see [NewTrust].
-func NewTrustPolicy(keys []TrustedKey) (*TrustPolicy, error) {
-	return NewTrust(TrustConfig{Keys: keys})
+// NewTrustedKeys trusts keys only; see [NewTrustedSigners].
+func NewTrustedKeys(keys []TrustedKey) (*TrustedSigners, error) {
+	return NewTrustedSigners(SignerConfig{Keys: keys})
 }
 
-// NewTrust builds a trust policy. Each key must be a valid public key of an
+// NewTrustedSigners builds a trust policy. Each key must be a valid public key of an
 // accepted algorithm ([KeyAlg]) listed once, with at least one valid
 // namespace; each identity must name an issuer, a SAN or SAN regexp, and at
 // least one valid namespace, and then a trusted root is required.
-func NewTrust(cfg TrustConfig) (*TrustPolicy, error) {
+func NewTrustedSigners(cfg SignerConfig) (*TrustedSigners, error) {
 	p, err := newKeyPolicy(cfg.Keys)
 	if err != nil {
 		return nil, err
@@ -330,8 +330,8 @@ func NewTrust(cfg TrustConfig) (*TrustPolicy, error) {
 	return p, nil
 }
 
-func newKeyPolicy(keys []TrustedKey) (*TrustPolicy, error) {
-	p := &TrustPolicy{keys: make(map[string]*trustedKey, len(keys)), byHint: make(map[string][]*trustedKey, len(keys))}
+func newKeyPolicy(keys []TrustedKey) (*TrustedSigners, error) {
+	p := &TrustedSigners{keys: make(map[string]*trustedKey, len(keys)), byHint: make(map[string][]*trustedKey, len(keys))}
 	for i, k := range keys {
 		field := fmt.Sprintf("keys[%d]", i)
 		id, err := SignerKeyID(k.PublicKey)
@@ -380,7 +380,7 @@ func newKeyPolicy(keys []TrustedKey) (*TrustPolicy, error) {
 }
 
 // KeyIDs returns the ids of the trusted keys, sorted.
-func (p *TrustPolicy) KeyIDs() []string {
+func (p *TrustedSigners) KeyIDs() []string {
 	if p == nil {
 		return nil
 	}
@@ -393,7 +393,7 @@ func (p *TrustPolicy) KeyIDs() []string {
 }
 
 // PublicKey returns the trusted key with the given id.
-func (p *TrustPolicy) PublicKey(keyID string) (crypto.PublicKey, bool) {
+func (p *TrustedSigners) PublicKey(keyID string) (crypto.PublicKey, bool) {
 	if p == nil {
 		return nil, false
 	}
@@ -409,7 +409,7 @@ func (p *TrustPolicy) PublicKey(keyID string) (crypto.PublicKey, bool) {
 
 // RateLimit returns the rate (envelopes per second) and burst the key with
 // the given id may submit at; a rate of 0 means no limit.
-func (p *TrustPolicy) RateLimit(keyID string) (rate float64, burst int) {
+func (p *TrustedSigners) RateLimit(keyID string) (rate float64, burst int) {
 	if p == nil {
 		return 0, 0
 	}
@@ -420,7 +420,7 @@ func (p *TrustPolicy) RateLimit(keyID string) (rate float64, burst int) {
 }
 
 // Allows reports whether the key with the given id is trusted for purl.
-func (p *TrustPolicy) Allows(keyID string, purl Purl) bool {
+func (p *TrustedSigners) Allows(keyID string, purl Purl) bool {
 	if p == nil {
 		return false
 	}

@@ -103,9 +103,9 @@ func TestParseNamespaceErrors(t *testing.T) {
 	}
 }
 
-func TestNewTrustPolicy(t *testing.T) {
+func TestNewTrustedKeys(t *testing.T) {
 	k1, k2 := pubOf(testKey(1)), pubOf(testKey(2))
-	p, err := NewTrustPolicy([]TrustedKey{
+	p, err := NewTrustedKeys([]TrustedKey{
 		{PublicKey: k1, Namespaces: []string{"pkg:maven/org.apache", "pkg:generic/openssl"}},
 		{PublicKey: k2, Namespaces: []string{"*"}},
 	})
@@ -142,16 +142,16 @@ func TestNewTrustPolicy(t *testing.T) {
 		}
 	}
 
-	var nilPolicy *TrustPolicy
+	var nilPolicy *TrustedSigners
 	if nilPolicy.Allows(KeyID(k1), pypi) || nilPolicy.KeyIDs() != nil {
 		t.Error("a nil policy trusts something")
 	}
 	if _, ok := nilPolicy.PublicKey(KeyID(k1)); ok {
 		t.Error("a nil policy has a key")
 	}
-	empty, err := NewTrustPolicy(nil)
+	empty, err := NewTrustedKeys(nil)
 	if err != nil || len(empty.KeyIDs()) != 0 {
-		t.Errorf("NewTrustPolicy(nil) = %v, %v", empty, err)
+		t.Errorf("NewTrustedKeys(nil) = %v, %v", empty, err)
 	}
 
 	invalid := []struct {
@@ -167,7 +167,7 @@ func TestNewTrustPolicy(t *testing.T) {
 	}
 	for _, tt := range invalid {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewTrustPolicy(tt.keys)
+			_, err := NewTrustedKeys(tt.keys)
 			wantFieldError(t, err, tt.field, tt.msg)
 		})
 	}
@@ -191,9 +191,9 @@ func TestNamespaceMatchCanonical(t *testing.T) {
 	}
 }
 
-func TestTrustPolicyRateLimit(t *testing.T) {
+func TestTrustedSignersRateLimit(t *testing.T) {
 	k1, k2, k3 := pubOf(testKey(1)), pubOf(testKey(2)), pubOf(testKey(3))
-	p, err := NewTrustPolicy([]TrustedKey{
+	p, err := NewTrustedKeys([]TrustedKey{
 		{PublicKey: k1, Namespaces: []string{"*"}, Rate: 2.5},
 		{PublicKey: k2, Namespaces: []string{"*"}, Rate: 10, Burst: 500},
 		{PublicKey: k3, Namespaces: []string{"*"}},
@@ -221,7 +221,7 @@ func TestTrustPolicyRateLimit(t *testing.T) {
 		{PublicKey: k1, Namespaces: []string{"*"}, Rate: math.Inf(1)},
 		{PublicKey: k1, Namespaces: []string{"*"}, Rate: 1, Burst: -1},
 	} {
-		if _, err := NewTrustPolicy([]TrustedKey{bad}); err == nil || !strings.Contains(err.Error(), "rate") {
+		if _, err := NewTrustedKeys([]TrustedKey{bad}); err == nil || !strings.Contains(err.Error(), "rate") {
 			t.Errorf("rate %v, burst %d: got %v, want an error about the rate", bad.Rate, bad.Burst, err)
 		}
 	}

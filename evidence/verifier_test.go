@@ -93,7 +93,7 @@ func TestOtherKeyTypes(t *testing.T) {
 				t.Errorf("ParseSignerKey(FormatSignerKey) has id %s; want %s", id2, id)
 			}
 			// Under its Evident key id, and under the alias the tool writes.
-			trust, err := NewTrustPolicy([]TrustedKey{{PublicKey: back, KeyIDs: []string{tt.alias}, Namespaces: []string{"pkg:pypi/requests"}}})
+			trust, err := NewTrustedKeys([]TrustedKey{{PublicKey: back, KeyIDs: []string{tt.alias}, Namespaces: []string{"pkg:pypi/requests"}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,7 +119,7 @@ func TestOtherKeyTypes(t *testing.T) {
 
 	// Without an alias, a signature with no keyid is refused, saying how to
 	// fix it.
-	trust, err := NewTrustPolicy([]TrustedKey{{PublicKey: p256.Public(), Namespaces: []string{"*"}}})
+	trust, err := NewTrustedKeys([]TrustedKey{{PublicKey: p256.Public(), Namespaces: []string{"*"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +136,8 @@ func TestOtherKeyTypes(t *testing.T) {
 		{"P-521", p521.Public(), "P-256 and P-384"},
 		{"RSA 1024", rsa1024.Public(), "2048 bits or more"},
 	} {
-		if _, err := NewTrustPolicy([]TrustedKey{{PublicKey: tt.pub, Namespaces: []string{"*"}}}); err == nil || !strings.Contains(err.Error(), tt.msg) {
-			t.Errorf("%s: NewTrustPolicy: %v; want %q", tt.name, err, tt.msg)
+		if _, err := NewTrustedKeys([]TrustedKey{{PublicKey: tt.pub, Namespaces: []string{"*"}}}); err == nil || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("%s: NewTrustedKeys: %v; want %q", tt.name, err, tt.msg)
 		}
 	}
 	var keys []TrustedKey
@@ -145,7 +145,7 @@ func TestOtherKeyTypes(t *testing.T) {
 		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		keys = append(keys, TrustedKey{PublicKey: k.Public(), KeyIDs: []string{""}, Namespaces: []string{"*"}})
 	}
-	if _, err := NewTrustPolicy(keys); err == nil || !strings.Contains(err.Error(), "share keyid") {
+	if _, err := NewTrustedKeys(keys); err == nil || !strings.Contains(err.Error(), "share keyid") {
 		t.Errorf("5 keys sharing keyid \"\": %v", err)
 	}
 }
@@ -155,7 +155,7 @@ func TestOtherKeyTypes(t *testing.T) {
 // signature.
 func TestVerifyOncePerKey(t *testing.T) {
 	key := testKey(6)
-	trust, err := NewTrustPolicy([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"*"}}})
+	trust, err := NewTrustedKeys([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"*"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

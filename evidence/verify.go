@@ -62,13 +62,13 @@ type Verified struct {
 //  8. checks that the log entry for it would fit in [MaxEntrySize].
 //
 // Other failures are [*FieldError]s wrapping [ErrMalformed].
-func Verify(envelope []byte, trust *TrustPolicy) (*Verified, error) {
+func Verify(envelope []byte, trust *TrustedSigners) (*Verified, error) {
 	return VerifyFor(envelope, trust, "")
 }
 
 // VerifyFor is [Verify] with release: the purl under which subjects named by
 // file rather than by purl are filed, or "".
-func VerifyFor(envelope []byte, trust *TrustPolicy, release string) (*Verified, error) {
+func VerifyFor(envelope []byte, trust *TrustedSigners, release string) (*Verified, error) {
 	if isSigstoreBundle(envelope) {
 		return verifyBundle(envelope, trust, release)
 	}
@@ -88,7 +88,7 @@ func VerifyFor(envelope []byte, trust *TrustPolicy, release string) (*Verified, 
 // errs[i] for envelopes[i]). It runs the steps of Verify
 // over the whole batch one step at a time, so the signature checks run back
 // to back and the Ed25519 code and tables stay in the CPU's caches.
-func VerifyBatch(envelopes [][]byte, releases []string, trust *TrustPolicy) (verified []*Verified, errs []error) {
+func VerifyBatch(envelopes [][]byte, releases []string, trust *TrustedSigners) (verified []*Verified, errs []error) {
 	verified, errs = make([]*Verified, len(envelopes)), make([]error, len(envelopes))
 	envs := make([]*Envelope, len(envelopes))
 	bundles := make([]bool, len(envelopes))
@@ -189,7 +189,7 @@ func isSigstoreBundle(b []byte) bool {
 // offline against the trust policy's trusted root and identity rules
 // (package sigstore), then its statement is checked as a DSSE envelope's
 // is, with the identity's signer id in place of a key id.
-func verifyBundle(b []byte, trust *TrustPolicy, release string) (*Verified, error) {
+func verifyBundle(b []byte, trust *TrustedSigners, release string) (*Verified, error) {
 	if trust == nil || trust.sigstore == nil {
 		if _, err := sigstore.Parse(b); err != nil {
 			return nil, bundleError(err)
@@ -297,7 +297,7 @@ func checkStatement(payload []byte, st *Statement, ids []string, allows func(id 
 // signature: each trusted key is tried at most once per envelope, whatever
 // the number of signatures naming it, and a keyid names at most
 // maxKeysPerKeyID keys.
-func verifySignatures(env *Envelope, trust *TrustPolicy, buf *[]byte) ([]*trustedKey, error) {
+func verifySignatures(env *Envelope, trust *TrustedSigners, buf *[]byte) ([]*trustedKey, error) {
 	var (
 		pae                        []byte
 		verified, tried            []*trustedKey

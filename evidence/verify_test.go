@@ -18,7 +18,7 @@ import (
 func TestVerify(t *testing.T) {
 	apacheKey, pypiKey, strangerKey := testKey(1), testKey(2), testKey(3)
 	apacheID, pypiID, strangerID := KeyID(pubOf(apacheKey)), KeyID(pubOf(pypiKey)), KeyID(pubOf(strangerKey))
-	trust, err := NewTrustPolicy([]TrustedKey{
+	trust, err := NewTrustedKeys([]TrustedKey{
 		{PublicKey: pubOf(apacheKey), Namespaces: []string{"pkg:maven/org.apache"}},
 		{PublicKey: pubOf(pypiKey), Namespaces: []string{"pkg:pypi/requests"}},
 	})
@@ -129,7 +129,7 @@ func TestVerify(t *testing.T) {
 	failures := []struct {
 		name     string
 		env      []byte
-		trust    *TrustPolicy
+		trust    *TrustedSigners
 		sentinel error
 		msg      string
 	}{
@@ -201,7 +201,7 @@ func hugeStatement(t testing.TB) []byte {
 
 func TestVerifyURLSafeBase64(t *testing.T) {
 	key := testKey(1)
-	trust, err := NewTrustPolicy([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"*"}}})
+	trust, err := NewTrustedKeys([]TrustedKey{{PublicKey: pubOf(key), Namespaces: []string{"*"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,7 @@ type Options struct {
 	// Policy, when set, must accept the checkpoint (c2sp.org/tlog-policy:
 	// cosigned by a quorum of witnesses) on top of LogKey's signature.
 	// Default nil: LogKey's signature suffices.
-	Policy *policy.Policy
+	Policy *policy.WitnessPolicy
 	// Envelopes also mirrors the envelope of every entry, from
 	// URL+"/evidence/sha256/<hex>", checking its digest and size. Entries
 	// that aren't Evident entries (evidence.ParseEntry) are counted in

@@ -54,7 +54,7 @@ type Options struct {
 	// Policy, when set, must accept the checkpoint the mirror syncs to
 	// (see mirror.Options.Policy). Answers' checkpoints need only the
 	// log's signature: that is all an omission proof needs. Default nil.
-	Policy *policy.Policy
+	Policy *policy.WitnessPolicy
 	// Mirror is a mirror directory to bring up to date and read the log
 	// from, kept for next time. Default "": a temporary directory, removed
 	// when Run returns.

@@ -38,8 +38,11 @@ const (
 // when defining the quorum, but it is invalid as a group member.
 const none = "none"
 
-// Policy is a parsed policy file.
-type Policy struct {
+// WitnessPolicy is a parsed c2sp.org/tlog-policy file: which logs a client
+// believes, and the quorum of witness cosignatures their checkpoints need.
+// Which keys may sign evidence is another matter, a node's
+// evidence.TrustedSigners.
+type WitnessPolicy struct {
 	// Logs are the logs whose checkpoints the policy accepts.
 	Logs []Log
 	// Witnesses are the witnesses the policy counts.
@@ -110,8 +113,8 @@ func (e *ParseError) Error() string {
 
 // Parse parses a policy file. It is strict: anything c2sp.org/tlog-policy
 // doesn't allow is an error naming the line.
-func Parse(text []byte) (*Policy, error) {
-	p := &Policy{
+func Parse(text []byte) (*WitnessPolicy, error) {
+	p := &WitnessPolicy{
 		logs:    make(map[keyID]int),
 		wits:    make(map[keyID]int),
 		groups:  make(map[string]int),
@@ -133,7 +136,7 @@ func Parse(text []byte) (*Policy, error) {
 	lines = lines[:len(lines)-1] // after the final newline
 	for i, line := range lines {
 		n := i + 1
-		fail := func(format string, args ...any) (*Policy, error) {
+		fail := func(format string, args ...any) (*WitnessPolicy, error) {
 			return nil, &ParseError{n, fmt.Sprintf(format, args...)}
 		}
 		// c2sp.org/tlog-policy: the allowed octets are 0x09 (tab), 0x0A
@@ -290,7 +293,7 @@ func at(f []string, i int) string {
 // checkNewName checks a name for a new witness or group.
 // c2sp.org/tlog-policy: witnesses and groups share a single namespace, and
 // "none" is predefined.
-func (p *Policy) checkNewName(name string) error {
+func (p *WitnessPolicy) checkNewName(name string) error {
 	if name == none {
 		return fmt.Errorf("%q is predefined", none)
 	}
@@ -300,7 +303,7 @@ func (p *Policy) checkNewName(name string) error {
 	return nil
 }
 
-func (p *Policy) defined(name string) bool {
+func (p *WitnessPolicy) defined(name string) bool {
 	_, w := p.witness[name]
 	_, g := p.groups[name]
 	return w || g
@@ -369,7 +372,7 @@ type Result struct {
 // name must be the checkpoint's origin. Signatures by keys outside the
 // policy are ignored; an invalid signature by a key of the policy fails the
 // whole note (c2sp.org/signed-note: clients SHOULD reject it).
-func (p *Policy) Verify(signed []byte) (*Result, error) {
+func (p *WitnessPolicy) Verify(signed []byte) (*Result, error) {
 	n, err := note.Open(signed, p.keys)
 	if err != nil {
 		var unverified *note.UnverifiedNoteError
@@ -432,7 +435,7 @@ func (p *Policy) Verify(signed []byte) (*Result, error) {
 // checkpoint. c2sp.org/tlog-policy: a group witnesses a checkpoint if and
 // only if at least k of its n members have; for a single witness,
 // witnessing is cosigning.
-func (p *Policy) satisfied(name string, cosigned []bool, memo map[string]bool) bool {
+func (p *WitnessPolicy) satisfied(name string, cosigned []bool, memo map[string]bool) bool {
 	if name == none {
 		return true
 	}

@@ -286,7 +286,7 @@ quorum outer
 	}()
 	tests := []struct {
 		name     string
-		p        *policy.Policy
+		p        *policy.WitnessPolicy
 		signed   []byte
 		cosigned []string
 		quorum   bool  // QuorumError expected

@@ -79,7 +79,7 @@ func busy(why string) error {
 }
 
 // ledgerError maps an Append error.
-func (s *Server) ledgerError(ctx context.Context, err error) error {
+func (s *Handlers) ledgerError(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, ledger.ErrPushback):
 		return busy("the node's log has too many entries waiting to be written")
@@ -92,7 +92,7 @@ func (s *Server) ledgerError(ctx context.Context, err error) error {
 }
 
 // internal logs err and returns an Internal error that leaks nothing.
-func (s *Server) internal(ctx context.Context, what string, err error) error {
+func (s *Handlers) internal(ctx context.Context, what string, err error) error {
 	if ctx.Err() != nil {
 		return connect.NewError(connect.CodeCanceled, ctx.Err())
 	}

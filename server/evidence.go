@@ -20,7 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-type evidenceService struct{ s *Server }
+type evidenceService struct{ s *Handlers }
 
 func (e *evidenceService) Submit(ctx context.Context, req *connect.Request[evidentv1.SubmitRequest]) (*connect.Response[evidentv1.SubmitResponse], error) {
 	env := req.Msg.GetEnvelope()
@@ -291,7 +291,7 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 
 // scan returns up to n log indexes below before filed under key in index,
 // newest first.
-func (s *Server) scan(ctx context.Context, index, key string, before uint64, n int) ([]uint64, error) {
+func (s *Handlers) scan(ctx context.Context, index, key string, before uint64, n int) ([]uint64, error) {
 	var idxs []uint64
 	if before == 0 {
 		return nil, nil
@@ -327,7 +327,7 @@ func mergeNewestFirst(a, b []uint64) []uint64 {
 
 // documentEntry returns the index of the newest entry whose document has
 // the SHA-256 d (32 bytes).
-func (s *Server) documentEntry(ctx context.Context, d []byte) (uint64, error) {
+func (s *Handlers) documentEntry(ctx context.Context, d []byte) (uint64, error) {
 	_, size := s.checkpoint()
 	idxs, err := s.scan(ctx, evidence.IndexDocument, "sha256:"+hex.EncodeToString(d), size, 1)
 	if err != nil {
@@ -384,7 +384,7 @@ func (e *evidenceService) GetDocument(ctx context.Context, req *connect.Request[
 
 // document returns the logged document with SHA-256 d (32 bytes) and its
 // media type, taken out of the newest envelope that carries it.
-func (s *Server) document(ctx context.Context, d []byte) ([]byte, string, error) {
+func (s *Handlers) document(ctx context.Context, d []byte) ([]byte, string, error) {
 	idx, err := s.documentEntry(ctx, d)
 	if err != nil {
 		return nil, "", err
@@ -413,7 +413,7 @@ func (s *Server) document(ctx context.Context, d []byte) ([]byte, string, error)
 
 // evidenceAt returns the entry at idx with its summary and an inclusion
 // proof in the tree of the given size.
-func (s *Server) evidenceAt(ctx context.Context, idx, size uint64) (*evidentv1.Evidence, error) {
+func (s *Handlers) evidenceAt(ctx context.Context, idx, size uint64) (*evidentv1.Evidence, error) {
 	b, err := s.ledger.Entry(ctx, idx)
 	if errors.Is(err, ledger.ErrNotFound) {
 		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("no entry at log index %d", idx))

@@ -325,7 +325,7 @@ func TestResponseBytes(t *testing.T) {
 // are not limited by it.
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	trust, err := evidence.NewTrustPolicy([]evidence.TrustedKey{
+	trust, err := evidence.NewTrustedKeys([]evidence.TrustedKey{
 		{PublicKey: servertest.Public(servertest.KeyPyPIMaven), Namespaces: []string{"pkg:pypi"}, Rate: 5, Burst: 3},
 		{PublicKey: servertest.Public(servertest.KeyNPM), Namespaces: []string{"pkg:npm"}},
 	})

@@ -10,7 +10,7 @@ import (
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
 )
 
-type logService struct{ s *Server }
+type logService struct{ s *Handlers }
 
 func (l *logService) GetCheckpoint(ctx context.Context, _ *connect.Request[evidentv1.GetCheckpointRequest]) (*connect.Response[evidentv1.GetCheckpointResponse], error) {
 	cp, size := l.s.checkpoint()

@@ -30,7 +30,7 @@ type bucket struct {
 // take charges one envelope to every key in keys that policy limits, at
 // now. If one of them has no token left, it charges none and returns an
 // error naming that key and when it will have one.
-func (l *submitLimits) take(policy *evidence.TrustPolicy, keys []string, now time.Time) error {
+func (l *submitLimits) take(policy *evidence.TrustedSigners, keys []string, now time.Time) error {
 	if !slices.ContainsFunc(keys, func(id string) bool { rate, _ := policy.RateLimit(id); return rate > 0 }) {
 		return nil // the common case: no limit, no lock
 	}
@@ -72,7 +72,7 @@ func (l *submitLimits) take(policy *evidence.TrustPolicy, keys []string, now tim
 
 // refund gives back the token take charged to each limited key in keys,
 // for an envelope that was not logged after all.
-func (l *submitLimits) refund(policy *evidence.TrustPolicy, keys []string) {
+func (l *submitLimits) refund(policy *evidence.TrustedSigners, keys []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, id := range keys {

@@ -50,7 +50,7 @@ type Options struct {
 	Ledger *ledger.Ledger
 	// Trust says which keys may submit evidence for which purl namespaces.
 	// Nil trusts no one: every submission is refused.
-	Trust *evidence.TrustPolicy
+	Trust *evidence.TrustedSigners
 	// MaxEnvelopeSize bounds one envelope in bytes. Default
 	// DefaultMaxEnvelopeSize (32 MiB).
 	MaxEnvelopeSize int
@@ -81,8 +81,9 @@ type Options struct {
 	Federation *federation.Federation
 }
 
-// Server is a node's request handlers. Create it with New; serve Handler.
-type Server struct {
+// Handlers are a node's request handlers (package node runs a whole node
+// around them). Create them with New; serve Handler.
+type Handlers struct {
 	opts    Options
 	log     *slog.Logger
 	ledger  *ledger.Ledger
@@ -91,13 +92,13 @@ type Server struct {
 	limits  submitLimits
 
 	trustMu sync.RWMutex
-	trust   *evidence.TrustPolicy
+	trust   *evidence.TrustedSigners
 
 	mux *http.ServeMux
 }
 
 // New returns a node serving opts.Ledger.
-func New(opts Options) (*Server, error) {
+func New(opts Options) (*Handlers, error) {
 	if opts.Ledger == nil {
 		return nil, errors.New("server: Options.Ledger is required")
 	}
@@ -129,7 +130,7 @@ func New(opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 
-	s := &Server{
+	s := &Handlers{
 		opts:   opts,
 		log:    opts.Logger,
 		ledger: opts.Ledger,
@@ -207,7 +208,7 @@ func withResponseController(procedure string, next http.Handler) http.Handler {
 
 // idleDeadline returns the function that gives the request of ctx another
 // StreamIdleTimeout to send its next message.
-func (s *Server) idleDeadline(ctx context.Context) func() {
+func (s *Handlers) idleDeadline(ctx context.Context) func() {
 	rc, _ := ctx.Value(rcKey{}).(*http.ResponseController)
 	return func() {
 		if rc != nil {
@@ -223,7 +224,7 @@ const MaxSmallRequest = 64 << 10
 // HandlerOptions are the options every Connect handler of the node is built
 // with: metrics, then protovalidate before any handler sees a request (and
 // on every message of a stream).
-func (s *Server) HandlerOptions() []connect.HandlerOption {
+func (s *Handlers) HandlerOptions() []connect.HandlerOption {
 	return []connect.HandlerOption{connect.WithInterceptors(
 		s.metrics.interceptor(),
 		validate.NewInterceptor(),
@@ -231,7 +232,7 @@ func (s *Server) HandlerOptions() []connect.HandlerOption {
 }
 
 // checkpoint is the checkpoint reads are served against.
-func (s *Server) checkpoint() ([]byte, uint64) {
+func (s *Handlers) checkpoint() ([]byte, uint64) {
 	if s.opts.Federation != nil {
 		return s.opts.Federation.Checkpoint()
 	}
@@ -240,20 +241,20 @@ func (s *Server) checkpoint() ([]byte, uint64) {
 
 // Handle mounts another handler (tiles, witness, web pages) on the node's
 // listener.
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+func (s *Handlers) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Handler returns the node's HTTP handler: Connect, gRPC and gRPC-Web on the
 // same routes. Serve it over HTTP/2 (h2c or TLS) for gRPC clients.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Handlers) Handler() http.Handler { return s.mux }
 
 // SetTrust replaces the trust policy, for a configuration reload.
-func (s *Server) SetTrust(t *evidence.TrustPolicy) {
+func (s *Handlers) SetTrust(t *evidence.TrustedSigners) {
 	s.trustMu.Lock()
 	defer s.trustMu.Unlock()
 	s.trust = t
 }
 
-func (s *Server) trustPolicy() *evidence.TrustPolicy {
+func (s *Handlers) trustPolicy() *evidence.TrustedSigners {
 	s.trustMu.RLock()
 	defer s.trustMu.RUnlock()
 	return s.trust
@@ -261,7 +262,7 @@ func (s *Server) trustPolicy() *evidence.TrustPolicy {
 
 // Envelopes serves the envelopes of logged entries by SHA-256, for the
 // tlog-tiles handler's /evidence/sha256/<hex>.
-func (s *Server) Envelopes() interface {
+func (s *Handlers) Envelopes() interface {
 	Open(ctx context.Context, digest [32]byte) (io.ReadCloser, int64, error)
 } {
 	return envelopes{s.ledger}

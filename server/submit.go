@@ -24,14 +24,14 @@ type prepared struct {
 
 // prepare verifies one envelope and makes its log entry. It stores nothing.
 // release is the purl under which to file subjects named by file, or "".
-func (s *Server) prepare(ctx context.Context, env []byte, release string) (*prepared, error) {
+func (s *Handlers) prepare(ctx context.Context, env []byte, release string) (*prepared, error) {
 	ps, errs := s.prepareBatch(ctx, [][]byte{env}, []string{release})
 	return ps[0], errs[0]
 }
 
 // prepareBatch is prepare of each envelope and releases[i] (ps[i] or
 // errs[i] for envs[i]), verifying them together (evidence.VerifyBatch).
-func (s *Server) prepareBatch(ctx context.Context, envs [][]byte, releases []string) (ps []*prepared, errs []error) {
+func (s *Handlers) prepareBatch(ctx context.Context, envs [][]byte, releases []string) (ps []*prepared, errs []error) {
 	ps, errs = make([]*prepared, len(envs)), make([]error, len(envs))
 	var (
 		sized     [][]byte
@@ -80,7 +80,7 @@ func (s *Server) prepareBatch(ctx context.Context, envs [][]byte, releases []str
 // verifier is free, nothing is verified: under overload the queue holds
 // calls whose clients have given up, and their work would only delay the
 // others.
-func VerifyEnvelopes(ctx context.Context, envs [][]byte, releases []string, policy *evidence.TrustPolicy) (vs []*evidence.Verified, errs []error) {
+func VerifyEnvelopes(ctx context.Context, envs [][]byte, releases []string, policy *evidence.TrustedSigners) (vs []*evidence.Verified, errs []error) {
 	verifiers.run(func() {
 		if err := ctx.Err(); err != nil {
 			code := connect.CodeCanceled
@@ -143,7 +143,7 @@ func (p *workerPool) run(f func()) {
 
 // submit logs one envelope: verify, store the envelope, append the entry.
 // On any failure nothing stays stored.
-func (s *Server) submit(ctx context.Context, env []byte, release string, wait bool) (*evidentv1.SubmitResult, error) {
+func (s *Handlers) submit(ctx context.Context, env []byte, release string, wait bool) (*evidentv1.SubmitResult, error) {
 	p, err := s.prepare(ctx, env, release)
 	if err != nil {
 		return nil, err
@@ -164,7 +164,7 @@ func (s *Server) submit(ctx context.Context, env []byte, release string, wait bo
 
 // submitBatch logs many envelopes in one ledger batch; each succeeds or
 // fails on its own.
-func (s *Server) submitBatch(ctx context.Context, envs [][]byte, releases []string, wait bool) ([]*evidentv1.SubmitBatchResult, error) {
+func (s *Handlers) submitBatch(ctx context.Context, envs [][]byte, releases []string, wait bool) ([]*evidentv1.SubmitBatchResult, error) {
 	out := make([]*evidentv1.SubmitBatchResult, len(envs))
 	var ps []*prepared
 	var pEnvs [][]byte
@@ -202,7 +202,7 @@ func (s *Server) submitBatch(ctx context.Context, envs [][]byte, releases []stri
 // logPrepared appends the entries with their envelopes in one ledger call:
 // each envelope is stored in its entry's transaction, so a failed append
 // stores nothing and a logged entry always has its envelope.
-func (s *Server) logPrepared(ctx context.Context, ps []*prepared, envs [][]byte) ([]*evidentv1.SubmitResult, error) {
+func (s *Handlers) logPrepared(ctx context.Context, ps []*prepared, envs [][]byte) ([]*evidentv1.SubmitResult, error) {
 	entries := make([][]byte, len(ps))
 	keys := make([][]ledger.IndexKey, len(ps))
 	for i, p := range ps {
@@ -240,7 +240,7 @@ func (s *Server) logPrepared(ctx context.Context, ps []*prepared, envs [][]byte)
 
 // waitAndProve waits for one checkpoint covering every result and adds
 // each one's inclusion proof against it.
-func (s *Server) waitAndProve(ctx context.Context, results []*evidentv1.SubmitResult) error {
+func (s *Handlers) waitAndProve(ctx context.Context, results []*evidentv1.SubmitResult) error {
 	var size uint64
 	for _, r := range results {
 		size = max(size, r.GetLogIndex()+1)
@@ -269,7 +269,7 @@ func (s *Server) waitAndProve(ctx context.Context, results []*evidentv1.SubmitRe
 }
 
 // waitError maps a WaitForCheckpoint error.
-func (s *Server) waitError(ctx context.Context, err error) error {
+func (s *Handlers) waitError(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
 		return connect.NewError(connect.CodeCanceled, errors.New("the call was cancelled before a checkpoint covered it"))

@@ -34,7 +34,7 @@ func sharedTestdata(t *testing.T) string {
 
 // attestKey writes a new signing key into dir and returns its file and a
 // trust policy that trusts it for pkg:pypi.
-func attestKey(t *testing.T, dir string) (string, ed25519.PrivateKey, *evidence.TrustPolicy) {
+func attestKey(t *testing.T, dir string) (string, ed25519.PrivateKey, *evidence.TrustedSigners) {
 	t.Helper()
 	pub, key, err := evidence.GenerateKey(nil)
 	if err != nil {
@@ -48,7 +48,7 @@ func attestKey(t *testing.T, dir string) (string, ed25519.PrivateKey, *evidence.
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	trust, err := evidence.NewTrustPolicy([]evidence.TrustedKey{{PublicKey: pub, Namespaces: []string{"pkg:pypi"}}})
+	trust, err := evidence.NewTrustedKeys([]evidence.TrustedKey{{PublicKey: pub, Namespaces: []string{"pkg:pypi"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestAttestRealDocuments(t *testing.T) {
 
 // checkAttested verifies an envelope attest wrote for the document at path
 // about subject, and checks that it carries the document exactly.
-func checkAttested(t *testing.T, path string, env []byte, trust *evidence.TrustPolicy, subject string, kinds []evidence.Kind, artifactSum [32]byte) {
+func checkAttested(t *testing.T, path string, env []byte, trust *evidence.TrustedSigners, subject string, kinds []evidence.Kind, artifactSum [32]byte) {
 	t.Helper()
 	file, err := os.ReadFile(path)
 	if err != nil {

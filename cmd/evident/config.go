@@ -203,7 +203,7 @@ func (a *app) selectedNodes(all bool) ([]nodeConfig, error) {
 }
 
 // policy returns the configured witness policy, or nil.
-func (a *app) policy(override string) (*policy.Policy, error) {
+func (a *app) policy(override string) (*policy.WitnessPolicy, error) {
 	c, err := a.config()
 	if err != nil {
 		return nil, err

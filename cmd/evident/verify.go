@@ -181,7 +181,7 @@ func printVerify(a *app, items []verifyItem) {
 // logKeys are the log keys a user trusts for offline checks: --log-key
 // flags, the configured nodes' keys and the policy's logs. A key written in
 // the file being checked is never among them.
-func (a *app) logKeys(flagKeys []string, pol *policy.Policy) ([]note.Verifier, error) {
+func (a *app) logKeys(flagKeys []string, pol *policy.WitnessPolicy) ([]note.Verifier, error) {
 	var keys []note.Verifier
 	for _, k := range flagKeys {
 		v, err := note.NewVerifier(k)

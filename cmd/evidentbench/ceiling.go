@@ -28,7 +28,7 @@ import (
 // client and RPC stack: no node that verifies what it logs can be faster.
 type verifyOnly struct {
 	evidentv1connect.UnimplementedEvidenceServiceHandler
-	trust *evidence.TrustPolicy
+	trust *evidence.TrustedSigners
 	next  atomic.Uint64
 }
 
@@ -68,7 +68,7 @@ func (v *verifyOnly) SubmitBatch(ctx context.Context, req *connect.Request[evide
 // phase held, as the node's are, to the faster verification span either
 // side of it.
 func runCeiling(ctx context.Context, cfg config, out io.Writer, pool mem.BufferPool, pub ed25519.PublicKey, msgs, sigs, single, batch [][]byte) error {
-	trust, err := evidence.NewTrustPolicy([]evidence.TrustedKey{{PublicKey: pub, Namespaces: []string{cfg.purl}}})
+	trust, err := evidence.NewTrustedKeys([]evidence.TrustedKey{{PublicKey: pub, Namespaces: []string{cfg.purl}}})
 	if err != nil {
 		return err
 	}

@@ -307,8 +307,8 @@ func (c *Config) cosigner() (*witness.Cosigner, error) {
 
 // trust builds the trust policy: the submitters' keys and the Sigstore
 // identities.
-func (c *Config) trust() (*evidence.TrustPolicy, error) {
-	var cfg evidence.TrustConfig
+func (c *Config) trust() (*evidence.TrustedSigners, error) {
+	var cfg evidence.SignerConfig
 	for i, s := range c.Submitters {
 		pub, err := evidence.ParseSignerKey(s.Key)
 		if err != nil {
@@ -332,7 +332,7 @@ func (c *Config) trust() (*evidence.TrustPolicy, error) {
 	if len(cfg.Identities) > 0 && cfg.SigstoreTrustedRoot == nil {
 		return nil, errors.New("identities need sigstore_trusted_root: the trusted_root.json Sigstore bundles are verified against")
 	}
-	t, err := evidence.NewTrust(cfg)
+	t, err := evidence.NewTrustedSigners(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("submitters and identities: %w", err)
 	}

@@ -97,7 +97,7 @@ func run(ctx context.Context, dir string, basePort int, keepRunning bool, log *s
 					Origin: g.origin, LogKey: g.logKey, WitnessKey: g.cosigner.Verifier()})
 			}
 		}
-		trust, err := evidence.NewTrustPolicy([]evidence.TrustedKey{{PublicKey: f.relPub, Namespaces: f.namespaces}})
+		trust, err := evidence.NewTrustedKeys([]evidence.TrustedKey{{PublicKey: f.relPub, Namespaces: f.namespaces}})
 		if err != nil {
 			return err
 		}
@@ -277,7 +277,7 @@ func (f *foundation) submit(ctx context.Context, s sample) (uint64, string, erro
 
 // queryAll asks every node about a release in parallel and verifies each
 // item it returns; failures are shown, never dropped.
-func queryAll(ctx context.Context, fs []*foundation, release string, p *policy.Policy) []string {
+func queryAll(ctx context.Context, fs []*foundation, release string, p *policy.WitnessPolicy) []string {
 	var mu sync.Mutex
 	var rows []string
 	var wg sync.WaitGroup
@@ -312,7 +312,7 @@ func queryAll(ctx context.Context, fs []*foundation, release string, p *policy.P
 
 // verify checks one query result against the policy: the checkpoint is
 // signed by a known log and cosigned by a quorum, and the entry is in it.
-func verify(ev *evidentv1.Evidence, signed string, p *policy.Policy) (status string, size uint64, cosigned []string) {
+func verify(ev *evidentv1.Evidence, signed string, p *policy.WitnessPolicy) (status string, size uint64, cosigned []string) {
 	r, err := p.Verify([]byte(signed))
 	if err != nil {
 		return "FAILED: checkpoint: " + err.Error(), 0, nil

@@ -131,7 +131,7 @@ func run(n int, corpus string, diskMiB int, dir string) error {
 		float64(envBytes)/1e6, float64(envBytes)/float64(docBytes))
 
 	// Submit to a durable node in this process.
-	trust, err := evidence.NewTrustPolicy([]evidence.TrustedKey{{PublicKey: key.Public(), Namespaces: []string{"pkg:generic/ingestbench"}}})
+	trust, err := evidence.NewTrustedKeys([]evidence.TrustedKey{{PublicKey: key.Public(), Namespaces: []string{"pkg:generic/ingestbench"}}})
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func StartNode(t testing.TB) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trust, err := evidence.NewTrustPolicy([]evidence.TrustedKey{{PublicKey: pub, Namespaces: []string{"*"}}})
+	trust, err := evidence.NewTrustedKeys([]evidence.TrustedKey{{PublicKey: pub, Namespaces: []string{"*"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

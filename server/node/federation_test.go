@@ -50,7 +50,7 @@ type fedHarness struct {
 	t        testing.TB
 	durable  bool
 	members  []*member
-	trust    *evidence.TrustPolicy
+	trust    *evidence.TrustedSigners
 	subKey   ed25519.PrivateKey
 	extra    []federation.Peer // peers every member has besides the others
 	interval time.Duration
@@ -94,7 +94,7 @@ func startFederation(t testing.TB, n int, interval time.Duration, durable bool, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	trust, err := evidence.NewTrustPolicy([]evidence.TrustedKey{{PublicKey: pub, Namespaces: []string{"*"}}})
+	trust, err := evidence.NewTrustedKeys([]evidence.TrustedKey{{PublicKey: pub, Namespaces: []string{"*"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ type Config struct {
 	// Cosigner is the node's witness key. Required.
 	Cosigner *witness.Cosigner
 	// Trust says who may submit what. Nil trusts no one.
-	Trust *evidence.TrustPolicy
+	Trust *evidence.TrustedSigners
 	// MaxEnvelopeSize bounds an envelope. Default server.DefaultMaxEnvelopeSize.
 	MaxEnvelopeSize int
 	// MaxPendingBytes bounds submissions held in memory. Default
@@ -76,7 +76,7 @@ type Config struct {
 // Node is a running node.
 type Node struct {
 	Ledger     *ledger.Ledger
-	Server     *server.Server
+	Server     *server.Handlers
 	Federation *federation.Federation
 	Registry   *prometheus.Registry
 

@@ -60,8 +60,8 @@ func Public(key ed25519.PrivateKey) ed25519.PublicKey { return key.Public().(ed2
 // DefaultTrust returns the trust policy of nodes started without
 // Options.Trust: KeyPyPIMaven for pkg:pypi and pkg:maven/org.apache, KeyNPM
 // for pkg:npm.
-func DefaultTrust() *evidence.TrustPolicy {
-	t, err := evidence.NewTrustPolicy([]evidence.TrustedKey{
+func DefaultTrust() *evidence.TrustedSigners {
+	t, err := evidence.NewTrustedKeys([]evidence.TrustedKey{
 		{PublicKey: Public(KeyPyPIMaven), Namespaces: []string{"pkg:pypi", "pkg:maven/org.apache"}},
 		{PublicKey: Public(KeyNPM), Namespaces: []string{"pkg:npm"}},
 	})
@@ -95,7 +95,7 @@ type Options struct {
 	// Now is the node's clock. Default time.Now.
 	Now func() time.Time
 	// Trust is the node's trust policy. Default DefaultTrust().
-	Trust *evidence.TrustPolicy
+	Trust *evidence.TrustedSigners
 	// NoteKey and VerifierKey are the checkpoint signing key pair, as
 	// note.GenerateKey returns it. Default: a new pair named Origin. Restart
 	// keeps the pair, so a restarted node is the same log.
@@ -124,7 +124,7 @@ type Node struct {
 	Verifier             note.Verifier
 
 	Ledger   *ledger.Ledger
-	Server   *server.Server
+	Server   *server.Handlers
 	Registry *prometheus.Registry
 
 	opts    Options
