@@ -55,16 +55,9 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	}
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "-----BEGIN") {
-		block, rest := pem.Decode([]byte(s))
-		if block == nil || len(strings.TrimSpace(string(rest))) != 0 {
-			return nil, fieldErr("public key", "is not a single PEM block")
-		}
-		if block.Type != "PUBLIC KEY" {
-			return nil, fieldErr("public key", "is a PEM %q block; want \"PUBLIC KEY\"", block.Type)
-		}
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		k, err := parsePEMPublicKey(s)
 		if err != nil {
-			return nil, fieldErr("public key", "is not a valid PKIX public key: %v", err)
+			return nil, err
 		}
 		pub, ok := k.(ed25519.PublicKey)
 		if !ok {

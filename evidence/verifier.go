@@ -54,27 +54,31 @@ func KeyAlg(pub crypto.PublicKey) (string, error) {
 	return "", fieldErr("public key", "is a %T; Evident accepts Ed25519, ECDSA P-256 and P-384, and RSA keys", pub)
 }
 
-// keyBytes returns the bytes a key id hashes: the raw 32-byte key for
-// Ed25519 (so that ids stay as Evident has always written them), the PKIX
-// DER encoding for the others.
-func keyBytes(pub crypto.PublicKey) ([]byte, error) {
-	if k, ok := pub.(ed25519.PublicKey); ok {
-		return k, nil
+// keyBytes returns pub's algorithm and the bytes a key id hashes: the raw
+// 32-byte key for Ed25519 (so that ids stay as Evident has always written
+// them), the PKIX DER encoding for the others.
+func keyBytes(pub crypto.PublicKey) (string, []byte, error) {
+	alg, err := KeyAlg(pub)
+	if err != nil {
+		return "", nil, err
 	}
-	return x509.MarshalPKIXPublicKey(pub)
+	if k, ok := pub.(ed25519.PublicKey); ok {
+		return alg, k, nil
+	}
+	b, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", nil, fieldErr("public key", "couldn't encode it: %v", err)
+	}
+	return alg, b, nil
 }
 
 // SignerKeyID returns the key id of pub: its algorithm name, ":", and the
 // lowercase hex SHA-256 of its raw bytes (Ed25519) or PKIX DER encoding
 // (ECDSA, RSA). For Ed25519 it is [KeyID].
 func SignerKeyID(pub crypto.PublicKey) (string, error) {
-	alg, err := KeyAlg(pub)
+	alg, b, err := keyBytes(pub)
 	if err != nil {
 		return "", err
-	}
-	b, err := keyBytes(pub)
-	if err != nil {
-		return "", fieldErr("public key", "couldn't encode it: %v", err)
 	}
 	sum := sha256.Sum256(b)
 	return alg + ":" + hex.EncodeToString(sum[:]), nil
@@ -84,13 +88,9 @@ func SignerKeyID(pub crypto.PublicKey) (string, error) {
 // the standard padded base64 of the bytes [SignerKeyID] hashes. For Ed25519
 // it is [FormatPublicKey].
 func FormatSignerKey(pub crypto.PublicKey) (string, error) {
-	alg, err := KeyAlg(pub)
+	alg, b, err := keyBytes(pub)
 	if err != nil {
 		return "", err
-	}
-	b, err := keyBytes(pub)
-	if err != nil {
-		return "", fieldErr("public key", "couldn't encode it: %v", err)
 	}
 	return alg + ":" + base64.StdEncoding.EncodeToString(b), nil
 }
@@ -105,16 +105,9 @@ func ParseSignerKey(s string) (crypto.PublicKey, error) {
 	}
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "-----BEGIN") {
-		block, rest := pem.Decode([]byte(s))
-		if block == nil || len(strings.TrimSpace(string(rest))) != 0 {
-			return nil, fieldErr("public key", "is not a single PEM block")
-		}
-		if block.Type != "PUBLIC KEY" {
-			return nil, fieldErr("public key", "is a PEM %q block; want \"PUBLIC KEY\"", block.Type)
-		}
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		k, err := parsePEMPublicKey(s)
 		if err != nil {
-			return nil, fieldErr("public key", "is not a valid PKIX public key: %v", err)
+			return nil, err
 		}
 		if _, err := KeyAlg(k); err != nil {
 			return nil, err
@@ -148,6 +141,22 @@ func ParseSignerKey(s string) (crypto.PublicKey, error) {
 	}
 	if got != alg {
 		return nil, fieldErr("public key", "is labelled %s but is a %s key", alg, got)
+	}
+	return k, nil
+}
+
+// parsePEMPublicKey parses a single PEM "PUBLIC KEY" block (PKIX).
+func parsePEMPublicKey(s string) (crypto.PublicKey, error) {
+	block, rest := pem.Decode([]byte(s))
+	if block == nil || len(strings.TrimSpace(string(rest))) != 0 {
+		return nil, fieldErr("public key", "is not a single PEM block")
+	}
+	if block.Type != "PUBLIC KEY" {
+		return nil, fieldErr("public key", "is a PEM %q block; want \"PUBLIC KEY\"", block.Type)
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fieldErr("public key", "is not a valid PKIX public key: %v", err)
 	}
 	return k, nil
 }

@@ -42,11 +42,7 @@ could be fetched.`,
 			if out == "" {
 				return errors.New("give -o FILE (or -o - for standard output)")
 			}
-			nodes, err := a.selectedNodes(false)
-			if err != nil {
-				return err
-			}
-			cl, err := a.newClient(nodes[0])
+			_, cl, err := a.firstClient()
 			if err != nil {
 				return err
 			}

@@ -247,6 +247,20 @@ func (a *app) sigstoreRoot(override string) ([]byte, error) {
 	return b, nil
 }
 
+// firstClient returns the node a command that talks to one node uses
+// (--node, else the configuration's first) and a client for it.
+func (a *app) firstClient() (nodeConfig, *client.Client, error) {
+	nodes, err := a.selectedNodes(false)
+	if err != nil {
+		return nodeConfig{}, nil, err
+	}
+	cl, err := a.newClient(nodes[0])
+	if err != nil {
+		return nodeConfig{}, nil, err
+	}
+	return nodes[0], cl, nil
+}
+
 // newClient returns a client for n, with the configured witness policy.
 func (a *app) newClient(n nodeConfig) (*client.Client, error) {
 	pol, err := a.policy("")

@@ -85,11 +85,7 @@ func (a *app) get(ctx context.Context, what string, document bool, out string) e
 	if err != nil {
 		return err
 	}
-	nodes, err := a.selectedNodes(false)
-	if err != nil {
-		return err
-	}
-	cl, err := a.newClient(nodes[0])
+	_, cl, err := a.firstClient()
 	if err != nil {
 		return err
 	}

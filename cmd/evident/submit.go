@@ -121,11 +121,7 @@ func (a *app) submit(ctx context.Context, args []string, o submitOptions) error 
 	if o.concurrency < 1 || o.concurrency > 64 {
 		return errors.New("--concurrency must be 1 to 64")
 	}
-	nodes, err := a.selectedNodes(false)
-	if err != nil {
-		return err
-	}
-	cl, err := a.newClient(nodes[0])
+	node, cl, err := a.firstClient()
 	if err != nil {
 		return err
 	}
@@ -149,7 +145,7 @@ func (a *app) submit(ctx context.Context, args []string, o submitOptions) error 
 	if len(files) == 0 {
 		return fmt.Errorf("no envelopes found in %s (looked for *.intoto.json, *.dsse.json, *.sigstore, *.sigstore.json, *.jsonl, *.attestation, *.slsa and *.json envelopes)", strings.Join(args, " "))
 	}
-	sum := &submitSummary{Node: nodes[0].Name, URL: nodes[0].URL, Total: len(files), Skipped: skipped}
+	sum := &submitSummary{Node: node.Name, URL: node.URL, Total: len(files), Skipped: skipped}
 	s := &submitter{app: a, sum: sum, verbose: o.verbose, printAll: o.verbose || len(files) <= 10}
 	s.progress = newProgress(a.stderr, len(files))
 	said := make(chan struct{})
