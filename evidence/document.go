@@ -252,6 +252,12 @@ func describe(payload []byte, st *Statement) (ref DocumentRef, kind Kind, format
 		if err != nil {
 			return ref, "", "", "", err
 		}
+		if d.DocumentType == PredicateWithdrawal {
+			return ref, "", "", "", fieldErr("predicate.documentType", "is a withdrawal; a withdrawal is a statement of predicate type %s, not a document", PredicateWithdrawal)
+		}
+		if err := CheckPredicate(d.DocumentType, d.Content, "predicate.document.content"); err != nil {
+			return ref, "", "", "", err
+		}
 		ref = DocumentRef{Digest: sha256.Sum256(d.Content), Size: int64(len(d.Content)), MediaType: d.MediaType}
 		name = d.Title
 		if name == "" {
@@ -264,6 +270,17 @@ func describe(payload []byte, st *Statement) (ref DocumentRef, kind Kind, format
 	}
 	if st.PredicateType == PredicateDocument {
 		return ref, "", "", "", fieldErr("predicate", "is missing; a document attestation carries its document")
+	}
+	if HasSchema(st.PredicateType) && st.Predicate == nil {
+		return ref, "", "", "", fieldErr("predicate", "is missing; a statement of type %s carries one", st.PredicateType)
+	}
+	if err := CheckPredicate(st.PredicateType, st.Predicate, "predicate"); err != nil {
+		return ref, "", "", "", err
+	}
+	if st.PredicateType == PredicateWithdrawal {
+		if err := checkWithdrawalSubjects(st); err != nil {
+			return ref, "", "", "", err
+		}
 	}
 	doc, mediaType := []byte(st.Predicate), "application/json"
 	if doc == nil {

@@ -46,9 +46,9 @@ func TestTestdata(t *testing.T) {
 		{"vex.cdx.xml", "CycloneDX 1.6 XML VDR/VEX", evidence.PredicateCycloneDX, "application/vnd.cyclonedx+xml"},
 		{"example.openvex.json", "OpenVEX 0.2.0", evidence.PredicateOpenVEX, ""},
 		{"example-vex.csaf.json", "CSAF 2.0 VEX", evidence.PredicateCSAF, ""},
-		{"security.txt", "security.txt (RFC 9116)", evidence.PredicateCVDPolicy, "text/plain"},
-		{"SECURITY.md", "security policy (Markdown)", evidence.PredicateSecurityPolicy, "text/markdown"},
-		{"cvd-policy.rst", "coordinated vulnerability disclosure policy (reStructuredText)", evidence.PredicateCVDPolicy, "text/x-rst"},
+		{"security.txt", "security.txt (RFC 9116)", evidence.DocumentTypeSecurityTxt, "text/plain"},
+		{"SECURITY.md", "security policy (Markdown)", evidence.DocumentTypeSecurityPolicyText, "text/markdown"},
+		{"cvd-policy.rst", "coordinated vulnerability disclosure policy (reStructuredText)", evidence.DocumentTypeCVDPolicyText, "text/x-rst"},
 		{"security-insights.yml", "OpenSSF Security Insights 2.0 YAML", evidence.PredicateSecurityInsights, ""},
 	}
 	for _, tt := range tests {
@@ -216,16 +216,16 @@ func TestDetectDocuments(t *testing.T) {
 		{"osv.json", `{"id":"GHSA-xxxx","modified":"2026-01-01T00:00:00Z","affected":[]}`, "OSV record", evidence.PredicateVulnerabilityRecord},
 		// Objects Detect does not read are not checked for duplicates.
 		{"bom.json", `{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"name":"a","name":"b"}]}`, "CycloneDX 1.5 JSON SBOM", evidence.PredicateCycloneDX},
-		{"eol.json", `{"$schema":"x","v20":{"start":"2023-04-18","lts":"2023-10-24","end":"2026-04-30"},"v22":{"start":"2024-04-24","end":"2027-04-30"}}`, "support-period data (JSON)", evidence.PredicateSupportPeriod},
-		{"eol.json", `{"schema_version":"1.0.0","result":{"name":"x","releases":[{"name":"1.0","eolFrom":"2027-01-01","isEol":false}]}}`, "support-period data (JSON)", evidence.PredicateSupportPeriod},
-		{"eol.json", `[{"cycle":"1.0","releaseDate":"2025-01-01","eol":"2027-01-01"}]`, "support-period data (JSON array)", evidence.PredicateSupportPeriod},
+		{"eol.json", `{"$schema":"x","v20":{"start":"2023-04-18","lts":"2023-10-24","end":"2026-04-30"},"v22":{"start":"2024-04-24","end":"2027-04-30"}}`, "support-period data (JSON)", evidence.DocumentTypeSupportTable},
+		{"eol.json", `{"schema_version":"1.0.0","result":{"name":"x","releases":[{"name":"1.0","eolFrom":"2027-01-01","isEol":false}]}}`, "support-period data (JSON)", evidence.DocumentTypeSupportTable},
+		{"eol.json", `[{"cycle":"1.0","releaseDate":"2025-01-01","eol":"2027-01-01"}]`, "support-period data (JSON array)", evidence.DocumentTypeSupportTable},
 		{"sbom.rdf", `<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:spdx="http://spdx.org/rdf/terms#"><spdx:SpdxDocument rdf:about="x"><spdx:specVersion>SPDX-2.3</spdx:specVersion></spdx:SpdxDocument></rdf:RDF>`, "SPDX 2.3 RDF/XML", evidence.PredicateSPDX23},
-		{"security.txt", "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nContact: mailto:a@example.com\n- Expires: 2027-01-01T00:00:00Z\n-----BEGIN PGP SIGNATURE-----\n\nAAAA\n-----END PGP SIGNATURE-----\n", "security.txt (RFC 9116, OpenPGP clear-signed)", evidence.PredicateCVDPolicy},
-		{"SECURITY.md", "To report a security issue, please use https://example.com/vulnz. We coordinate disclosure on GitHub.\n", "security policy (Markdown)", evidence.PredicateSecurityPolicy},
-		{"policy", "<!-- comment -->\nVulnerability Disclosure Policy\n===\n\nReport vulnerabilities to security@example.com.\n", "coordinated vulnerability disclosure policy (Markdown)", evidence.PredicateCVDPolicy},
-		{"policy.txt", "Security policy\n\nReport vulnerabilities to security@example.com.\n", "security policy (plain text)", evidence.PredicateSecurityPolicy},
-		{"p.adoc", "= Example CVD Policy\n\nReport vulnerabilities to security@example.com.\n", "coordinated vulnerability disclosure policy (AsciiDoc)", evidence.PredicateCVDPolicy},
-		{"", "---\ntitle: Reporting security issues\n---\n\nReport vulnerabilities to security@example.com.\n", "security policy (plain text)", evidence.PredicateSecurityPolicy},
+		{"security.txt", "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nContact: mailto:a@example.com\n- Expires: 2027-01-01T00:00:00Z\n-----BEGIN PGP SIGNATURE-----\n\nAAAA\n-----END PGP SIGNATURE-----\n", "security.txt (RFC 9116, OpenPGP clear-signed)", evidence.DocumentTypeSecurityTxt},
+		{"SECURITY.md", "To report a security issue, please use https://example.com/vulnz. We coordinate disclosure on GitHub.\n", "security policy (Markdown)", evidence.DocumentTypeSecurityPolicyText},
+		{"policy", "<!-- comment -->\nVulnerability Disclosure Policy\n===\n\nReport vulnerabilities to security@example.com.\n", "coordinated vulnerability disclosure policy (Markdown)", evidence.DocumentTypeCVDPolicyText},
+		{"policy.txt", "Security policy\n\nReport vulnerabilities to security@example.com.\n", "security policy (plain text)", evidence.DocumentTypeSecurityPolicyText},
+		{"p.adoc", "= Example CVD Policy\n\nReport vulnerabilities to security@example.com.\n", "coordinated vulnerability disclosure policy (AsciiDoc)", evidence.DocumentTypeCVDPolicyText},
+		{"", "---\ntitle: Reporting security issues\n---\n\nReport vulnerabilities to security@example.com.\n", "security policy (plain text)", evidence.DocumentTypeSecurityPolicyText},
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {

@@ -20,7 +20,7 @@ func ExampleDetect() {
 	fmt.Println(string(r.Predicate))
 	// Output:
 	// security.txt (RFC 9116)
-	// https://evident.dev/attestation/cvd-policy/v1
+	// https://www.rfc-editor.org/rfc/rfc9116
 	// cvd-policy
 	// {"mediaType":"text/plain","filename":"security.txt","sha256":"0f0d5e277046e48100c6b1b6e813d55192cb6fd9f2a65aa5d8cd022126e35320","content":"Contact: mailto:security@example.com\nExpires: 2027-12-31T23:59:59Z\n"}
 }

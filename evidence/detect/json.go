@@ -275,8 +275,16 @@ func classifyObject(o object, syntax string) (*Result, error) {
 		}
 		return result(format, evidence.PredicateVulnerabilityRecord, nil), nil
 	}
+	// OpenEoX Core documents name their schema; attested as they are, with
+	// that schema as their type.
+	if sch, _ := o.str("$schema"); strings.HasPrefix(sch, evidence.DocumentTypeOpenEoX+"/") && o.has("end_of_security_support") {
+		return result("OpenEoX Core ("+syntax+")", sch, nil), nil
+	}
+	if isCLE(o) {
+		return result("Common Lifecycle Enumeration ("+syntax+")", evidence.DocumentTypeCLE, nil), nil
+	}
 	if isSupportPeriod(o) {
-		return result("support-period data ("+syntax+")", evidence.PredicateSupportPeriod, nil), nil
+		return result("support-period data ("+syntax+")", evidence.DocumentTypeSupportTable, nil), nil
 	}
 	return nil, nil
 }
@@ -405,8 +413,35 @@ func detectJSONArray(name string, content, trimmed []byte) (*Result, error) {
 	if allReleases(a) {
 		first, _ := decodeObject(a[0]) // allReleases has decoded it
 		if hasAny(first, "cycle", "releaseCycle", "name", "version") {
-			return result("support-period data (JSON array)", evidence.PredicateSupportPeriod, Wrap(name, "application/json", content)), nil
+			return result("support-period data (JSON array)", evidence.DocumentTypeSupportTable, Wrap(name, "application/json", content)), nil
 		}
 	}
 	return nil, unrecognized(name, "is a JSON array; evidence documents are JSON objects")
+}
+
+// cleEventTypes are the event types of the Common Lifecycle Enumeration
+// (Ecma TC54).
+var cleEventTypes = map[string]bool{
+	"released": true, "endOfDevelopment": true, "endOfSupport": true, "endOfLife": true,
+	"endOfMarketing": true, "supersededBy": true, "componentRenamed": true, "endOfDistribution": true,
+}
+
+// isCLE reports whether o is a Common Lifecycle Enumeration document: an
+// "events" array whose events have a CLE type and an effective time.
+func isCLE(o object) bool {
+	evs, ok := o.arr("events")
+	if !ok || len(evs) == 0 {
+		return false
+	}
+	for _, raw := range evs {
+		ev, err := decodeObject(raw)
+		if err != nil {
+			return false
+		}
+		t, _ := ev.str("type")
+		if !cleEventTypes[t] || !ev.has("effective") {
+			return false
+		}
+	}
+	return true
 }

@@ -28,7 +28,7 @@ func detectText(name string, content []byte, text string) (*Result, error) {
 		// A security.txt file is how a vendor publishes where to report
 		// vulnerabilities and its disclosure policy (RFC 9116, section 1):
 		// CVD evidence. It is served as text/plain (section 3).
-		return result(format, evidence.PredicateCVDPolicy, Wrap(name, "text/plain", content)), nil
+		return result(format, evidence.DocumentTypeSecurityTxt, Wrap(name, "text/plain", content)), nil
 	}
 	if r := securityPolicy(name, content, text); r != nil {
 		return r, nil
@@ -373,9 +373,9 @@ func securityPolicy(name string, content []byte, text string) *Result {
 	}
 	m := markupOf(name, o)
 	if strings.Contains(o.title, "disclosure") || containsWord(o.title, "cvd") {
-		return result("coordinated vulnerability disclosure policy ("+m.name+")", evidence.PredicateCVDPolicy, Wrap(name, m.mediaType, content))
+		return result("coordinated vulnerability disclosure policy ("+m.name+")", evidence.DocumentTypeCVDPolicyText, Wrap(name, m.mediaType, content))
 	}
-	return result("security policy ("+m.name+")", evidence.PredicateSecurityPolicy, Wrap(name, m.mediaType, content))
+	return result("security policy ("+m.name+")", evidence.DocumentTypeSecurityPolicyText, Wrap(name, m.mediaType, content))
 }
 
 // containsWord reports whether w occurs in s between non-letters.
