@@ -408,3 +408,37 @@ func predicateFormat(t string) string {
 	}
 	return "in-toto predicate " + t
 }
+
+// ReadDocument returns the document that logged envelope bytes carry, its
+// media type and its type: a document attestation's documentType, or else
+// the statement's predicate type. Like [DocumentOfEnvelope], it does not
+// verify signatures.
+func ReadDocument(envelope []byte) (doc []byte, mediaType, documentType string, err error) {
+	payload := []byte(nil)
+	if isSigstoreBundle(envelope) {
+		b, err := sigstore.Parse(envelope)
+		if err != nil {
+			return nil, "", "", bundleError(err)
+		}
+		payload = b.Payload
+	} else {
+		env, err := ParseEnvelope(envelope)
+		if err != nil {
+			return nil, "", "", err
+		}
+		payload = env.Payload
+	}
+	st, err := ParseStatement(payload)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if st.PredicateType == PredicateDocument && st.Predicate != nil {
+		d, err := ParseDocument(st.Predicate)
+		if err != nil {
+			return nil, "", "", err
+		}
+		return d.Content, d.MediaType, d.DocumentType, nil
+	}
+	doc, mediaType, err = DocumentOf(payload)
+	return doc, mediaType, st.PredicateType, err
+}

@@ -28,9 +28,9 @@ const (
 	// "sha256:<hex>".
 	IndexDocument = "document"
 	// IndexLineage files an entry that is not a withdrawal under
-	// LineageKey(kind, signer, subject) for each of its signers and status
-	// subjects (STATUS.md): newest first, the lineage's first item that is
-	// not withdrawn is current, and the rest are superseded.
+	// LineageKey(kind, signers, subject) for each of its status subjects
+	// (STATUS.md): newest first, the lineage's first item that is not
+	// withdrawn is current, and the rest are superseded.
 	IndexLineage = "lineage"
 	// IndexWithdrawal files a withdrawal under each of its status subjects,
 	// so that an answer about a release reads the few withdrawals about it
@@ -81,9 +81,7 @@ func (e *Entry) IndexKeys() []IndexKey {
 		}
 	} else {
 		for _, s := range e.StatusSubjects() {
-			for _, signer := range e.Signers {
-				add(IndexLineage, LineageKey(e.Kind, signer, s))
-			}
+			add(IndexLineage, LineageKey(e.Kind, e.Signers, s))
 		}
 	}
 	add(IndexPredicate, e.PredicateType)

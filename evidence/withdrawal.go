@@ -3,7 +3,7 @@ package evidence
 import (
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
+	"strings"
 )
 
 // Withdrawal is the predicate of a withdrawal statement
@@ -134,9 +134,19 @@ func (e *Entry) StatusSubjects() []string {
 }
 
 // LineageKey is the key of the index that orders the evidence of one kind
-// by one signer about one subject (IndexLineage): its newest item that is
-// not withdrawn is current. The parts hold no spaces (ENTRY.md), so the key
-// is unambiguous.
-func LineageKey(kind Kind, signer, subject string) string {
-	return fmt.Sprintf("%s %s %s", kind, signer, subject)
+// by one set of signers about one subject (IndexLineage, STATUS.md): its
+// newest item that is not withdrawn is current. signers are an entry's,
+// sorted; the key is the kind, the signers and the subject separated by
+// single spaces, which none of them holds (ENTRY.md), so it is
+// unambiguous: the first word is the kind, the last the subject.
+func LineageKey(kind Kind, signers []string, subject string) string {
+	var b strings.Builder
+	b.WriteString(string(kind))
+	for _, s := range signers {
+		b.WriteByte(' ')
+		b.WriteString(s)
+	}
+	b.WriteByte(' ')
+	b.WriteString(subject)
+	return b.String()
 }
