@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -130,8 +131,13 @@ var csafStatuses = []struct {
 // impact statement, and remediations the action statement. Every
 // statement has the document's current_release_date.
 func parseCSAF(doc []byte, rel evidence.Purl) ([]Statement, error) {
+	var refs csafGroupRefs
+	clean, err := withoutGroupRefs(doc, &refs)
+	if err != nil {
+		return nil, fmt.Errorf("vex: couldn't read CSAF: %w", err)
+	}
 	var adv csaf.Advisory
-	if err := json.Unmarshal(withoutProductGroups(doc), &adv); err != nil {
+	if err := json.Unmarshal(clean, &adv); err != nil {
 		return nil, fmt.Errorf("vex: couldn't read CSAF: %w", err)
 	}
 	var when time.Time
@@ -171,32 +177,26 @@ func parseCSAF(doc []byte, rel evidence.Purl) ([]Statement, error) {
 			}
 		}
 		if pt.RelationShips != nil {
+			// A relationship names a component as part of a platform
+			// (openssl in an OS): a new product that is that component,
+			// identified by its product_reference's purl unless it has
+			// one of its own. Statuses usually name these products.
 			for _, r := range *pt.RelationShips {
-				if r != nil {
-					consider(r.FullProductName)
+				if r == nil || r.FullProductName == nil || r.FullProductName.ProductID == nil {
+					continue
+				}
+				consider(r.FullProductName)
+				if _, ok := matched[*r.FullProductName.ProductID]; ok || r.ProductReference == nil {
+					continue
+				}
+				if pr, ok := matched[*r.ProductReference]; ok {
+					matched[*r.FullProductName.ProductID] = pr
 				}
 			}
 		}
 	}
-	groups := csafGroups(doc)
 	if len(matched) == 0 {
 		return nil, nil
-	}
-	inGroups := func(g *csaf.ProductGroups, id csaf.ProductID) bool {
-		if g == nil {
-			return false
-		}
-		for _, gid := range g.ProductGroupIDs {
-			if gid == nil {
-				continue
-			}
-			for _, m := range groups[string(*gid)] {
-				if m == id {
-					return true
-				}
-			}
-		}
-		return false
 	}
 	has := func(ps *csaf.Products, id csaf.ProductID) bool {
 		if ps == nil {
@@ -210,9 +210,27 @@ func parseCSAF(doc []byte, rel evidence.Purl) ([]Statement, error) {
 		return false
 	}
 	var out []Statement
-	for _, v := range adv.Vulnerabilities {
+	for vi, v := range adv.Vulnerabilities {
 		if v == nil || v.ProductStatus == nil {
 			continue
+		}
+		// inGroup(kind, i, id): item i of flags, threats or remediations
+		// names product id through one of its groups.
+		inGroup := func(kind string, i int, id csaf.ProductID) bool {
+			if vi >= len(refs.Vulnerabilities) {
+				return false
+			}
+			rv := refs.Vulnerabilities[vi]
+			var ids []string
+			switch {
+			case kind == "flags" && i < len(rv.Flags):
+				ids = rv.Flags[i].GroupIDs
+			case kind == "threats" && i < len(rv.Threats):
+				ids = rv.Threats[i].GroupIDs
+			case kind == "remediations" && i < len(rv.Remediations):
+				ids = rv.Remediations[i].GroupIDs
+			}
+			return refs.members(ids)[id]
 		}
 		var ids []string
 		if v.CVE != nil {
@@ -247,18 +265,18 @@ func parseCSAF(doc []byte, rel evidence.Purl) ([]Statement, error) {
 					Status:        cs.status,
 					Timestamp:     when,
 				}
-				for _, f := range v.Flags {
-					if f != nil && f.Label != nil && (has(f.ProductIds, *pid) || inGroups(f.GroupIDs, *pid)) {
+				for fi, f := range v.Flags {
+					if f != nil && f.Label != nil && (has(f.ProductIds, *pid) || inGroup("flags", fi, *pid)) {
 						s.Justification = string(*f.Label)
 					}
 				}
-				for _, t := range v.Threats {
-					if t != nil && t.Category != nil && *t.Category == csaf.CSAFThreatCategoryImpact && t.Details != nil && (has(t.ProductIds, *pid) || inGroups(t.GroupIds, *pid)) {
+				for ti, t := range v.Threats {
+					if t != nil && t.Category != nil && *t.Category == csaf.CSAFThreatCategoryImpact && t.Details != nil && (has(t.ProductIds, *pid) || inGroup("threats", ti, *pid)) {
 						s.ImpactStatement = *t.Details
 					}
 				}
-				for _, r := range v.Remediations {
-					if r != nil && r.Details != nil && (has(r.ProductIds, *pid) || inGroups(r.GroupIds, *pid)) {
+				for ri, r := range v.Remediations {
+					if r != nil && r.Details != nil && (has(r.ProductIds, *pid) || inGroup("remediations", ri, *pid)) {
 						s.ActionStatement = *r.Details
 					}
 				}
@@ -269,55 +287,74 @@ func parseCSAF(doc []byte, rel evidence.Purl) ([]Statement, error) {
 	return out, nil
 }
 
-// withoutProductGroups returns doc without product_tree.product_groups.
-// gocsaf v3.7 declares product_groups with the type of a reference to
-// groups (an object of group ids) rather than the list of groups CSAF 2.0
-// section 3.1.4.6 defines, and refuses any document that has them; the
-// groups are read by csafGroups instead.
-func withoutProductGroups(doc []byte) []byte {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(doc, &top) != nil {
-		return doc
-	}
-	var pt map[string]json.RawMessage
-	if json.Unmarshal(top["product_tree"], &pt) != nil || pt["product_groups"] == nil {
-		return doc
-	}
-	delete(pt, "product_groups")
-	b, err := json.Marshal(pt)
-	if err != nil {
-		return doc
-	}
-	top["product_tree"] = b
-	out, err := json.Marshal(top)
-	if err != nil {
-		return doc
+// csafGroupRefs are the references to product groups in a CSAF document:
+// the groups and their members, and the group_ids of each vulnerability's
+// flags, threats and remediations, by position.
+type csafGroupRefs struct {
+	ProductTree struct {
+		ProductGroups []struct {
+			GroupID    string   `json:"group_id"`
+			ProductIDs []string `json:"product_ids"`
+		} `json:"product_groups"`
+	} `json:"product_tree"`
+	Vulnerabilities []struct {
+		Flags        []struct{ GroupIDs []string `json:"group_ids"` } `json:"flags"`
+		Threats      []struct{ GroupIDs []string `json:"group_ids"` } `json:"threats"`
+		Remediations []struct{ GroupIDs []string `json:"group_ids"` } `json:"remediations"`
+	} `json:"vulnerabilities"`
+}
+
+// members returns the products of the groups ids name.
+func (g *csafGroupRefs) members(ids []string) map[csaf.ProductID]bool {
+	out := make(map[csaf.ProductID]bool)
+	for _, id := range ids {
+		for _, pg := range g.ProductTree.ProductGroups {
+			if pg.GroupID == id {
+				for _, p := range pg.ProductIDs {
+					out[csaf.ProductID(p)] = true
+				}
+			}
+		}
 	}
 	return out
 }
 
-// csafGroups reads the product groups of a CSAF document (see
-// withoutProductGroups), which flags, threats and remediations may name
-// instead of products.
-func csafGroups(doc []byte) map[string][]csaf.ProductID {
-	var raw struct {
-		ProductTree struct {
-			ProductGroups []struct {
-				GroupID    string   `json:"group_id"`
-				ProductIDs []string `json:"product_ids"`
-			} `json:"product_groups"`
-		} `json:"product_tree"`
+// withoutGroupRefs returns doc without its references to product groups,
+// read apart into refs. gocsaf v3.7 declares product_tree.product_groups,
+// and the group_ids of flags, threats and remediations, with a type of its
+// own (an object of product_group_ids) rather than the arrays CSAF 2.0
+// sections 3.1.4.6 and 3.1.4.5 define, and so refuses every document that
+// uses product groups; the rest of its model is right, and is used.
+func withoutGroupRefs(doc []byte, refs *csafGroupRefs) ([]byte, error) {
+	if err := json.Unmarshal(doc, refs); err != nil {
+		return nil, err
 	}
-	out := make(map[string][]csaf.ProductID)
-	if json.Unmarshal(doc, &raw) != nil {
-		return out
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber() // keep numbers (CVSS scores) as written
+	var top map[string]any
+	if err := dec.Decode(&top); err != nil {
+		return nil, err
 	}
-	for _, g := range raw.ProductTree.ProductGroups {
-		for _, p := range g.ProductIDs {
-			out[g.GroupID] = append(out[g.GroupID], csaf.ProductID(p))
+	if pt, ok := top["product_tree"].(map[string]any); ok {
+		delete(pt, "product_groups")
+	}
+	if vs, ok := top["vulnerabilities"].([]any); ok {
+		for _, v := range vs {
+			vm, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			for _, k := range []string{"flags", "threats", "remediations"} {
+				items, _ := vm[k].([]any)
+				for _, it := range items {
+					if im, ok := it.(map[string]any); ok {
+						delete(im, "group_ids")
+					}
+				}
+			}
 		}
 	}
-	return out
+	return json.Marshal(top)
 }
 
 // cdxStates maps CycloneDX impact analysis states onto statuses (CycloneDX
@@ -370,9 +407,17 @@ func parseCycloneDX(doc []byte, isXML bool, rel evidence.Purl) ([]Statement, err
 		}
 	}
 	var docTime time.Time
+	// self is the bom-ref of the BOM's own component when it has no purl:
+	// a VEX document about "this product" that its producer attested about
+	// a release is about that release (RESOLUTION.md).
+	self := ""
 	if bom.Metadata != nil {
-		if c := bom.Metadata.Component; c != nil && c.BOMRef != "" && c.PackageURL != "" {
-			purls[c.BOMRef] = c.PackageURL
+		if c := bom.Metadata.Component; c != nil && c.BOMRef != "" {
+			if c.PackageURL != "" {
+				purls[c.BOMRef] = c.PackageURL
+			} else {
+				self = c.BOMRef
+			}
 		}
 		docTime = parseTime(bom.Metadata.Timestamp)
 	}
@@ -387,12 +432,15 @@ func parseCycloneDX(doc []byte, isXML bool, rel evidence.Purl) ([]Statement, err
 			continue
 		}
 		for _, a := range *v.Affects {
-			ref := a.Ref
+			ref := localRef(a.Ref, bom.SerialNumber)
 			p, ok := purls[ref]
 			if !ok && strings.HasPrefix(ref, "pkg:") {
-				p = ref // some producers put the purl itself in ref
+				p = ref // the bom-ref is the purl itself, as producers often make it
 			}
 			m, pkgLevel := match(p, rel)
+			if !m && ref != "" && ref == self {
+				m, p = true, bom.Metadata.Component.Name+"@"+bom.Metadata.Component.Version
+			}
 			if !m {
 				continue
 			}
@@ -465,6 +513,30 @@ func parseCycloneDX(doc []byte, isXML bool, rel evidence.Purl) ([]Statement, err
 		}
 	}
 	return out, nil
+}
+
+// localRef returns the bom-ref a target names: ref itself, or the
+// fragment of a BOM-Link (urn:cdx:serial/version#bom-ref, CycloneDX 1.5)
+// when the link is to this BOM or its bom-ref is a purl (which names the
+// component wherever it is). Links to components of other BOMs by other
+// bom-refs cannot be followed here.
+func localRef(ref, serial string) string {
+	if !strings.HasPrefix(ref, "urn:cdx:") && !strings.HasPrefix(ref, "urn:uuid:") {
+		return ref
+	}
+	doc, frag, ok := strings.Cut(ref, "#")
+	if !ok {
+		return ""
+	}
+	if f, err := url.PathUnescape(frag); err == nil {
+		frag = f
+	}
+	docSerial, _, _ := strings.Cut(doc, "/")
+	docSerial = "urn:uuid:" + strings.TrimPrefix(strings.TrimPrefix(docSerial, "urn:cdx:"), "urn:uuid:")
+	if docSerial == serial || strings.HasPrefix(frag, "pkg:") {
+		return frag
+	}
+	return ""
 }
 
 func versionStatus(s cdx.VulnerabilityStatus) Status {
