@@ -298,9 +298,15 @@ type csafGroupRefs struct {
 		} `json:"product_groups"`
 	} `json:"product_tree"`
 	Vulnerabilities []struct {
-		Flags        []struct{ GroupIDs []string `json:"group_ids"` } `json:"flags"`
-		Threats      []struct{ GroupIDs []string `json:"group_ids"` } `json:"threats"`
-		Remediations []struct{ GroupIDs []string `json:"group_ids"` } `json:"remediations"`
+		Flags []struct {
+			GroupIDs []string `json:"group_ids"`
+		} `json:"flags"`
+		Threats []struct {
+			GroupIDs []string `json:"group_ids"`
+		} `json:"threats"`
+		Remediations []struct {
+			GroupIDs []string `json:"group_ids"`
+		} `json:"remediations"`
 	} `json:"vulnerabilities"`
 }
 
