@@ -167,6 +167,8 @@ func firstLeaf(e *jsonschema.ValidationError) (instancePath, string) {
 		if len(k.Properties) > 0 {
 			return append(loc[:len(loc):len(loc)], k.Properties[0]), "is not a member this predicate has"
 		}
+	case *kind.FalseSchema:
+		return loc, "is not allowed here"
 	}
 	return loc, e.ErrorKind.LocalizedString(englishPrinter)
 }

@@ -3,8 +3,7 @@
 // evidence: Evident's support-period predicate, OpenEoX Core documents,
 // Common Lifecycle Enumeration documents and a project's own table of
 // release lines. [Parse] reads what a document says about a release;
-// [Resolve] decides. RESOLUTION.md (in package vex's directory's parent,
-// evidence/RESOLUTION.md) states the rules.
+// [Resolve] decides. evidence/RESOLUTION.md states the rules.
 //
 // The package is pure: no I/O, no clock. The day is the caller's.
 package support

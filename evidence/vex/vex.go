@@ -3,7 +3,8 @@
 // documents: [Parse] reads the statements a document makes about a release,
 // with the formats' own libraries (go-vex, gocsaf, cyclonedx-go), and
 // [Resolve] decides, for each vulnerability, which statement holds and
-// which statements conflict with it. RESOLUTION.md states the rules.
+// which statements conflict with it. evidence/RESOLUTION.md states the
+// rules.
 //
 // The package is pure: it does no I/O and holds no state, so a node (for
 // EvidenceService.GetStatus) and a client (on documents it verified itself)
