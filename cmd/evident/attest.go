@@ -113,6 +113,7 @@ Signing is deterministic: the same inputs give the same envelope.`,
 	f.StringVar(&predicateType, "predicate-type", "", "in-toto predicate type URI, for documents attest doesn't recognise (or to override it)")
 	f.StringVarP(&out, "output", "o", "", "write the envelope here (- for stdout; default FILE.intoto.json)")
 	c.MarkFlagsMutuallyExclusive("artifact", "digest")
+	c.AddCommand(a.attestGenerators()...) // attestgen.go
 	return c
 }
 
