@@ -344,9 +344,11 @@ func policyFrom(name string, b []byte) (map[string]any, error) {
 	return p, nil
 }
 
+// looksLikeSecurityTxt reports whether b has a security.txt Contact field:
+// at the start of a line, with a value (RFC 9116 section 2.5.3).
 func looksLikeSecurityTxt(b []byte) bool {
 	for _, l := range strings.Split(string(b), "\n") {
-		if k, _, ok := strings.Cut(strings.TrimSpace(l), ":"); ok && strings.EqualFold(k, "Contact") {
+		if k, v, ok := strings.Cut(strings.TrimRight(l, "\r"), ":"); ok && strings.EqualFold(k, "Contact") && strings.TrimSpace(v) != "" {
 			return true
 		}
 	}
