@@ -137,8 +137,7 @@ func normalizeID(id string) string {
 func Resolve(statements []Statement) []VulnerabilityStatus {
 	// Union-find over ids: a statement joins every id it gives.
 	parent := make(map[string]string)
-	var find func(string) string
-	find = func(x string) string {
+	find := func(x string) string {
 		for parent[x] != x {
 			parent[x] = parent[parent[x]]
 			x = parent[x]
