@@ -267,19 +267,30 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 	// current-only answer reads every index key below before, since any
 	// number of superseded items may come first; keys are cheap, and the
 	// judge skips superseded items without reading their entries.
+	// A current-only scan is bounded too (maxCurrentOnlyScan keys per
+	// index): past it the page ends where the keys read end, and the
+	// token continues from there. floor is that end: every candidate at
+	// or above it has been read from both indexes.
 	n := limit + 1
+	var floor uint64
 	if currentOnly {
-		n = int(^uint(0) >> 1)
+		n = maxCurrentOnlyScan
 	}
 	idxs, err := s.scan(ctx, index, key, before, n)
 	if err != nil {
 		return nil, err
+	}
+	if currentOnly && len(idxs) == n {
+		floor = idxs[n-1]
 	}
 	fromPackage := map[uint64]bool{}
 	if pkgLevel != "" {
 		pidxs, err := s.scan(ctx, evidence.IndexPackageLevel, pkgLevel, before, n)
 		if err != nil {
 			return nil, err
+		}
+		if currentOnly && len(pidxs) == n {
+			floor = max(floor, pidxs[n-1])
 		}
 		for _, i := range pidxs {
 			fromPackage[i] = true
@@ -307,6 +318,9 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 	var last uint64
 	more := false
 	for _, i := range idxs {
+		if i < floor {
+			break
+		}
 		subj := subject(i)
 		if v, ok := j.known(subj, i); ok && currentOnly && v.status != evidentv1.EvidenceStatus_EVIDENCE_STATUS_CURRENT {
 			continue
@@ -348,11 +362,20 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 		resp.Evidence = append(resp.Evidence, ev)
 		last = i
 	}
-	if more {
+	switch {
+	case more:
 		resp.NextPageToken = pageToken(query, last)
+	case floor > 0:
+		// Every candidate read was judged: go on below them.
+		resp.NextPageToken = pageToken(query, floor)
 	}
 	return connect.NewResponse(resp), nil
 }
+
+// maxCurrentOnlyScan bounds the index keys one current-only page reads
+// from each index: a release's history is short, but a predicate type's is
+// the whole log.
+var maxCurrentOnlyScan = 1 << 16
 
 // scan returns up to n log indexes below before filed under key in index,
 // newest first.

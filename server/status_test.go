@@ -14,6 +14,7 @@ import (
 
 	"github.com/evident-dev/evident/evidence"
 	evidentv1 "github.com/evident-dev/evident/proto/evident/v1"
+	"github.com/evident-dev/evident/server"
 	"github.com/evident-dev/evident/server/servertest"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
@@ -379,4 +380,48 @@ func sha256Of(b []byte) [32]byte {
 	var d [32]byte
 	copy(d[:], sha(b))
 	return d
+}
+
+// TestCurrentOnlyPages: a current-only answer whose candidates outnumber
+// what a page reads goes on, page by page, to the same items as an answer
+// read at once; pages of only superseded items are empty but not the end.
+func TestCurrentOnlyPages(t *testing.T) {
+	n := startNode(t, servertest.Options{Trust: statusTrust(t)})
+	c := dial(t, n)
+	ctx := context.Background()
+	const rel = "pkg:pypi/paged@1.0"
+	for i := range 10 {
+		pred, _ := json.Marshal(map[string]any{"n": i})
+		submit(t, c, signAll(t, servertest.NewStatement(rel, servertest.Digest(rel), evidence.PredicateOpenVEX, pred).Marshal(), statusKeyA))
+	}
+	pred, _ := json.Marshal(map[string]any{"n": "b"})
+	submit(t, c, signAll(t, servertest.NewStatement("pkg:pypi/paged", servertest.Digest("p"), evidence.PredicateOpenVEX, pred).Marshal(), statusKeyB))
+	waitCheckpoint(t, c, 11)
+	all := func() []uint64 {
+		var got []uint64
+		req := &evidentv1.QueryEvidenceRequest{Query: &evidentv1.QueryEvidenceRequest_ReleasePurl{ReleasePurl: rel}, CurrentOnly: true, PageSize: 1}
+		for pages := 0; ; pages++ {
+			if pages > 20 {
+				t.Fatal("more than 20 pages")
+			}
+			res, err := c.ev.QueryEvidence(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range res.GetEvidence() {
+				got = append(got, ev.GetLogIndex())
+			}
+			if req.PageToken = res.GetNextPageToken(); req.PageToken == "" {
+				return got
+			}
+		}
+	}
+	want := all()
+	if !equalU64(want, []uint64{10, 9}) {
+		t.Fatalf("current items %v, want [10 9] (the package's, then the release's newest)", want)
+	}
+	defer server.SetMaxCurrentOnlyScan(3)()
+	if got := all(); !equalU64(got, want) {
+		t.Errorf("reading 3 keys a page: %v, want %v", got, want)
+	}
 }
