@@ -111,7 +111,14 @@ func (e *evidenceService) GetStatus(ctx context.Context, req *connect.Request[ev
 		}
 		vexStatements = append(vexStatements, sts...)
 	}
+	// Every document that made a statement is cited, not only those whose
+	// statements decide or stand beside a decision: a replaced statement
+	// may still join two ids as aliases, and a client resolving the cited
+	// documents must see what the node saw.
 	cited := make(map[uint64]bool)
+	for _, st := range vexStatements {
+		cited[st.Source.LogIndex] = true
+	}
 	for _, vs := range vex.Resolve(vexStatements) {
 		out := &evidentv1.VulnerabilityStatus{
 			Vulnerability: vs.Vulnerability,
@@ -123,7 +130,6 @@ func (e *evidenceService) GetStatus(ctx context.Context, req *connect.Request[ev
 		}
 		for _, st := range vs.Statements {
 			out.Statements = append(out.Statements, vexStatementProto(st))
-			cited[st.Source.LogIndex] = true
 		}
 		resp.Vulnerabilities = append(resp.Vulnerabilities, out)
 	}

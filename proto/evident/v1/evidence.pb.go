@@ -1389,8 +1389,10 @@ type GetStatusResponse struct {
 	Vulnerabilities []*VulnerabilityStatus `protobuf:"bytes,2,rep,name=vulnerabilities,proto3" json:"vulnerabilities,omitempty"`
 	// Whether the release is supported on the date asked.
 	Support *SupportStatus `protobuf:"bytes,3,opt,name=support,proto3" json:"support,omitempty"`
-	// Every evidence item that a statement above cites, once each, newest
-	// first, with its status and an inclusion proof.
+	// Every evidence item whose document made a VEX statement about the
+	// release, or a support statement above, once each, newest first, with
+	// its status and an inclusion proof: what a client needs to resolve the
+	// answer again.
 	Evidence []*Evidence `protobuf:"bytes,4,rep,name=evidence,proto3" json:"evidence,omitempty"`
 	// Current VEX or support evidence about the release that the node could
 	// not read (a document it could not parse), by log index, with why.
