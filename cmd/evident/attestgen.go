@@ -447,7 +447,8 @@ func (a *app) genStewardAttestation() *cobra.Command {
 (orcwg/cra-attestations proposals/template-lite.md) in its JSON form as an
 Evident steward attestation (evidence/PREDICATES.md), after checking every
 item is answered as the template asks.`,
-		Args: cobra.NoArgs,
+		Example: `  evident attest steward-attestation --subject pkg:generic/example-foundation/example-lib --from template-lite.json --cra-article 24`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if from == "" {
 				return errors.New("give --from: the filled template, as JSON")
@@ -478,7 +479,9 @@ func (a *app) genDeclarationOfConformity() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "eu-declaration-of-conformity --subject PURL --declaration FILE --url URL --product NAME --manufacturer NAME",
 		Short: "Sign a reference to an EU declaration of conformity: its digest, URL and product",
-		Args:  cobra.NoArgs,
+		Example: `  evident attest eu-declaration-of-conformity --subject pkg:generic/example/widget@3.0 --digest sha256:0ffa6dda3e7e0ef2d27d84b4e6ab2cc1e5d9cd1a4d18b3d4cbbc65dc36c5a41f \
+      --declaration eu-doc-widget-3.pdf --url https://example.com/doc/eu-doc-widget-3.pdf --product "Example Widget" --product-version 3.0 --manufacturer "Example GmbH"`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file == "" {
 				return errors.New("give --declaration: the declaration as published, to record its SHA-256")
