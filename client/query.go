@@ -33,6 +33,15 @@ type Result struct {
 	// subject that names the release's whole package: evidence that holds
 	// for every release of it. It is read from the entry, not from the node.
 	PackageLevel bool
+	// Status is what the node says of the item (evidence/STATUS.md):
+	// "current", "superseded" or "withdrawn", or "" from a node that does
+	// not say. With SupersededBy or WithdrawnBy (a log index) and
+	// WithdrawalReason. The client does not check them: a node that hides
+	// current evidence this way is caught by reading the items they cite.
+	Status           string
+	SupersededBy     *uint64
+	WithdrawnBy      *uint64
+	WithdrawalReason string
 	// Verified is true if the item passed every check; Err is nil then.
 	Verified bool
 	// Err says why the item failed verification; usually a
@@ -51,11 +60,21 @@ const maxQueryResults = 100_000
 // the purl asked about. Items that fail are returned with Verified false and
 // the reason in Err. The error is for failures to ask (bad purl, network).
 func (c *Client) Query(ctx context.Context, purl string) ([]Result, error) {
+	return c.query(ctx, purl, false)
+}
+
+// QueryCurrent is [Client.Query] for current evidence only: the node
+// leaves out what is superseded or withdrawn (evidence/STATUS.md).
+func (c *Client) QueryCurrent(ctx context.Context, purl string) ([]Result, error) {
+	return c.query(ctx, purl, true)
+}
+
+func (c *Client) query(ctx context.Context, purl string, currentOnly bool) ([]Result, error) {
 	p, err := evidence.ParsePurl(purl)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't query: %w", err)
 	}
-	req := &evidentv1.QueryEvidenceRequest{PageSize: 500}
+	req := &evidentv1.QueryEvidenceRequest{PageSize: 500, CurrentOnly: currentOnly}
 	if p.HasVersion() {
 		req.Query = &evidentv1.QueryEvidenceRequest_ReleasePurl{ReleasePurl: p.Release()}
 	} else {
@@ -101,11 +120,15 @@ func (c *Client) verifyPage(signed string, items []*evidentv1.Evidence, want evi
 // verified unless cpErr is set.
 func (c *Client) verifyItem(cp *VerifiedCheckpoint, cpErr error, ev *evidentv1.Evidence) Result {
 	r := Result{
-		Node:       c.name,
-		Index:      ev.GetLogIndex(),
-		RawEntry:   ev.GetEntry(),
-		Proof:      ev.GetInclusionProof().GetHashes(),
-		Checkpoint: cp,
+		Node:             c.name,
+		Index:            ev.GetLogIndex(),
+		RawEntry:         ev.GetEntry(),
+		Proof:            ev.GetInclusionProof().GetHashes(),
+		Checkpoint:       cp,
+		Status:           statusNames[ev.GetStatus()],
+		SupersededBy:     ev.SupersededBy,
+		WithdrawnBy:      ev.WithdrawnBy,
+		WithdrawalReason: ev.GetWithdrawalReason(),
 	}
 	r.Entry, _ = evidence.ParseEntry(r.RawEntry)
 	fail := func(err error) Result {
@@ -206,4 +229,10 @@ func (c *Client) Envelope(ctx context.Context, e *evidence.Entry) ([]byte, error
 		return nil, err
 	}
 	return buf, nil
+}
+
+var statusNames = map[evidentv1.EvidenceStatus]string{
+	evidentv1.EvidenceStatus_EVIDENCE_STATUS_CURRENT:    "current",
+	evidentv1.EvidenceStatus_EVIDENCE_STATUS_SUPERSEDED: "superseded",
+	evidentv1.EvidenceStatus_EVIDENCE_STATUS_WITHDRAWN:  "withdrawn",
 }

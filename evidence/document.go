@@ -254,6 +254,12 @@ func describe(payload []byte, st *Statement) (ref DocumentRef, kind Kind, format
 		if err != nil {
 			return ref, "", "", "", err
 		}
+		if d.DocumentType == PredicateWithdrawal {
+			return ref, "", "", "", fieldErr("predicate.documentType", "is a withdrawal; a withdrawal is a statement of predicate type %s, not a document", PredicateWithdrawal)
+		}
+		if err := CheckPredicate(d.DocumentType, d.Content, "predicate.document.content"); err != nil {
+			return ref, "", "", "", err
+		}
 		ref = DocumentRef{Digest: sha256.Sum256(d.Content), Size: int64(len(d.Content)), MediaType: d.MediaType}
 		name = d.Title
 		if name == "" {
@@ -266,6 +272,17 @@ func describe(payload []byte, st *Statement) (ref DocumentRef, kind Kind, format
 	}
 	if st.PredicateType == PredicateDocument {
 		return ref, "", "", "", fieldErr("predicate", "is missing; a document attestation carries its document")
+	}
+	if HasSchema(st.PredicateType) && st.Predicate == nil {
+		return ref, "", "", "", fieldErr("predicate", "is missing; a statement of type %s carries one", st.PredicateType)
+	}
+	if err := CheckPredicate(st.PredicateType, st.Predicate, "predicate"); err != nil {
+		return ref, "", "", "", err
+	}
+	if st.PredicateType == PredicateWithdrawal {
+		if err := checkWithdrawalSubjects(st); err != nil {
+			return ref, "", "", "", err
+		}
 	}
 	doc, mediaType := []byte(st.Predicate), "application/json"
 	if doc == nil {
@@ -392,4 +409,38 @@ func predicateFormat(t string) string {
 		return name
 	}
 	return "in-toto predicate " + t
+}
+
+// ReadDocument returns the document that logged envelope bytes carry, its
+// media type and its type: a document attestation's documentType, or else
+// the statement's predicate type. Like [DocumentOfEnvelope], it does not
+// verify signatures.
+func ReadDocument(envelope []byte) (doc []byte, mediaType, documentType string, err error) {
+	payload := []byte(nil)
+	if isSigstoreBundle(envelope) {
+		b, err := sigstore.Parse(envelope)
+		if err != nil {
+			return nil, "", "", bundleError(err)
+		}
+		payload = b.Payload
+	} else {
+		env, err := ParseEnvelope(envelope)
+		if err != nil {
+			return nil, "", "", err
+		}
+		payload = env.Payload
+	}
+	st, err := ParseStatement(payload)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if st.PredicateType == PredicateDocument && st.Predicate != nil {
+		d, err := ParseDocument(st.Predicate)
+		if err != nil {
+			return nil, "", "", err
+		}
+		return d.Content, d.MediaType, d.DocumentType, nil
+	}
+	doc, mediaType, err = DocumentOf(payload)
+	return doc, mediaType, st.PredicateType, err
 }

@@ -27,7 +27,22 @@ const (
 	// IndexDocument files an entry under its document's digest,
 	// "sha256:<hex>".
 	IndexDocument = "document"
+	// IndexLineage files an entry that is not a withdrawal under
+	// LineageKey(kind, signers, subject) for each of its status subjects
+	// (STATUS.md): newest first, the lineage's first item that is not
+	// withdrawn is current, and the rest are superseded.
+	IndexLineage = "lineage"
+	// IndexWithdrawal files a withdrawal under each of its status subjects,
+	// so that an answer about a release reads the few withdrawals about it
+	// rather than asking of every item whether it was withdrawn.
+	IndexWithdrawal = "withdrawal"
 )
+
+// LedgerSchema names the entry format and the index schema of a node's
+// ledger (ledger.Options.Schema): a ledger indexed by an earlier schema is
+// refused rather than answered from incomplete indexes. Index 2 added the
+// lineage and withdrawal indexes.
+const LedgerSchema = EntryHeader + " index/2"
 
 // IndexKey is one key an entry is filed under: Key in the index Index.
 type IndexKey struct {
@@ -39,7 +54,7 @@ type IndexKey struct {
 func (e *Entry) IndexKeys() []IndexKey {
 	// An entry has a handful of keys: a linear search finds repeats
 	// sooner than a map.
-	keys := make([]IndexKey, 0, 8)
+	keys := make([]IndexKey, 0, 10)
 	add := func(index, key string) {
 		for _, k := range keys {
 			if k.Index == index && k.Key == key {
@@ -59,6 +74,15 @@ func (e *Entry) IndexKeys() []IndexKey {
 	}
 	for _, d := range e.Digests() {
 		add(IndexDigest, strings.ToLower(d))
+	}
+	if _, ok := e.WithdrawnEnvelope(); ok {
+		for _, s := range e.StatusSubjects() {
+			add(IndexWithdrawal, s)
+		}
+	} else {
+		for _, s := range e.StatusSubjects() {
+			add(IndexLineage, LineageKey(e.Kind, e.Signers, s))
+		}
 	}
 	add(IndexPredicate, e.PredicateType)
 	add(IndexDocument, "sha256:"+hex.EncodeToString(e.Document.Digest[:]))

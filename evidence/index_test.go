@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,7 @@ func TestIndexKeys(t *testing.T) {
 		EntrySubject{Purl: "pkg:pypi/urllib3@2.2.0", Digests: []Digest{{Alg: "sha256", Value: strings.Repeat("01", 32)}}},
 		EntrySubject{Purl: "pkg:pypi/urllib3", Digests: []Digest{{Alg: "gitCommit", Value: strings.Repeat("02", 20)}}},
 	)
+	signer := "ed25519:" + strings.Repeat("ab", 32)
 	want := []IndexKey{
 		{IndexRelease, "pkg:pypi/requests@2.32.3"},
 		{IndexRelease, "pkg:pypi/urllib3@2.2.0"},
@@ -68,11 +70,62 @@ func TestIndexKeys(t *testing.T) {
 		{IndexDigest, "x-custom:abc="},
 		{IndexDigest, "sha256:" + strings.Repeat("01", 32)},
 		{IndexDigest, "gitcommit:" + strings.Repeat("02", 20)},
+		{IndexLineage, "vex " + signer + " pkg:pypi/requests@2.32.3"},
+		{IndexLineage, "vex " + signer + " pkg:pypi/urllib3@2.2.0"},
+		{IndexLineage, "vex " + signer + " pkg:pypi/urllib3"},
 		{IndexPredicate, PredicateOpenVEX},
 		{IndexDocument, "sha256:" + hexSum("document")},
 	}
 	if diff := cmp.Diff(want, e.IndexKeys()); diff != "" {
 		t.Errorf("IndexKeys (-want +got):\n%s", diff)
+	}
+}
+
+// TestIndexKeysWithdrawal: a withdrawal is filed under its status subjects
+// in the withdrawal index and under the withdrawn envelope's digest, and
+// never in a lineage (a withdrawal supersedes nothing and is superseded by
+// nothing); evidence with two signers is in the lineage of the pair.
+func TestIndexKeysWithdrawal(t *testing.T) {
+	target := strings.Repeat("7e", 32)
+	w := indexTestEntry(
+		EntrySubject{Purl: "pkg:pypi/requests@2.32.3?file_name=x.whl", Digests: []Digest{{Alg: "sha256", Value: target}}},
+		EntrySubject{Purl: "pkg:pypi/requests", Digests: []Digest{{Alg: "sha256", Value: target}}},
+	)
+	w.PredicateType, w.Kind = PredicateWithdrawal, KindWithdrawal
+	want := []IndexKey{
+		{IndexRelease, "pkg:pypi/requests@2.32.3"},
+		{IndexPackage, "pkg:pypi/requests"},
+		{IndexPackageLevel, "pkg:pypi/requests"},
+		{IndexDigest, "sha256:" + target},
+		{IndexWithdrawal, "pkg:pypi/requests@2.32.3"},
+		{IndexWithdrawal, "pkg:pypi/requests"},
+		{IndexPredicate, PredicateWithdrawal},
+		{IndexDocument, "sha256:" + hexSum("document")},
+	}
+	if diff := cmp.Diff(want, w.IndexKeys()); diff != "" {
+		t.Errorf("withdrawal IndexKeys (-want +got):\n%s", diff)
+	}
+	if d, ok := w.WithdrawnEnvelope(); !ok || hexOf(d[:]) != target {
+		t.Errorf("WithdrawnEnvelope = %x, %v; want %s", d, ok, target)
+	}
+
+	two := indexTestEntry(EntrySubject{Purl: "pkg:pypi/requests@2.32.3", Digests: []Digest{{Alg: "sha256", Value: target}}})
+	two.Signers = []string{"ed25519:" + strings.Repeat("01", 32), "sigstore:x:y"}
+	var lineage []string
+	for _, k := range two.IndexKeys() {
+		if k.Index == IndexLineage {
+			lineage = append(lineage, k.Key)
+		}
+		if k.Index == IndexWithdrawal {
+			t.Errorf("evidence filed as a withdrawal: %v", k)
+		}
+	}
+	wantLineage := []string{"vex ed25519:" + strings.Repeat("01", 32) + " sigstore:x:y pkg:pypi/requests@2.32.3"}
+	if diff := cmp.Diff(wantLineage, lineage); diff != "" {
+		t.Errorf("lineage keys (-want +got):\n%s", diff)
+	}
+	if _, ok := two.WithdrawnEnvelope(); ok {
+		t.Error("WithdrawnEnvelope of evidence that is not a withdrawal")
 	}
 }
 
@@ -96,3 +149,5 @@ func TestCheckEnvelope(t *testing.T) {
 		t.Error("CheckEnvelope accepted a malformed entry")
 	}
 }
+
+func hexOf(b []byte) string { return hex.EncodeToString(b) }

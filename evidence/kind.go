@@ -25,6 +25,7 @@ const (
 	KindVulnerabilityHandling     Kind = "vulnerability-handling"       // a project's vulnerability-handling process
 	KindEUDeclarationOfConformity Kind = "eu-declaration-of-conformity" // references to EU declarations of conformity
 	KindStewardAttestation        Kind = "steward-attestation"          // CRA Art. 24/25 steward attestations
+	KindWithdrawal                Kind = "withdrawal"                   // withdrawals of logged evidence (STATUS.md)
 	KindOther                     Kind = "other"
 )
 
@@ -53,17 +54,49 @@ const (
 	// pkg/scorecard: InTotoPredicateType).
 	PredicateScorecard = "https://scorecard.dev/result/v0.1"
 
-	// Evident's own predicate types, for evidence that has no registered
-	// in-toto predicate type. The predicate is a JSON object; a YAML or text
-	// source document is converted or embedded by the producer.
-	PredicateSecurityInsights          = "https://evident.dev/attestation/security-insights/v1"
-	PredicateVulnerabilityRecord       = "https://evident.dev/attestation/vulnerability-record/v1" // a CVE JSON 5 or OSV record
+	// Evident's own predicate types for formats that have no registered
+	// in-toto predicate type: the predicate is the document converted to
+	// JSON (Security Insights YAML) or the record as is.
+	PredicateSecurityInsights    = "https://evident.dev/attestation/security-insights/v1"
+	PredicateVulnerabilityRecord = "https://evident.dev/attestation/vulnerability-record/v1" // a CVE JSON 5 or OSV record
+
+	// Evident's CRA predicates (PREDICATES.md): each is a JSON object with
+	// a JSON Schema in schemas/, checked at submission ([CheckPredicate]),
+	// whether it is a statement's predicate or the content of a document
+	// attestation whose documentType names it. A new version of one is a
+	// new URI, never a change to a published schema.
 	PredicateSecurityPolicy            = "https://evident.dev/attestation/security-policy/v1"
 	PredicateCVDPolicy                 = "https://evident.dev/attestation/cvd-policy/v1"
 	PredicateSupportPeriod             = "https://evident.dev/attestation/support-period/v1"
 	PredicateVulnerabilityHandling     = "https://evident.dev/attestation/vulnerability-handling/v1"
 	PredicateEUDeclarationOfConformity = "https://evident.dev/attestation/eu-declaration-of-conformity/v1"
 	PredicateStewardAttestation        = "https://evident.dev/attestation/steward-attestation/v1"
+	PredicateOSPSBaseline              = "https://evident.dev/attestation/osps-baseline/v1"
+	// PredicateWithdrawal withdraws logged evidence (STATUS.md).
+	PredicateWithdrawal = "https://evident.dev/attestation/withdrawal/v1"
+)
+
+// Document types for published documents that have no predicate type of
+// their own and are not in the shape of Evident's predicates: what a
+// document attestation's documentType says they are (DOCUMENT.md), and the
+// predicate type of a statement that embeds them.
+const (
+	// DocumentTypeSecurityTxt is a security.txt file (RFC 9116).
+	DocumentTypeSecurityTxt = "https://www.rfc-editor.org/rfc/rfc9116"
+	// DocumentTypeSecurityPolicyText and DocumentTypeCVDPolicyText are a
+	// policy written for people (SECURITY.md, reStructuredText, text).
+	DocumentTypeSecurityPolicyText = "https://evident.dev/document/security-policy/v1"
+	DocumentTypeCVDPolicyText      = "https://evident.dev/document/cvd-policy/v1"
+	// DocumentTypeSupportTable is a project's own table of release series
+	// and their end of support (OpenSSL's release metadata, endoflife.date
+	// answers).
+	DocumentTypeSupportTable = "https://evident.dev/document/support-table/v1"
+	// DocumentTypeOpenEoX is the prefix of OpenEoX's schema URIs; an
+	// OpenEoX core document is attested with its own $schema as its type.
+	DocumentTypeOpenEoX = "https://docs.oasis-open.org/openeox"
+	// DocumentTypeCLE is an Ecma TC54 Common Lifecycle Enumeration
+	// document, whose schema has no published URI yet.
+	DocumentTypeCLE = "https://evident.dev/document/cle/v1"
 )
 
 // kindPrefixes maps predicate type prefixes to kinds. A prefix matches the
@@ -93,6 +126,13 @@ var kindPrefixes = []struct {
 	{"https://evident.dev/attestation/vulnerability-handling", KindVulnerabilityHandling},
 	{"https://evident.dev/attestation/eu-declaration-of-conformity", KindEUDeclarationOfConformity},
 	{"https://evident.dev/attestation/steward-attestation", KindStewardAttestation},
+	{"https://evident.dev/attestation/withdrawal", KindWithdrawal},
+	{DocumentTypeSecurityTxt, KindCVDPolicy},
+	{"https://evident.dev/document/security-policy", KindSecurityPolicy},
+	{"https://evident.dev/document/cvd-policy", KindCVDPolicy},
+	{"https://evident.dev/document/support-table", KindSupportPeriod},
+	{DocumentTypeOpenEoX, KindSupportPeriod},
+	{"https://evident.dev/document/cle", KindSupportPeriod},
 }
 
 // Classify returns the kind of evidence a predicate type denotes, or
@@ -113,7 +153,7 @@ func KnownKind(k Kind) bool {
 	switch k {
 	case KindSBOM, KindVEX, KindAdvisory, KindProvenance, KindScorecard, KindSecurityInsights,
 		KindOSPSBaseline, KindSecurityPolicy, KindCVDPolicy, KindSupportPeriod,
-		KindVulnerabilityHandling, KindEUDeclarationOfConformity, KindStewardAttestation, KindOther:
+		KindVulnerabilityHandling, KindEUDeclarationOfConformity, KindStewardAttestation, KindWithdrawal, KindOther:
 		return true
 	}
 	return false

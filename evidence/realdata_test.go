@@ -41,10 +41,10 @@ func TestRealDocumentsAsEvidence(t *testing.T) {
 		{"csaf", PredicateCSAF, KindAdvisory},
 		{"scorecard", PredicateScorecard, KindScorecard},
 		{"security-insights", PredicateSecurityInsights, KindSecurityInsights},
-		{"security-policy", PredicateSecurityPolicy, KindSecurityPolicy},
-		{"security-txt", PredicateCVDPolicy, KindCVDPolicy},
+		{"security-policy", DocumentTypeSecurityPolicyText, KindSecurityPolicy},
+		{"security-txt", DocumentTypeSecurityTxt, KindCVDPolicy},
 		{"vuln-records", PredicateVulnerabilityRecord, KindAdvisory},
-		{"support-period", PredicateSupportPeriod, KindSupportPeriod},
+		{"support-period", DocumentTypeSupportTable, KindSupportPeriod},
 	}
 	unsafe := regexp.MustCompile(`[^A-Za-z0-9._-]`)
 	n := 0

@@ -225,6 +225,10 @@ type TrustedKey struct {
 	// rounded up, at least 1). Zero: no limit.
 	Rate  float64
 	Burst int
+	// Withdraw lets the key withdraw evidence that others signed, about
+	// subjects in its Namespaces (STATUS.md); every key may withdraw what
+	// it signed itself.
+	Withdraw bool
 }
 
 // maxKeysPerKeyID bounds the keys one DSSE keyid may name, so that a
@@ -283,6 +287,7 @@ type trustedKey struct {
 	namespaces []Namespace
 	rate       float64
 	burst      int
+	withdraw   bool
 }
 
 // NewTrustedKeys trusts keys only; see [NewTrustedSigners].
@@ -351,7 +356,7 @@ func newKeyPolicy(keys []TrustedKey) (*TrustedSigners, error) {
 		if e, ok := pub.(ed25519.PublicKey); ok {
 			pub = slices.Clone(e)
 		}
-		tk := &trustedKey{id: id, pub: pub, rate: k.Rate, burst: k.Burst}
+		tk := &trustedKey{id: id, pub: pub, rate: k.Rate, burst: k.Burst, withdraw: k.Withdraw}
 		if tk.rate > 0 && tk.burst == 0 {
 			tk.burst = max(1, int(math.Ceil(tk.rate)))
 		}
@@ -417,6 +422,17 @@ func (p *TrustedSigners) RateLimit(keyID string) (rate float64, burst int) {
 		return k.rate, k.burst
 	}
 	return 0, 0
+}
+
+// MayWithdraw reports whether the key with the given id may withdraw
+// evidence about purl that others signed: the operator trusts it for
+// withdrawals (TrustedKey.Withdraw) and for purl's namespace.
+func (p *TrustedSigners) MayWithdraw(keyID string, purl Purl) bool {
+	if p == nil {
+		return false
+	}
+	k, ok := p.keys[keyID]
+	return ok && k.withdraw && k.allows(purl)
 }
 
 // Allows reports whether the key with the given id is trusted for purl.

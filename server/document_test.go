@@ -23,7 +23,7 @@ func documentEnvelope(t testing.TB, subject string, digest map[string]string, do
 	t.Helper()
 	p, err := (&evidence.Document{
 		FileName: "SECURITY.md", MediaType: "text/markdown", Content: doc,
-		DocumentType: evidence.PredicateSecurityPolicy, Kind: evidence.KindSecurityPolicy,
+		DocumentType: evidence.DocumentTypeSecurityPolicyText, Kind: evidence.KindSecurityPolicy,
 		Format: "security policy (Markdown)", Title: "Security Policy",
 	}).Predicate()
 	if err != nil {

@@ -165,6 +165,18 @@ func (e *evidenceService) GetEvidence(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, err
 	}
+	j := s.newJudge(size)
+	ent, err := j.entry(ctx, idx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := j.item(ctx, idx, ent)
+	if err != nil {
+		return nil, err
+	}
+	if err := j.mark(ctx, ev, v); err != nil {
+		return nil, err
+	}
 	if req.Msg.GetIncludeEnvelope() {
 		if ev.GetSummary().GetEnvelopeSize() > uint64(s.opts.MaxEnvelopeSize) {
 			return nil, connect.NewError(connect.CodeResourceExhausted, errors.New("the envelope is too large for one message: use GetEnvelope, which streams it"))
@@ -231,12 +243,17 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 	case *evidentv1.QueryEvidenceRequest_DocumentDigest:
 		index, key = evidence.IndexDocument, q.DocumentDigest
 	}
+	currentOnly := req.Msg.GetCurrentOnly()
 	query := index + "\x00" + key
+	if currentOnly {
+		query += "\x00current"
+	}
 	before, err := parsePageToken(query, req.Msg.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
-	// Every proof in the page is against this one checkpoint.
+	// Every proof in the page is against this one checkpoint, and every
+	// status is judged in its tree.
 	cp, size := s.checkpoint()
 	if before == 0 || before > size {
 		before = size
@@ -246,16 +263,34 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 		limit = defaultPageSize
 	}
 	// Read one more than a page from each index: the newest limit of both,
-	// merged, are the page, and what is left says whether more follow.
-	idxs, err := s.scan(ctx, index, key, before, limit+1)
+	// merged, are the page, and what is left says whether more follow. A
+	// current-only answer reads every index key below before, since any
+	// number of superseded items may come first; keys are cheap, and the
+	// judge skips superseded items without reading their entries.
+	// A current-only scan is bounded too (maxCurrentOnlyScan keys per
+	// index): past it the page ends where the keys read end, and the
+	// token continues from there. floor is that end: every candidate at
+	// or above it has been read from both indexes.
+	n := limit + 1
+	var floor uint64
+	if currentOnly {
+		n = maxCurrentOnlyScan
+	}
+	idxs, err := s.scan(ctx, index, key, before, n)
 	if err != nil {
 		return nil, err
 	}
+	if currentOnly && len(idxs) == n {
+		floor = idxs[n-1]
+	}
 	fromPackage := map[uint64]bool{}
 	if pkgLevel != "" {
-		pidxs, err := s.scan(ctx, evidence.IndexPackageLevel, pkgLevel, before, limit+1)
+		pidxs, err := s.scan(ctx, evidence.IndexPackageLevel, pkgLevel, before, n)
 		if err != nil {
 			return nil, err
+		}
+		if currentOnly && len(pidxs) == n {
+			floor = max(floor, pidxs[n-1])
 		}
 		for _, i := range pidxs {
 			fromPackage[i] = true
@@ -265,29 +300,82 @@ func (e *evidenceService) QueryEvidence(ctx context.Context, req *connect.Reques
 		}
 		idxs = mergeNewestFirst(idxs, pidxs)
 	}
-	more := len(idxs) > limit
-	idxs = idxs[:min(len(idxs), limit)]
+	// subject is what an item's status is judged about: for a release
+	// query the release, or the package for package-level evidence; for
+	// other queries the item as a whole ("").
+	subject := func(i uint64) string {
+		switch {
+		case pkgLevel == "":
+			return ""
+		case fromPackage[i]:
+			return pkgLevel
+		}
+		return key
+	}
+	j := s.newJudge(size)
 	resp := &evidentv1.QueryEvidenceResponse{Checkpoint: string(cp)}
 	total := len(cp) + 256 // and the page token
-	for j, i := range idxs {
+	var last uint64
+	more := false
+	for _, i := range idxs {
+		if i < floor {
+			break
+		}
+		subj := subject(i)
+		if v, ok := j.known(subj, i); ok && currentOnly && v.status != evidentv1.EvidenceStatus_EVIDENCE_STATUS_CURRENT {
+			continue
+		}
+		if len(resp.Evidence) == limit {
+			more = true
+			break
+		}
+		e, err := j.entry(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		var v verdict
+		if subj == "" {
+			v, err = j.item(ctx, i, e)
+		} else {
+			v, err = j.about(ctx, i, e, subj)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if currentOnly && v.status != evidentv1.EvidenceStatus_EVIDENCE_STATUS_CURRENT {
+			continue
+		}
 		ev, err := s.evidenceAt(ctx, i, size)
 		if err != nil {
 			return nil, err
 		}
 		ev.PackageLevel = fromPackage[i]
+		if err := j.mark(ctx, ev, v); err != nil {
+			return nil, err
+		}
 		// A shorter page, never an empty one, rather than an answer the
 		// client can't receive.
-		if total += proto.Size(ev) + 8; j > 0 && total > s.opts.MaxResponseBytes {
-			idxs, more = idxs[:j], true
+		if total += proto.Size(ev) + 8; len(resp.Evidence) > 0 && total > s.opts.MaxResponseBytes {
+			more = true
 			break
 		}
 		resp.Evidence = append(resp.Evidence, ev)
+		last = i
 	}
-	if more {
-		resp.NextPageToken = pageToken(query, idxs[len(idxs)-1])
+	switch {
+	case more:
+		resp.NextPageToken = pageToken(query, last)
+	case floor > 0:
+		// Every candidate read was judged: go on below them.
+		resp.NextPageToken = pageToken(query, floor)
 	}
 	return connect.NewResponse(resp), nil
 }
+
+// maxCurrentOnlyScan bounds the index keys one current-only page reads
+// from each index: a release's history is short, but a predicate type's is
+// the whole log.
+var maxCurrentOnlyScan = 1 << 16
 
 // scan returns up to n log indexes below before filed under key in index,
 // newest first.

@@ -62,6 +62,12 @@ func (s *Handlers) prepareBatch(ctx context.Context, envs [][]byte, releases []s
 			errs[i] = evidenceError(err)
 			continue
 		}
+		if vs[j].PredicateType == evidence.PredicateWithdrawal {
+			if err := s.checkWithdrawal(ctx, vs[j], policy); err != nil {
+				errs[i] = err
+				continue
+			}
+		}
 		// Last, so that only envelopes the node would log count (and
 		// logPrepared gives back what the ledger refuses or had already).
 		if err := s.limits.take(policy, vs[j].SignerIDs, now); err != nil {

@@ -90,6 +90,7 @@ interrupted.`,
 	f.StringVar(&o.predicateType, "predicate-type", "", "in-toto predicate type URI of what the documents are, for documents attest doesn't recognise (or to override it)")
 	f.StringVarP(&o.out, "output", "o", "", "write the envelope here: a file, - for stdout, or a directory (required for several documents)")
 	c.MarkFlagsMutuallyExclusive("artifact", "digest")
+	c.AddCommand(a.attestGenerators()...) // attestgen.go
 	return c
 }
 

@@ -75,7 +75,7 @@ func TestBulkSubmitInterrupted(t *testing.T) {
 		st := &evidence.Statement{
 			Type:          evidence.StatementTypeV1,
 			Subject:       []evidence.Subject{{Name: fmt.Sprintf("pkg:pypi/bulk@1.%d.%d", i/100, i%100), Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}}},
-			PredicateType: evidence.PredicateSupportPeriod,
+			PredicateType: evidence.DocumentTypeSupportTable,
 			Predicate:     json.RawMessage(fmt.Sprintf(`{"supportedUntil":"2030-01-01","release":%d}`, i)),
 		}
 		payload, err := st.Marshal()

@@ -17,6 +17,7 @@ import (
 )
 
 func (a *app) queryCmd() *cobra.Command {
+	var current bool
 	c := &cobra.Command{
 		Use:   "query PURL",
 		Short: "Find and verify the evidence about a release or package",
@@ -68,6 +69,10 @@ asked (the others' answers are still shown).`,
 					return err
 				}
 				wg.Go(func() {
+					if current {
+						answers[i].results, answers[i].err = cl.QueryCurrent(cmd.Context(), purl)
+						return
+					}
 					answers[i].results, answers[i].err = cl.Query(cmd.Context(), purl)
 				})
 			}
@@ -114,6 +119,7 @@ asked (the others' answers are still shown).`,
 		},
 	}
 	a.addJSONFlag(c, "every item")
+	c.Flags().BoolVar(&current, "current", false, "only current items: leave out what is superseded or withdrawn (evidence/STATUS.md)")
 	return c
 }
 
@@ -150,12 +156,19 @@ type queryRow struct {
 	Checkpoint     string    `json:"checkpoint,omitempty"` // origin@size:root, when it verified
 	Verified       bool      `json:"verified"`
 	Error          string    `json:"error,omitempty"`
+	// Status is the node's word (evidence/STATUS.md): current, superseded
+	// or withdrawn.
+	Status           string  `json:"status,omitempty"`
+	SupersededBy     *uint64 `json:"superseded_by,omitempty"`
+	WithdrawnBy      *uint64 `json:"withdrawn_by,omitempty"`
+	WithdrawalReason string  `json:"withdrawal_reason,omitempty"`
 }
 
 // makeRows turns a result into one row per release of the queried package
 // that it names (one row, for a failed result whose entry didn't parse).
 func makeRows(r client.Result, q evidence.Purl, signers map[string]signer) []queryRow {
-	row := queryRow{Node: r.Node, LogIndex: r.Index, Verified: r.Verified, Signers: []string{}, Subjects: []string{}}
+	row := queryRow{Node: r.Node, LogIndex: r.Index, Verified: r.Verified, Signers: []string{}, Subjects: []string{},
+		Status: r.Status, SupersededBy: r.SupersededBy, WithdrawnBy: r.WithdrawnBy, WithdrawalReason: r.WithdrawalReason}
 	if r.Err != nil {
 		row.Error = r.Err.Error()
 	}
@@ -246,8 +259,13 @@ func printRows(a *app, rows []queryRow) {
 			logged = r.LoggedAt.Format(time.RFC3339)
 		}
 		status := "verified"
-		if !r.Verified {
+		switch {
+		case !r.Verified:
 			status = "FAILED: " + r.Error
+		case r.SupersededBy != nil:
+			status += fmt.Sprintf(", superseded by %d", *r.SupersededBy)
+		case r.WithdrawnBy != nil:
+			status += fmt.Sprintf(", withdrawn by %d: %s", *r.WithdrawnBy, cut(r.WithdrawalReason, 60))
 		}
 		kind := r.Kind
 		if r.PackageLevel {

@@ -53,7 +53,7 @@ kept in Evident nodes: signed, append-only, witnessed Merkle logs run by
 open-source foundations and software producers.
 
 Release managers:  evident keygen; evident attest; evident submit
-Manufacturers:     evident query; evident get; evident bundle; evident verify (offline)
+Manufacturers:     evident query; evident status; evident get; evident bundle; evident verify (offline)
 Auditors:          evident audit; evident mirror; evident monitor;
                    evident verify-misbehaviour; evident verify-omission
 
@@ -152,6 +152,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.submitCmd(),
 		a.queryCmd(),
 		a.getCmd(),
+		a.statusCmd(),
 		a.bundleCmd(),
 		a.verifyCmd(),
 		a.auditCmd(),

@@ -163,7 +163,7 @@ func signedEnvelope(t *testing.T, key ed25519.PrivateKey, purl string) []byte {
 	st := &evidence.Statement{
 		Type:          evidence.StatementTypeV1,
 		Subject:       []evidence.Subject{{Name: purl, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}}},
-		PredicateType: evidence.PredicateSupportPeriod,
+		PredicateType: evidence.DocumentTypeSupportTable,
 		Predicate:     json.RawMessage(`{"supportedUntil":"2030-01-01"}`),
 	}
 	payload, err := st.Marshal()

@@ -211,6 +211,11 @@ type Submitter struct {
 	// Burst is how many envelopes the key may have logged at once under
 	// rate_limit. Default 0, which means rate_limit rounded up, at least 1.
 	Burst int `yaml:"burst,omitempty"`
+
+	// Withdraw lets the key withdraw evidence that other signers logged
+	// about subjects in its namespaces (evidence/STATUS.md); any key may
+	// withdraw what it signed itself. Default false.
+	Withdraw bool `yaml:"withdraw,omitempty"`
 }
 
 // defaultGossipInterval is Config.GossipInterval's default.
@@ -314,7 +319,7 @@ func (c *Config) trust() (*evidence.TrustedSigners, error) {
 		if err != nil {
 			return nil, fmt.Errorf("submitters[%d] (%s): key: %w", i, s.Name, err)
 		}
-		cfg.Keys = append(cfg.Keys, evidence.TrustedKey{PublicKey: pub, KeyIDs: s.KeyIDs, Namespaces: s.Namespaces, Rate: s.RateLimit, Burst: s.Burst})
+		cfg.Keys = append(cfg.Keys, evidence.TrustedKey{PublicKey: pub, KeyIDs: s.KeyIDs, Namespaces: s.Namespaces, Rate: s.RateLimit, Burst: s.Burst, Withdraw: s.Withdraw})
 	}
 	for _, id := range c.Identities {
 		cfg.Identities = append(cfg.Identities, evidence.TrustedIdentity{

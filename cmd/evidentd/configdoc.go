@@ -137,5 +137,9 @@ var configKeyDocs = []struct{ key, comment string }{
 		"#   when to retry. Default 0: no limit.\n" +
 		"#\n" +
 		"#   burst is how many envelopes the key may have logged at once under\n" +
-		"#   rate_limit. Default 0, which means rate_limit rounded up, at least 1.\n"},
+		"#   rate_limit. Default 0, which means rate_limit rounded up, at least 1.\n" +
+		"#\n" +
+		"#   withdraw lets the key withdraw evidence that other signers logged about\n" +
+		"#   subjects in its namespaces (evidence/STATUS.md); any key may withdraw what\n" +
+		"#   it signed itself. Default false.\n"},
 }

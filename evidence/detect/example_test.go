@@ -20,7 +20,7 @@ func ExampleDetect() {
 	fmt.Println(r.MediaType)
 	// Output:
 	// security.txt (RFC 9116)
-	// https://evident.dev/attestation/cvd-policy/v1
+	// https://www.rfc-editor.org/rfc/rfc9116
 	// cvd-policy
 	// text/plain
 }

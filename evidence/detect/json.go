@@ -306,8 +306,16 @@ func classifyObject(o object, syntax string) (*Result, error) {
 		}
 		return result(format, evidence.PredicateVulnerabilityRecord, mediaType("application/json"), id), nil
 	}
+	// OpenEoX Core documents name their schema; attested as they are, with
+	// that schema as their type.
+	if sch, _ := o.str("$schema"); strings.HasPrefix(sch, evidence.DocumentTypeOpenEoX+"/") && o.has("end_of_security_support") {
+		return result("OpenEoX Core ("+syntax+")", sch, mediaType("application/json"), ""), nil
+	}
+	if isCLE(o) {
+		return result("Common Lifecycle Enumeration ("+syntax+")", evidence.DocumentTypeCLE, mediaType("application/json"), ""), nil
+	}
 	if isSupportPeriod(o) {
-		return result("support-period data ("+syntax+")", evidence.PredicateSupportPeriod, mediaType("application/json"), ""), nil
+		return result("support-period data ("+syntax+")", evidence.DocumentTypeSupportTable, mediaType("application/json"), ""), nil
 	}
 	return nil, nil
 }
@@ -483,8 +491,35 @@ func detectJSONArray(name string, trimmed []byte) (*Result, error) {
 	if allReleases(a) {
 		first, _ := decodeObject(a[0]) // allReleases has decoded it
 		if hasAny(first, "cycle", "releaseCycle", "name", "version") {
-			return result("support-period data (JSON array)", evidence.PredicateSupportPeriod, "application/json", ""), nil
+			return result("support-period data (JSON array)", evidence.DocumentTypeSupportTable, "application/json", ""), nil
 		}
 	}
 	return nil, unrecognized(name, "is a JSON array; evidence documents are JSON objects")
+}
+
+// cleEventTypes are the event types of the Common Lifecycle Enumeration
+// (Ecma TC54).
+var cleEventTypes = map[string]bool{
+	"released": true, "endOfDevelopment": true, "endOfSupport": true, "endOfLife": true,
+	"endOfMarketing": true, "supersededBy": true, "componentRenamed": true, "endOfDistribution": true,
+}
+
+// isCLE reports whether o is a Common Lifecycle Enumeration document: an
+// "events" array whose events have a CLE type and an effective time.
+func isCLE(o object) bool {
+	evs, ok := o.arr("events")
+	if !ok || len(evs) == 0 {
+		return false
+	}
+	for _, raw := range evs {
+		ev, err := decodeObject(raw)
+		if err != nil {
+			return false
+		}
+		t, _ := ev.str("type")
+		if !cleEventTypes[t] || !ev.has("effective") {
+			return false
+		}
+	}
+	return true
 }

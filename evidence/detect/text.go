@@ -28,7 +28,7 @@ func detectText(name, text string) (*Result, error) {
 		// A security.txt file is how a vendor publishes where to report
 		// vulnerabilities and its disclosure policy (RFC 9116, section 1):
 		// CVD evidence. It is served as text/plain (section 3).
-		return result(format, evidence.PredicateCVDPolicy, "text/plain", ""), nil
+		return result(format, evidence.DocumentTypeSecurityTxt, "text/plain", ""), nil
 	}
 	if r := securityPolicy(name, text); r != nil {
 		return r, nil
@@ -400,9 +400,9 @@ func securityPolicy(name, text string) *Result {
 	}
 	m := markupOf(name, o)
 	if strings.Contains(o.title, "disclosure") || containsWord(o.title, "cvd") {
-		return result("coordinated vulnerability disclosure policy ("+m.name+")", evidence.PredicateCVDPolicy, m.mediaType, o.heading)
+		return result("coordinated vulnerability disclosure policy ("+m.name+")", evidence.DocumentTypeCVDPolicyText, m.mediaType, o.heading)
 	}
-	return result("security policy ("+m.name+")", evidence.PredicateSecurityPolicy, m.mediaType, o.heading)
+	return result("security policy ("+m.name+")", evidence.DocumentTypeSecurityPolicyText, m.mediaType, o.heading)
 }
 
 // maxPointer bounds the prose of a pointer policy, in bytes: a sentence or
@@ -441,7 +441,7 @@ func pointerPolicy(name, text string, named bool) *Result {
 	if len(o.headings) == 0 {
 		title = "" // the first line of prose, not a title
 	}
-	return result("security policy pointer ("+m.name+")", evidence.PredicateSecurityPolicy, m.mediaType, title)
+	return result("security policy pointer ("+m.name+")", evidence.DocumentTypeSecurityPolicyText, m.mediaType, title)
 }
 
 // containsWord reports whether w occurs in s between non-letters.

@@ -17,14 +17,14 @@ import (
 )
 
 // Options returns base with the hooks that make the ledger an Evident log,
-// and its schema, the entry format's version (so that a ledger of another
-// entry version is refused):
+// and its schema, the entry format's and index schema's version (so that a
+// ledger of other entries, or indexed otherwise, is refused):
 // entries are deduplicated by envelope digest (evidence.Identity), filed
 // under their index keys (Keys), and Verify checks each stored envelope
 // against its entry (evidence.CheckEnvelope). The other fields are left as
 // base has them.
 func Options(base ledger.Options) ledger.Options {
-	base.Schema = evidence.EntryHeader
+	base.Schema = evidence.LedgerSchema
 	base.Identity = evidence.Identity
 	base.Index = index
 	base.CheckBlob = evidence.CheckEnvelope

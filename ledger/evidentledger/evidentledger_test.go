@@ -22,9 +22,9 @@ func TestKeys(t *testing.T) {
 		Encoding:       evidence.EncodingDSSE,
 		PredicateType:  evidence.PredicateOpenVEX,
 		Kind:           evidence.Classify(evidence.PredicateOpenVEX),
-		Document:       evidence.DocumentRef{Digest: sha256.Sum256([]byte("{}")), Size: 2, MediaType: "application/json"},
-		Format:         "OpenVEX v0.2.0",
-		Name:           "pkg:pypi/requests@2.32.3 and 2 more",
+		Document:       evidence.DocumentRef{Digest: sha256.Sum256([]byte("document")), Size: 8, MediaType: "application/json"},
+		Format:         "OpenVEX",
+		Name:           "vex",
 		Signers:        []string{"ed25519:" + strings.Repeat("ab", 32)},
 		Subjects: []evidence.EntrySubject{
 			{Purl: "pkg:pypi/requests@2.32.3", Digests: []evidence.Digest{{Alg: "sha256", Value: strings.Repeat("cd", 32)}, {Alg: "sha512", Value: strings.Repeat("ef", 64)}}},
@@ -41,8 +41,8 @@ func TestKeys(t *testing.T) {
 	if diff := cmp.Diff(fromBytes, Keys(e)); diff != "" {
 		t.Errorf("Keys differs from the Index option (-bytes +struct):\n%s", diff)
 	}
-	if len(fromBytes) != 2+2+3+1+1 {
-		t.Errorf("%d keys, want 2 releases, 2 packages, 3 digests, 1 predicate type and 1 document: %v", len(fromBytes), fromBytes)
+	if len(fromBytes) != 2+2+3+2+1+1 {
+		t.Errorf("%d keys, want 2 releases, 2 packages, 3 digests, 2 lineages, 1 predicate type and 1 document: %v", len(fromBytes), fromBytes)
 	}
 	if _, err := opts.Index([]byte("garbage")); err == nil {
 		t.Error("the Index option accepted a malformed entry")

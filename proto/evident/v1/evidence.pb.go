@@ -12,6 +12,7 @@ import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -23,6 +24,126 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// VexStatus is a VEX status, in OpenVEX's terms; CSAF product statuses and
+// CycloneDX analysis states map onto it (evidence/vex).
+type VexStatus int32
+
+const (
+	// No status.
+	VexStatus_VEX_STATUS_UNSPECIFIED VexStatus = 0
+	// The release is not affected by the vulnerability.
+	VexStatus_VEX_STATUS_NOT_AFFECTED VexStatus = 1
+	// The release is affected.
+	VexStatus_VEX_STATUS_AFFECTED VexStatus = 2
+	// The release contains a fix.
+	VexStatus_VEX_STATUS_FIXED VexStatus = 3
+	// It is not yet known whether the release is affected.
+	VexStatus_VEX_STATUS_UNDER_INVESTIGATION VexStatus = 4
+)
+
+// Enum value maps for VexStatus.
+var (
+	VexStatus_name = map[int32]string{
+		0: "VEX_STATUS_UNSPECIFIED",
+		1: "VEX_STATUS_NOT_AFFECTED",
+		2: "VEX_STATUS_AFFECTED",
+		3: "VEX_STATUS_FIXED",
+		4: "VEX_STATUS_UNDER_INVESTIGATION",
+	}
+	VexStatus_value = map[string]int32{
+		"VEX_STATUS_UNSPECIFIED":         0,
+		"VEX_STATUS_NOT_AFFECTED":        1,
+		"VEX_STATUS_AFFECTED":            2,
+		"VEX_STATUS_FIXED":               3,
+		"VEX_STATUS_UNDER_INVESTIGATION": 4,
+	}
+)
+
+func (x VexStatus) Enum() *VexStatus {
+	p := new(VexStatus)
+	*p = x
+	return p
+}
+
+func (x VexStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (VexStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_evident_v1_evidence_proto_enumTypes[0].Descriptor()
+}
+
+func (VexStatus) Type() protoreflect.EnumType {
+	return &file_evident_v1_evidence_proto_enumTypes[0]
+}
+
+func (x VexStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use VexStatus.Descriptor instead.
+func (VexStatus) EnumDescriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{0}
+}
+
+// SupportState says whether a release is supported with security updates
+// on a day.
+type SupportState int32
+
+const (
+	// Not judged.
+	SupportState_SUPPORT_STATE_UNSPECIFIED SupportState = 0
+	// A current statement says security updates are provided on that day.
+	SupportState_SUPPORT_STATE_SUPPORTED SupportState = 1
+	// A current statement says security updates ended before that day.
+	SupportState_SUPPORT_STATE_ENDED SupportState = 2
+	// No current support-period statement covers the release.
+	SupportState_SUPPORT_STATE_UNKNOWN SupportState = 3
+)
+
+// Enum value maps for SupportState.
+var (
+	SupportState_name = map[int32]string{
+		0: "SUPPORT_STATE_UNSPECIFIED",
+		1: "SUPPORT_STATE_SUPPORTED",
+		2: "SUPPORT_STATE_ENDED",
+		3: "SUPPORT_STATE_UNKNOWN",
+	}
+	SupportState_value = map[string]int32{
+		"SUPPORT_STATE_UNSPECIFIED": 0,
+		"SUPPORT_STATE_SUPPORTED":   1,
+		"SUPPORT_STATE_ENDED":       2,
+		"SUPPORT_STATE_UNKNOWN":     3,
+	}
+)
+
+func (x SupportState) Enum() *SupportState {
+	p := new(SupportState)
+	*p = x
+	return p
+}
+
+func (x SupportState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SupportState) Descriptor() protoreflect.EnumDescriptor {
+	return file_evident_v1_evidence_proto_enumTypes[1].Descriptor()
+}
+
+func (SupportState) Type() protoreflect.EnumType {
+	return &file_evident_v1_evidence_proto_enumTypes[1]
+}
+
+func (x SupportState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SupportState.Descriptor instead.
+func (SupportState) EnumDescriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{1}
+}
 
 // SubmitRequest carries one DSSE envelope to log.
 type SubmitRequest struct {
@@ -760,7 +881,11 @@ type QueryEvidenceRequest struct {
 	// The next_page_token of the previous page; empty for the first page.
 	// Opaque: clients must not build or change it, and must send the same query
 	// with it.
-	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Return only current items: leave out those that are superseded or
+	// withdrawn (evidence/STATUS.md). Every item returned still carries its
+	// status and an inclusion proof.
+	CurrentOnly   bool `protobuf:"varint,8,opt,name=current_only,json=currentOnly,proto3" json:"current_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -859,6 +984,13 @@ func (x *QueryEvidenceRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *QueryEvidenceRequest) GetCurrentOnly() bool {
+	if x != nil {
+		return x.CurrentOnly
+	}
+	return false
 }
 
 type isQueryEvidenceRequest_Query interface {
@@ -1189,12 +1321,653 @@ func (x *GetDocumentResponse) GetMediaType() string {
 	return ""
 }
 
+// GetStatusRequest names a release and a date.
+type GetStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The release: a Package URL with a version, e.g.
+	// "pkg:maven/org.apache.logging.log4j/log4j-core@2.24.1".
+	ReleasePurl string `protobuf:"bytes,1,opt,name=release_purl,json=releasePurl,proto3" json:"release_purl,omitempty"`
+	// The day to judge support on, "YYYY-MM-DD" (UTC). Empty: the node's
+	// today.
+	Date          string `protobuf:"bytes,2,opt,name=date,proto3" json:"date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatusRequest) Reset() {
+	*x = GetStatusRequest{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatusRequest) ProtoMessage() {}
+
+func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetStatusRequest) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetStatusRequest) GetReleasePurl() string {
+	if x != nil {
+		return x.ReleasePurl
+	}
+	return ""
+}
+
+func (x *GetStatusRequest) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+// GetStatusResponse is the outcome of GetStatus.
+type GetStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The signed checkpoint (c2sp.org/tlog-checkpoint note) that every
+	// inclusion proof in evidence is against; the answer was judged on that
+	// tree.
+	Checkpoint string `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// One entry per vulnerability, ordered by its id.
+	Vulnerabilities []*VulnerabilityStatus `protobuf:"bytes,2,rep,name=vulnerabilities,proto3" json:"vulnerabilities,omitempty"`
+	// Whether the release is supported on the date asked.
+	Support *SupportStatus `protobuf:"bytes,3,opt,name=support,proto3" json:"support,omitempty"`
+	// Every evidence item whose document made a VEX statement about the
+	// release, or a support statement above, once each, newest first, with
+	// its status and an inclusion proof: what a client needs to resolve the
+	// answer again.
+	Evidence []*Evidence `protobuf:"bytes,4,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	// Current VEX or support evidence about the release that the node could
+	// not read (a document it could not parse), by log index, with why.
+	Unread        []*UnreadEvidence `protobuf:"bytes,5,rep,name=unread,proto3" json:"unread,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatusResponse) Reset() {
+	*x = GetStatusResponse{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatusResponse) ProtoMessage() {}
+
+func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetStatusResponse) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetStatusResponse) GetCheckpoint() string {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return ""
+}
+
+func (x *GetStatusResponse) GetVulnerabilities() []*VulnerabilityStatus {
+	if x != nil {
+		return x.Vulnerabilities
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetSupport() *SupportStatus {
+	if x != nil {
+		return x.Support
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetEvidence() []*Evidence {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+func (x *GetStatusResponse) GetUnread() []*UnreadEvidence {
+	if x != nil {
+		return x.Unread
+	}
+	return nil
+}
+
+// UnreadEvidence is a current evidence item whose document the node could
+// not resolve.
+type UnreadEvidence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The item's log index.
+	LogIndex uint64 `protobuf:"varint,1,opt,name=log_index,json=logIndex,proto3" json:"log_index,omitempty"`
+	// Why it was not read, for people.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnreadEvidence) Reset() {
+	*x = UnreadEvidence{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnreadEvidence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnreadEvidence) ProtoMessage() {}
+
+func (x *UnreadEvidence) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnreadEvidence.ProtoReflect.Descriptor instead.
+func (*UnreadEvidence) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UnreadEvidence) GetLogIndex() uint64 {
+	if x != nil {
+		return x.LogIndex
+	}
+	return 0
+}
+
+func (x *UnreadEvidence) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// VulnerabilityStatus is the current VEX status of one vulnerability for a
+// release.
+type VulnerabilityStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The vulnerability's id as the deciding statement names it, e.g.
+	// "CVE-2021-44228".
+	Vulnerability string `protobuf:"bytes,1,opt,name=vulnerability,proto3" json:"vulnerability,omitempty"`
+	// Other ids the statements give it (aliases), sorted.
+	Aliases []string `protobuf:"bytes,2,rep,name=aliases,proto3" json:"aliases,omitempty"`
+	// The status the deciding statement gives.
+	Status VexStatus `protobuf:"varint,3,opt,name=status,proto3,enum=evident.v1.VexStatus" json:"status,omitempty"`
+	// The deciding statement's justification, for not_affected, e.g.
+	// "vulnerable_code_not_in_execute_path".
+	Justification string `protobuf:"bytes,4,opt,name=justification,proto3" json:"justification,omitempty"`
+	// The statement that decided the status.
+	DecidedBy *VexStatement `protobuf:"bytes,5,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	// Each signer's current statement about the vulnerability, the deciding
+	// one first: what conflicts with it stands beside it.
+	Statements []*VexStatement `protobuf:"bytes,6,rep,name=statements,proto3" json:"statements,omitempty"`
+	// True when the statements do not all give the same status.
+	Conflict      bool `protobuf:"varint,7,opt,name=conflict,proto3" json:"conflict,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VulnerabilityStatus) Reset() {
+	*x = VulnerabilityStatus{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VulnerabilityStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VulnerabilityStatus) ProtoMessage() {}
+
+func (x *VulnerabilityStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VulnerabilityStatus.ProtoReflect.Descriptor instead.
+func (*VulnerabilityStatus) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *VulnerabilityStatus) GetVulnerability() string {
+	if x != nil {
+		return x.Vulnerability
+	}
+	return ""
+}
+
+func (x *VulnerabilityStatus) GetAliases() []string {
+	if x != nil {
+		return x.Aliases
+	}
+	return nil
+}
+
+func (x *VulnerabilityStatus) GetStatus() VexStatus {
+	if x != nil {
+		return x.Status
+	}
+	return VexStatus_VEX_STATUS_UNSPECIFIED
+}
+
+func (x *VulnerabilityStatus) GetJustification() string {
+	if x != nil {
+		return x.Justification
+	}
+	return ""
+}
+
+func (x *VulnerabilityStatus) GetDecidedBy() *VexStatement {
+	if x != nil {
+		return x.DecidedBy
+	}
+	return nil
+}
+
+func (x *VulnerabilityStatus) GetStatements() []*VexStatement {
+	if x != nil {
+		return x.Statements
+	}
+	return nil
+}
+
+func (x *VulnerabilityStatus) GetConflict() bool {
+	if x != nil {
+		return x.Conflict
+	}
+	return false
+}
+
+// VexStatement is one VEX statement about a release, as a document says
+// it.
+type VexStatement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The log index of the evidence item whose document holds it.
+	LogIndex uint64 `protobuf:"varint,1,opt,name=log_index,json=logIndex,proto3" json:"log_index,omitempty"`
+	// Who signed that evidence item (signer ids).
+	Signers []string `protobuf:"bytes,2,rep,name=signers,proto3" json:"signers,omitempty"`
+	// The document's format: "OpenVEX", "CSAF", "CycloneDX".
+	Format string `protobuf:"bytes,3,opt,name=format,proto3" json:"format,omitempty"`
+	// The vulnerability id the statement uses.
+	Vulnerability string `protobuf:"bytes,4,opt,name=vulnerability,proto3" json:"vulnerability,omitempty"`
+	// The product id the statement names, that matched the release.
+	Product string `protobuf:"bytes,5,opt,name=product,proto3" json:"product,omitempty"`
+	// The status it gives.
+	Status VexStatus `protobuf:"varint,6,opt,name=status,proto3,enum=evident.v1.VexStatus" json:"status,omitempty"`
+	// Its justification (not_affected), in OpenVEX's terms where the format
+	// maps onto them, else as the document writes it.
+	Justification string `protobuf:"bytes,7,opt,name=justification,proto3" json:"justification,omitempty"`
+	// Its impact statement (why not affected), if any.
+	ImpactStatement string `protobuf:"bytes,8,opt,name=impact_statement,json=impactStatement,proto3" json:"impact_statement,omitempty"`
+	// Its action statement (what to do, for affected), if any.
+	ActionStatement string `protobuf:"bytes,9,opt,name=action_statement,json=actionStatement,proto3" json:"action_statement,omitempty"`
+	// When the statement was made, as the document says.
+	Timestamp *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	// True when the product the statement names is the release's whole
+	// package (every version), not the release itself.
+	PackageLevel  bool `protobuf:"varint,11,opt,name=package_level,json=packageLevel,proto3" json:"package_level,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VexStatement) Reset() {
+	*x = VexStatement{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VexStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VexStatement) ProtoMessage() {}
+
+func (x *VexStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VexStatement.ProtoReflect.Descriptor instead.
+func (*VexStatement) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *VexStatement) GetLogIndex() uint64 {
+	if x != nil {
+		return x.LogIndex
+	}
+	return 0
+}
+
+func (x *VexStatement) GetSigners() []string {
+	if x != nil {
+		return x.Signers
+	}
+	return nil
+}
+
+func (x *VexStatement) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *VexStatement) GetVulnerability() string {
+	if x != nil {
+		return x.Vulnerability
+	}
+	return ""
+}
+
+func (x *VexStatement) GetProduct() string {
+	if x != nil {
+		return x.Product
+	}
+	return ""
+}
+
+func (x *VexStatement) GetStatus() VexStatus {
+	if x != nil {
+		return x.Status
+	}
+	return VexStatus_VEX_STATUS_UNSPECIFIED
+}
+
+func (x *VexStatement) GetJustification() string {
+	if x != nil {
+		return x.Justification
+	}
+	return ""
+}
+
+func (x *VexStatement) GetImpactStatement() string {
+	if x != nil {
+		return x.ImpactStatement
+	}
+	return ""
+}
+
+func (x *VexStatement) GetActionStatement() string {
+	if x != nil {
+		return x.ActionStatement
+	}
+	return ""
+}
+
+func (x *VexStatement) GetTimestamp() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Timestamp
+	}
+	return nil
+}
+
+func (x *VexStatement) GetPackageLevel() bool {
+	if x != nil {
+		return x.PackageLevel
+	}
+	return false
+}
+
+// SupportStatus says whether a release is supported on a day, and by whose
+// statement.
+type SupportStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The day judged, "YYYY-MM-DD" (UTC).
+	Date string `protobuf:"bytes,1,opt,name=date,proto3" json:"date,omitempty"`
+	// The answer.
+	State SupportState `protobuf:"varint,2,opt,name=state,proto3,enum=evident.v1.SupportState" json:"state,omitempty"`
+	// The statement that decided it; absent when state is UNKNOWN.
+	DecidedBy *SupportStatement `protobuf:"bytes,3,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	// Every current support statement that covers the release, the deciding
+	// one first.
+	Statements    []*SupportStatement `protobuf:"bytes,4,rep,name=statements,proto3" json:"statements,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SupportStatus) Reset() {
+	*x = SupportStatus{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupportStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupportStatus) ProtoMessage() {}
+
+func (x *SupportStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupportStatus.ProtoReflect.Descriptor instead.
+func (*SupportStatus) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SupportStatus) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *SupportStatus) GetState() SupportState {
+	if x != nil {
+		return x.State
+	}
+	return SupportState_SUPPORT_STATE_UNSPECIFIED
+}
+
+func (x *SupportStatus) GetDecidedBy() *SupportStatement {
+	if x != nil {
+		return x.DecidedBy
+	}
+	return nil
+}
+
+func (x *SupportStatus) GetStatements() []*SupportStatement {
+	if x != nil {
+		return x.Statements
+	}
+	return nil
+}
+
+// SupportStatement is one statement of a support period that covers a
+// release.
+type SupportStatement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The log index of the evidence item that makes it.
+	LogIndex uint64 `protobuf:"varint,1,opt,name=log_index,json=logIndex,proto3" json:"log_index,omitempty"`
+	// Who signed that evidence item (signer ids).
+	Signers []string `protobuf:"bytes,2,rep,name=signers,proto3" json:"signers,omitempty"`
+	// The document's format, e.g. "Evident support period", "OpenEoX",
+	// "CLE".
+	Format string `protobuf:"bytes,3,opt,name=format,proto3" json:"format,omitempty"`
+	// What it covers: "release" (the release itself) or "release-line" (a
+	// line of releases the release belongs to).
+	Covers string `protobuf:"bytes,4,opt,name=covers,proto3" json:"covers,omitempty"`
+	// The release line, for "release-line", e.g. "2.24".
+	ReleaseLine string `protobuf:"bytes,5,opt,name=release_line,json=releaseLine,proto3" json:"release_line,omitempty"`
+	// The last day of security updates; absent when the statement says the
+	// end is still to be announced.
+	EndOfSecuritySupport *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=end_of_security_support,json=endOfSecuritySupport,proto3" json:"end_of_security_support,omitempty"`
+	// The end of life (all support), if the statement gives it.
+	EndOfLife *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=end_of_life,json=endOfLife,proto3" json:"end_of_life,omitempty"`
+	// The answer this statement gives for the day asked.
+	State SupportState `protobuf:"varint,8,opt,name=state,proto3,enum=evident.v1.SupportState" json:"state,omitempty"`
+	// True when the statement's subject is the release's whole package.
+	PackageLevel  bool `protobuf:"varint,9,opt,name=package_level,json=packageLevel,proto3" json:"package_level,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SupportStatement) Reset() {
+	*x = SupportStatement{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupportStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupportStatement) ProtoMessage() {}
+
+func (x *SupportStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupportStatement.ProtoReflect.Descriptor instead.
+func (*SupportStatement) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SupportStatement) GetLogIndex() uint64 {
+	if x != nil {
+		return x.LogIndex
+	}
+	return 0
+}
+
+func (x *SupportStatement) GetSigners() []string {
+	if x != nil {
+		return x.Signers
+	}
+	return nil
+}
+
+func (x *SupportStatement) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *SupportStatement) GetCovers() string {
+	if x != nil {
+		return x.Covers
+	}
+	return ""
+}
+
+func (x *SupportStatement) GetReleaseLine() string {
+	if x != nil {
+		return x.ReleaseLine
+	}
+	return ""
+}
+
+func (x *SupportStatement) GetEndOfSecuritySupport() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndOfSecuritySupport
+	}
+	return nil
+}
+
+func (x *SupportStatement) GetEndOfLife() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndOfLife
+	}
+	return nil
+}
+
+func (x *SupportStatement) GetState() SupportState {
+	if x != nil {
+		return x.State
+	}
+	return SupportState_SUPPORT_STATE_UNSPECIFIED
+}
+
+func (x *SupportStatement) GetPackageLevel() bool {
+	if x != nil {
+		return x.PackageLevel
+	}
+	return false
+}
+
 var File_evident_v1_evidence_proto protoreflect.FileDescriptor
 
 const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\n" +
 	"\x19evident/v1/evidence.proto\x12\n" +
-	"evident.v1\x1a\x1bbuf/validate/validate.proto\x1a\x16evident/v1/types.proto\"\x97\x01\n" +
+	"evident.v1\x1a\x1bbuf/validate/validate.proto\x1a\x16evident/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x01\n" +
 	"\rSubmitRequest\x12)\n" +
 	"\benvelope\x18\x01 \x01(\fB\r\xbaH\n" +
 	"\xc8\x01\x01z\x05\x18\x80\x80\x80 R\benvelope\x12.\n" +
@@ -1240,7 +2013,7 @@ const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\bevidence\x18\x01 \x01(\v2\x14.evident.v1.EvidenceR\bevidence\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\tR\n" +
-	"checkpoint\"\xfb\b\n" +
+	"checkpoint\"\x9e\t\n" +
 	"\x14QueryEvidenceRequest\x12\xa8\x02\n" +
 	"\frelease_purl\x18\x01 \x01(\tB\x82\x02\xbaH\xfe\x01\xba\x01\xf5\x01\n" +
 	"\x13release_purl.format\x12|must be a Package URL naming a release, with its version, e.g. pkg:pypi/requests@2.32.3 (use package_purl for every version)\x1a`this.matches(r'^pkg:/*[A-Za-z][A-Za-z0-9.+-]*/[^?#\\s]*[^/?#@\\s]@[^@/?#\\s]+(\\?[^#\\s]*)?(#\\S*)?$')r\x03\x18\x80\bH\x00R\vreleasePurl\x12\xfe\x01\n" +
@@ -1254,7 +2027,8 @@ const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\tpage_size\x18\x05 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tpageTokenB\x0e\n" +
+	"page_token\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tpageToken\x12!\n" +
+	"\fcurrent_only\x18\b \x01(\bR\vcurrentOnlyB\x0e\n" +
 	"\x05query\x12\x05\xbaH\x02\b\x01\"\x91\x01\n" +
 	"\x15QueryEvidenceResponse\x120\n" +
 	"\bevidence\x18\x01 \x03(\v2\x14.evident.v1.EvidenceR\bevidence\x12&\n" +
@@ -1277,7 +2051,76 @@ const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\n" +
 	"total_size\x18\x02 \x01(\x04R\ttotalSize\x12\x1d\n" +
 	"\n" +
-	"media_type\x18\x03 \x01(\tR\tmediaType2\xc1\x04\n" +
+	"media_type\x18\x03 \x01(\tR\tmediaType\"\xad\x03\n" +
+	"\x10GetStatusRequest\x12\x84\x02\n" +
+	"\frelease_purl\x18\x01 \x01(\tB\xe0\x01\xbaH\xdc\x01\xba\x01\xd0\x01\n" +
+	"\x13release_purl.format\x12Wmust be a Package URL naming a release, with its version, e.g. pkg:pypi/requests@2.32.3\x1a`this.matches(r'^pkg:/*[A-Za-z][A-Za-z0-9.+-]*/[^?#\\s]*[^/?#@\\s]@[^@/?#\\s]+(\\?[^#\\s]*)?(#\\S*)?$')\xc8\x01\x01r\x03\x18\x80\bR\vreleasePurl\x12\x91\x01\n" +
+	"\x04date\x18\x02 \x01(\tB}\xbaHz\xba\x01w\n" +
+	"\vdate.format\x12+must be a date, YYYY-MM-DD, e.g. 2027-01-31\x1a;this == '' || this.matches(r'^[0-9]{4}-[0-9]{2}-[0-9]{2}$')R\x04date\"\x99\x02\n" +
+	"\x11GetStatusResponse\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\tR\n" +
+	"checkpoint\x12I\n" +
+	"\x0fvulnerabilities\x18\x02 \x03(\v2\x1f.evident.v1.VulnerabilityStatusR\x0fvulnerabilities\x123\n" +
+	"\asupport\x18\x03 \x01(\v2\x19.evident.v1.SupportStatusR\asupport\x120\n" +
+	"\bevidence\x18\x04 \x03(\v2\x14.evident.v1.EvidenceR\bevidence\x122\n" +
+	"\x06unread\x18\x05 \x03(\v2\x1a.evident.v1.UnreadEvidenceR\x06unread\"E\n" +
+	"\x0eUnreadEvidence\x12\x1b\n" +
+	"\tlog_index\x18\x01 \x01(\x04R\blogIndex\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xb9\x02\n" +
+	"\x13VulnerabilityStatus\x12$\n" +
+	"\rvulnerability\x18\x01 \x01(\tR\rvulnerability\x12\x18\n" +
+	"\aaliases\x18\x02 \x03(\tR\aaliases\x12-\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x15.evident.v1.VexStatusR\x06status\x12$\n" +
+	"\rjustification\x18\x04 \x01(\tR\rjustification\x127\n" +
+	"\n" +
+	"decided_by\x18\x05 \x01(\v2\x18.evident.v1.VexStatementR\tdecidedBy\x128\n" +
+	"\n" +
+	"statements\x18\x06 \x03(\v2\x18.evident.v1.VexStatementR\n" +
+	"statements\x12\x1a\n" +
+	"\bconflict\x18\a \x01(\bR\bconflict\"\xa7\x03\n" +
+	"\fVexStatement\x12\x1b\n" +
+	"\tlog_index\x18\x01 \x01(\x04R\blogIndex\x12\x18\n" +
+	"\asigners\x18\x02 \x03(\tR\asigners\x12\x16\n" +
+	"\x06format\x18\x03 \x01(\tR\x06format\x12$\n" +
+	"\rvulnerability\x18\x04 \x01(\tR\rvulnerability\x12\x18\n" +
+	"\aproduct\x18\x05 \x01(\tR\aproduct\x12-\n" +
+	"\x06status\x18\x06 \x01(\x0e2\x15.evident.v1.VexStatusR\x06status\x12$\n" +
+	"\rjustification\x18\a \x01(\tR\rjustification\x12)\n" +
+	"\x10impact_statement\x18\b \x01(\tR\x0fimpactStatement\x12)\n" +
+	"\x10action_statement\x18\t \x01(\tR\x0factionStatement\x128\n" +
+	"\ttimestamp\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12#\n" +
+	"\rpackage_level\x18\v \x01(\bR\fpackageLevel\"\xce\x01\n" +
+	"\rSupportStatus\x12\x12\n" +
+	"\x04date\x18\x01 \x01(\tR\x04date\x12.\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x18.evident.v1.SupportStateR\x05state\x12;\n" +
+	"\n" +
+	"decided_by\x18\x03 \x01(\v2\x1c.evident.v1.SupportStatementR\tdecidedBy\x12<\n" +
+	"\n" +
+	"statements\x18\x04 \x03(\v2\x1c.evident.v1.SupportStatementR\n" +
+	"statements\"\x80\x03\n" +
+	"\x10SupportStatement\x12\x1b\n" +
+	"\tlog_index\x18\x01 \x01(\x04R\blogIndex\x12\x18\n" +
+	"\asigners\x18\x02 \x03(\tR\asigners\x12\x16\n" +
+	"\x06format\x18\x03 \x01(\tR\x06format\x12\x16\n" +
+	"\x06covers\x18\x04 \x01(\tR\x06covers\x12!\n" +
+	"\frelease_line\x18\x05 \x01(\tR\vreleaseLine\x12Q\n" +
+	"\x17end_of_security_support\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x14endOfSecuritySupport\x12:\n" +
+	"\vend_of_life\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tendOfLife\x12.\n" +
+	"\x05state\x18\b \x01(\x0e2\x18.evident.v1.SupportStateR\x05state\x12#\n" +
+	"\rpackage_level\x18\t \x01(\bR\fpackageLevel*\x97\x01\n" +
+	"\tVexStatus\x12\x1a\n" +
+	"\x16VEX_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17VEX_STATUS_NOT_AFFECTED\x10\x01\x12\x17\n" +
+	"\x13VEX_STATUS_AFFECTED\x10\x02\x12\x14\n" +
+	"\x10VEX_STATUS_FIXED\x10\x03\x12\"\n" +
+	"\x1eVEX_STATUS_UNDER_INVESTIGATION\x10\x04*~\n" +
+	"\fSupportState\x12\x1d\n" +
+	"\x19SUPPORT_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17SUPPORT_STATE_SUPPORTED\x10\x01\x12\x17\n" +
+	"\x13SUPPORT_STATE_ENDED\x10\x02\x12\x19\n" +
+	"\x15SUPPORT_STATE_UNKNOWN\x10\x032\x8b\x05\n" +
 	"\x0fEvidenceService\x12?\n" +
 	"\x06Submit\x12\x19.evident.v1.SubmitRequest\x1a\x1a.evident.v1.SubmitResponse\x12S\n" +
 	"\fSubmitStream\x12\x1f.evident.v1.SubmitStreamRequest\x1a .evident.v1.SubmitStreamResponse(\x01\x12N\n" +
@@ -1285,7 +2128,8 @@ const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\vGetEvidence\x12\x1e.evident.v1.GetEvidenceRequest\x1a\x1f.evident.v1.GetEvidenceResponse\x12T\n" +
 	"\rQueryEvidence\x12 .evident.v1.QueryEvidenceRequest\x1a!.evident.v1.QueryEvidenceResponse\x12P\n" +
 	"\vGetEnvelope\x12\x1e.evident.v1.GetEnvelopeRequest\x1a\x1f.evident.v1.GetEnvelopeResponse0\x01\x12P\n" +
-	"\vGetDocument\x12\x1e.evident.v1.GetDocumentRequest\x1a\x1f.evident.v1.GetDocumentResponse0\x01B\xa3\x01\n" +
+	"\vGetDocument\x12\x1e.evident.v1.GetDocumentRequest\x1a\x1f.evident.v1.GetDocumentResponse0\x01\x12H\n" +
+	"\tGetStatus\x12\x1c.evident.v1.GetStatusRequest\x1a\x1d.evident.v1.GetStatusResponseB\xa3\x01\n" +
 	"\x0ecom.evident.v1B\rEvidenceProtoP\x01Z9github.com/evident-dev/evident/proto/evident/v1;evidentv1\xa2\x02\x03EXX\xaa\x02\n" +
 	"Evident.V1\xca\x02\n" +
 	"Evident\\V1\xe2\x02\x16Evident\\V1\\GPBMetadata\xea\x02\vEvident::V1b\x06proto3"
@@ -1302,56 +2146,84 @@ func file_evident_v1_evidence_proto_rawDescGZIP() []byte {
 	return file_evident_v1_evidence_proto_rawDescData
 }
 
-var file_evident_v1_evidence_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_evident_v1_evidence_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_evident_v1_evidence_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_evident_v1_evidence_proto_goTypes = []any{
-	(*SubmitRequest)(nil),         // 0: evident.v1.SubmitRequest
-	(*SubmitResponse)(nil),        // 1: evident.v1.SubmitResponse
-	(*SubmitStreamRequest)(nil),   // 2: evident.v1.SubmitStreamRequest
-	(*SubmitStreamHeader)(nil),    // 3: evident.v1.SubmitStreamHeader
-	(*SubmitStreamResponse)(nil),  // 4: evident.v1.SubmitStreamResponse
-	(*SubmitBatchRequest)(nil),    // 5: evident.v1.SubmitBatchRequest
-	(*SubmitBatchResponse)(nil),   // 6: evident.v1.SubmitBatchResponse
-	(*SubmitBatchResult)(nil),     // 7: evident.v1.SubmitBatchResult
-	(*GetEvidenceRequest)(nil),    // 8: evident.v1.GetEvidenceRequest
-	(*GetEvidenceResponse)(nil),   // 9: evident.v1.GetEvidenceResponse
-	(*QueryEvidenceRequest)(nil),  // 10: evident.v1.QueryEvidenceRequest
-	(*QueryEvidenceResponse)(nil), // 11: evident.v1.QueryEvidenceResponse
-	(*GetEnvelopeRequest)(nil),    // 12: evident.v1.GetEnvelopeRequest
-	(*GetEnvelopeResponse)(nil),   // 13: evident.v1.GetEnvelopeResponse
-	(*GetDocumentRequest)(nil),    // 14: evident.v1.GetDocumentRequest
-	(*GetDocumentResponse)(nil),   // 15: evident.v1.GetDocumentResponse
-	(*SubmitResult)(nil),          // 16: evident.v1.SubmitResult
-	(*Status)(nil),                // 17: evident.v1.Status
-	(*Evidence)(nil),              // 18: evident.v1.Evidence
+	(VexStatus)(0),                // 0: evident.v1.VexStatus
+	(SupportState)(0),             // 1: evident.v1.SupportState
+	(*SubmitRequest)(nil),         // 2: evident.v1.SubmitRequest
+	(*SubmitResponse)(nil),        // 3: evident.v1.SubmitResponse
+	(*SubmitStreamRequest)(nil),   // 4: evident.v1.SubmitStreamRequest
+	(*SubmitStreamHeader)(nil),    // 5: evident.v1.SubmitStreamHeader
+	(*SubmitStreamResponse)(nil),  // 6: evident.v1.SubmitStreamResponse
+	(*SubmitBatchRequest)(nil),    // 7: evident.v1.SubmitBatchRequest
+	(*SubmitBatchResponse)(nil),   // 8: evident.v1.SubmitBatchResponse
+	(*SubmitBatchResult)(nil),     // 9: evident.v1.SubmitBatchResult
+	(*GetEvidenceRequest)(nil),    // 10: evident.v1.GetEvidenceRequest
+	(*GetEvidenceResponse)(nil),   // 11: evident.v1.GetEvidenceResponse
+	(*QueryEvidenceRequest)(nil),  // 12: evident.v1.QueryEvidenceRequest
+	(*QueryEvidenceResponse)(nil), // 13: evident.v1.QueryEvidenceResponse
+	(*GetEnvelopeRequest)(nil),    // 14: evident.v1.GetEnvelopeRequest
+	(*GetEnvelopeResponse)(nil),   // 15: evident.v1.GetEnvelopeResponse
+	(*GetDocumentRequest)(nil),    // 16: evident.v1.GetDocumentRequest
+	(*GetDocumentResponse)(nil),   // 17: evident.v1.GetDocumentResponse
+	(*GetStatusRequest)(nil),      // 18: evident.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),     // 19: evident.v1.GetStatusResponse
+	(*UnreadEvidence)(nil),        // 20: evident.v1.UnreadEvidence
+	(*VulnerabilityStatus)(nil),   // 21: evident.v1.VulnerabilityStatus
+	(*VexStatement)(nil),          // 22: evident.v1.VexStatement
+	(*SupportStatus)(nil),         // 23: evident.v1.SupportStatus
+	(*SupportStatement)(nil),      // 24: evident.v1.SupportStatement
+	(*SubmitResult)(nil),          // 25: evident.v1.SubmitResult
+	(*Status)(nil),                // 26: evident.v1.Status
+	(*Evidence)(nil),              // 27: evident.v1.Evidence
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
 }
 var file_evident_v1_evidence_proto_depIdxs = []int32{
-	16, // 0: evident.v1.SubmitResponse.result:type_name -> evident.v1.SubmitResult
-	3,  // 1: evident.v1.SubmitStreamRequest.header:type_name -> evident.v1.SubmitStreamHeader
-	16, // 2: evident.v1.SubmitStreamResponse.result:type_name -> evident.v1.SubmitResult
-	7,  // 3: evident.v1.SubmitBatchResponse.results:type_name -> evident.v1.SubmitBatchResult
-	16, // 4: evident.v1.SubmitBatchResult.result:type_name -> evident.v1.SubmitResult
-	17, // 5: evident.v1.SubmitBatchResult.error:type_name -> evident.v1.Status
-	18, // 6: evident.v1.GetEvidenceResponse.evidence:type_name -> evident.v1.Evidence
-	18, // 7: evident.v1.QueryEvidenceResponse.evidence:type_name -> evident.v1.Evidence
-	0,  // 8: evident.v1.EvidenceService.Submit:input_type -> evident.v1.SubmitRequest
-	2,  // 9: evident.v1.EvidenceService.SubmitStream:input_type -> evident.v1.SubmitStreamRequest
-	5,  // 10: evident.v1.EvidenceService.SubmitBatch:input_type -> evident.v1.SubmitBatchRequest
-	8,  // 11: evident.v1.EvidenceService.GetEvidence:input_type -> evident.v1.GetEvidenceRequest
-	10, // 12: evident.v1.EvidenceService.QueryEvidence:input_type -> evident.v1.QueryEvidenceRequest
-	12, // 13: evident.v1.EvidenceService.GetEnvelope:input_type -> evident.v1.GetEnvelopeRequest
-	14, // 14: evident.v1.EvidenceService.GetDocument:input_type -> evident.v1.GetDocumentRequest
-	1,  // 15: evident.v1.EvidenceService.Submit:output_type -> evident.v1.SubmitResponse
-	4,  // 16: evident.v1.EvidenceService.SubmitStream:output_type -> evident.v1.SubmitStreamResponse
-	6,  // 17: evident.v1.EvidenceService.SubmitBatch:output_type -> evident.v1.SubmitBatchResponse
-	9,  // 18: evident.v1.EvidenceService.GetEvidence:output_type -> evident.v1.GetEvidenceResponse
-	11, // 19: evident.v1.EvidenceService.QueryEvidence:output_type -> evident.v1.QueryEvidenceResponse
-	13, // 20: evident.v1.EvidenceService.GetEnvelope:output_type -> evident.v1.GetEnvelopeResponse
-	15, // 21: evident.v1.EvidenceService.GetDocument:output_type -> evident.v1.GetDocumentResponse
-	15, // [15:22] is the sub-list for method output_type
-	8,  // [8:15] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	25, // 0: evident.v1.SubmitResponse.result:type_name -> evident.v1.SubmitResult
+	5,  // 1: evident.v1.SubmitStreamRequest.header:type_name -> evident.v1.SubmitStreamHeader
+	25, // 2: evident.v1.SubmitStreamResponse.result:type_name -> evident.v1.SubmitResult
+	9,  // 3: evident.v1.SubmitBatchResponse.results:type_name -> evident.v1.SubmitBatchResult
+	25, // 4: evident.v1.SubmitBatchResult.result:type_name -> evident.v1.SubmitResult
+	26, // 5: evident.v1.SubmitBatchResult.error:type_name -> evident.v1.Status
+	27, // 6: evident.v1.GetEvidenceResponse.evidence:type_name -> evident.v1.Evidence
+	27, // 7: evident.v1.QueryEvidenceResponse.evidence:type_name -> evident.v1.Evidence
+	21, // 8: evident.v1.GetStatusResponse.vulnerabilities:type_name -> evident.v1.VulnerabilityStatus
+	23, // 9: evident.v1.GetStatusResponse.support:type_name -> evident.v1.SupportStatus
+	27, // 10: evident.v1.GetStatusResponse.evidence:type_name -> evident.v1.Evidence
+	20, // 11: evident.v1.GetStatusResponse.unread:type_name -> evident.v1.UnreadEvidence
+	0,  // 12: evident.v1.VulnerabilityStatus.status:type_name -> evident.v1.VexStatus
+	22, // 13: evident.v1.VulnerabilityStatus.decided_by:type_name -> evident.v1.VexStatement
+	22, // 14: evident.v1.VulnerabilityStatus.statements:type_name -> evident.v1.VexStatement
+	0,  // 15: evident.v1.VexStatement.status:type_name -> evident.v1.VexStatus
+	28, // 16: evident.v1.VexStatement.timestamp:type_name -> google.protobuf.Timestamp
+	1,  // 17: evident.v1.SupportStatus.state:type_name -> evident.v1.SupportState
+	24, // 18: evident.v1.SupportStatus.decided_by:type_name -> evident.v1.SupportStatement
+	24, // 19: evident.v1.SupportStatus.statements:type_name -> evident.v1.SupportStatement
+	28, // 20: evident.v1.SupportStatement.end_of_security_support:type_name -> google.protobuf.Timestamp
+	28, // 21: evident.v1.SupportStatement.end_of_life:type_name -> google.protobuf.Timestamp
+	1,  // 22: evident.v1.SupportStatement.state:type_name -> evident.v1.SupportState
+	2,  // 23: evident.v1.EvidenceService.Submit:input_type -> evident.v1.SubmitRequest
+	4,  // 24: evident.v1.EvidenceService.SubmitStream:input_type -> evident.v1.SubmitStreamRequest
+	7,  // 25: evident.v1.EvidenceService.SubmitBatch:input_type -> evident.v1.SubmitBatchRequest
+	10, // 26: evident.v1.EvidenceService.GetEvidence:input_type -> evident.v1.GetEvidenceRequest
+	12, // 27: evident.v1.EvidenceService.QueryEvidence:input_type -> evident.v1.QueryEvidenceRequest
+	14, // 28: evident.v1.EvidenceService.GetEnvelope:input_type -> evident.v1.GetEnvelopeRequest
+	16, // 29: evident.v1.EvidenceService.GetDocument:input_type -> evident.v1.GetDocumentRequest
+	18, // 30: evident.v1.EvidenceService.GetStatus:input_type -> evident.v1.GetStatusRequest
+	3,  // 31: evident.v1.EvidenceService.Submit:output_type -> evident.v1.SubmitResponse
+	6,  // 32: evident.v1.EvidenceService.SubmitStream:output_type -> evident.v1.SubmitStreamResponse
+	8,  // 33: evident.v1.EvidenceService.SubmitBatch:output_type -> evident.v1.SubmitBatchResponse
+	11, // 34: evident.v1.EvidenceService.GetEvidence:output_type -> evident.v1.GetEvidenceResponse
+	13, // 35: evident.v1.EvidenceService.QueryEvidence:output_type -> evident.v1.QueryEvidenceResponse
+	15, // 36: evident.v1.EvidenceService.GetEnvelope:output_type -> evident.v1.GetEnvelopeResponse
+	17, // 37: evident.v1.EvidenceService.GetDocument:output_type -> evident.v1.GetDocumentResponse
+	19, // 38: evident.v1.EvidenceService.GetStatus:output_type -> evident.v1.GetStatusResponse
+	31, // [31:39] is the sub-list for method output_type
+	23, // [23:31] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_evident_v1_evidence_proto_init() }
@@ -1385,13 +2257,14 @@ func file_evident_v1_evidence_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evident_v1_evidence_proto_rawDesc), len(file_evident_v1_evidence_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   16,
+			NumEnums:      2,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_evident_v1_evidence_proto_goTypes,
 		DependencyIndexes: file_evident_v1_evidence_proto_depIdxs,
+		EnumInfos:         file_evident_v1_evidence_proto_enumTypes,
 		MessageInfos:      file_evident_v1_evidence_proto_msgTypes,
 	}.Build()
 	File_evident_v1_evidence_proto = out.File

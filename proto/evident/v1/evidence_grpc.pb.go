@@ -28,6 +28,7 @@ const (
 	EvidenceService_QueryEvidence_FullMethodName = "/evident.v1.EvidenceService/QueryEvidence"
 	EvidenceService_GetEnvelope_FullMethodName   = "/evident.v1.EvidenceService/GetEnvelope"
 	EvidenceService_GetDocument_FullMethodName   = "/evident.v1.EvidenceService/GetDocument"
+	EvidenceService_GetStatus_FullMethodName     = "/evident.v1.EvidenceService/GetStatus"
 )
 
 // EvidenceServiceClient is the client API for EvidenceService service.
@@ -76,6 +77,15 @@ type EvidenceServiceClient interface {
 	// exact bytes the project published, taken out of the first envelope that
 	// carries it.
 	GetDocument(ctx context.Context, in *GetDocumentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetDocumentResponse], error)
+	// GetStatus says what holds now for one release: the current VEX status
+	// of each vulnerability that the release's current VEX evidence (OpenVEX,
+	// CSAF VEX, CycloneDX VEX) names, and whether the release is supported on
+	// a date. Each answer names the statement that decided it, and shows
+	// conflicting statements beside it; every evidence item cited is in the
+	// response with an inclusion proof against one checkpoint, so a client
+	// can fetch the documents and resolve them again itself (package
+	// evidence/vex and evidence/support hold the rules).
+	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
 }
 
 type evidenceServiceClient struct {
@@ -177,6 +187,16 @@ func (c *evidenceServiceClient) GetDocument(ctx context.Context, in *GetDocument
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type EvidenceService_GetDocumentClient = grpc.ServerStreamingClient[GetDocumentResponse]
 
+func (c *evidenceServiceClient) GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStatusResponse)
+	err := c.cc.Invoke(ctx, EvidenceService_GetStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EvidenceServiceServer is the server API for EvidenceService service.
 // All implementations must embed UnimplementedEvidenceServiceServer
 // for forward compatibility.
@@ -223,6 +243,15 @@ type EvidenceServiceServer interface {
 	// exact bytes the project published, taken out of the first envelope that
 	// carries it.
 	GetDocument(*GetDocumentRequest, grpc.ServerStreamingServer[GetDocumentResponse]) error
+	// GetStatus says what holds now for one release: the current VEX status
+	// of each vulnerability that the release's current VEX evidence (OpenVEX,
+	// CSAF VEX, CycloneDX VEX) names, and whether the release is supported on
+	// a date. Each answer names the statement that decided it, and shows
+	// conflicting statements beside it; every evidence item cited is in the
+	// response with an inclusion proof against one checkpoint, so a client
+	// can fetch the documents and resolve them again itself (package
+	// evidence/vex and evidence/support hold the rules).
+	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
 	mustEmbedUnimplementedEvidenceServiceServer()
 }
 
@@ -253,6 +282,9 @@ func (UnimplementedEvidenceServiceServer) GetEnvelope(*GetEnvelopeRequest, grpc.
 }
 func (UnimplementedEvidenceServiceServer) GetDocument(*GetDocumentRequest, grpc.ServerStreamingServer[GetDocumentResponse]) error {
 	return status.Error(codes.Unimplemented, "method GetDocument not implemented")
+}
+func (UnimplementedEvidenceServiceServer) GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStatus not implemented")
 }
 func (UnimplementedEvidenceServiceServer) mustEmbedUnimplementedEvidenceServiceServer() {}
 func (UnimplementedEvidenceServiceServer) testEmbeddedByValue()                         {}
@@ -376,6 +408,24 @@ func _EvidenceService_GetDocument_Handler(srv interface{}, stream grpc.ServerStr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type EvidenceService_GetDocumentServer = grpc.ServerStreamingServer[GetDocumentResponse]
 
+func _EvidenceService_GetStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EvidenceServiceServer).GetStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EvidenceService_GetStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EvidenceServiceServer).GetStatus(ctx, req.(*GetStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EvidenceService_ServiceDesc is the grpc.ServiceDesc for EvidenceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -398,6 +448,10 @@ var EvidenceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "QueryEvidence",
 			Handler:    _EvidenceService_QueryEvidence_Handler,
+		},
+		{
+			MethodName: "GetStatus",
+			Handler:    _EvidenceService_GetStatus_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

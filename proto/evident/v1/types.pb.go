@@ -29,6 +29,67 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// EvidenceStatus says whether an evidence item still holds
+// (evidence/STATUS.md). Nothing is ever deleted from a log: a superseded or
+// withdrawn item stays in it, and answers mark it.
+type EvidenceStatus int32
+
+const (
+	// Not judged (an older node, or an item the answer did not judge).
+	EvidenceStatus_EVIDENCE_STATUS_UNSPECIFIED EvidenceStatus = 0
+	// Nothing newer replaces it and nobody withdrew it.
+	EvidenceStatus_EVIDENCE_STATUS_CURRENT EvidenceStatus = 1
+	// Newer evidence of the same kind, by the same signer, about the same
+	// subject replaces it.
+	EvidenceStatus_EVIDENCE_STATUS_SUPERSEDED EvidenceStatus = 2
+	// A withdrawal statement by its signer, or by a key the node's operator
+	// trusts for withdrawals, withdrew it.
+	EvidenceStatus_EVIDENCE_STATUS_WITHDRAWN EvidenceStatus = 3
+)
+
+// Enum value maps for EvidenceStatus.
+var (
+	EvidenceStatus_name = map[int32]string{
+		0: "EVIDENCE_STATUS_UNSPECIFIED",
+		1: "EVIDENCE_STATUS_CURRENT",
+		2: "EVIDENCE_STATUS_SUPERSEDED",
+		3: "EVIDENCE_STATUS_WITHDRAWN",
+	}
+	EvidenceStatus_value = map[string]int32{
+		"EVIDENCE_STATUS_UNSPECIFIED": 0,
+		"EVIDENCE_STATUS_CURRENT":     1,
+		"EVIDENCE_STATUS_SUPERSEDED":  2,
+		"EVIDENCE_STATUS_WITHDRAWN":   3,
+	}
+)
+
+func (x EvidenceStatus) Enum() *EvidenceStatus {
+	p := new(EvidenceStatus)
+	*p = x
+	return p
+}
+
+func (x EvidenceStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EvidenceStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_evident_v1_types_proto_enumTypes[0].Descriptor()
+}
+
+func (EvidenceStatus) Type() protoreflect.EnumType {
+	return &file_evident_v1_types_proto_enumTypes[0]
+}
+
+func (x EvidenceStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EvidenceStatus.Descriptor instead.
+func (EvidenceStatus) EnumDescriptor() ([]byte, []int) {
+	return file_evident_v1_types_proto_rawDescGZIP(), []int{0}
+}
+
 // InclusionProof proves that the entry at log_index is in the tree of size
 // tree_size (RFC 6962 section 2.1.1). The tree's root hash comes from a signed
 // checkpoint of that size, which the response carrying the proof names.
@@ -292,9 +353,24 @@ type Evidence struct {
 	Envelope []byte `protobuf:"bytes,5,opt,name=envelope,proto3" json:"envelope,omitempty"`
 	// True when the item matched a release query through a subject that names
 	// the release's whole package (evidence for every release of it).
-	PackageLevel  bool `protobuf:"varint,6,opt,name=package_level,json=packageLevel,proto3" json:"package_level,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PackageLevel bool `protobuf:"varint,6,opt,name=package_level,json=packageLevel,proto3" json:"package_level,omitempty"`
+	// Whether the item still holds (evidence/STATUS.md): current, superseded
+	// by newer evidence of the same kind from the same signer about the same
+	// subject, or withdrawn by a signed withdrawal. Judged against the tree
+	// the inclusion proof is for; for an answer about a release, about that
+	// release (or its package, for package_level items).
+	Status EvidenceStatus `protobuf:"varint,7,opt,name=status,proto3,enum=evident.v1.EvidenceStatus" json:"status,omitempty"`
+	// For a SUPERSEDED item: the log index of the item that replaced it (the
+	// oldest newer item of the same kind, signer and subject that is not
+	// withdrawn). GetEvidence proves it.
+	SupersededBy *uint64 `protobuf:"varint,8,opt,name=superseded_by,json=supersededBy,proto3,oneof" json:"superseded_by,omitempty"`
+	// For a WITHDRAWN item: the log index of the withdrawal statement.
+	WithdrawnBy *uint64 `protobuf:"varint,9,opt,name=withdrawn_by,json=withdrawnBy,proto3,oneof" json:"withdrawn_by,omitempty"`
+	// For a WITHDRAWN item: the reason the withdrawal gives, as its signer
+	// wrote it.
+	WithdrawalReason string `protobuf:"bytes,10,opt,name=withdrawal_reason,json=withdrawalReason,proto3" json:"withdrawal_reason,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Evidence) Reset() {
@@ -367,6 +443,34 @@ func (x *Evidence) GetPackageLevel() bool {
 		return x.PackageLevel
 	}
 	return false
+}
+
+func (x *Evidence) GetStatus() EvidenceStatus {
+	if x != nil {
+		return x.Status
+	}
+	return EvidenceStatus_EVIDENCE_STATUS_UNSPECIFIED
+}
+
+func (x *Evidence) GetSupersededBy() uint64 {
+	if x != nil && x.SupersededBy != nil {
+		return *x.SupersededBy
+	}
+	return 0
+}
+
+func (x *Evidence) GetWithdrawnBy() uint64 {
+	if x != nil && x.WithdrawnBy != nil {
+		return *x.WithdrawnBy
+	}
+	return 0
+}
+
+func (x *Evidence) GetWithdrawalReason() string {
+	if x != nil {
+		return x.WithdrawalReason
+	}
+	return ""
 }
 
 // Status is an error for one item of a batch, shaped like google.rpc.Status
@@ -548,14 +652,21 @@ const file_evident_v1_types_proto_rawDesc = "" +
 	"\n" +
 	"media_type\x18\f \x01(\tR\tmediaType\x12\x16\n" +
 	"\x06format\x18\r \x01(\tR\x06format\x12\x12\n" +
-	"\x04name\x18\x0e \x01(\tR\x04name\"\xf7\x01\n" +
+	"\x04name\x18\x0e \x01(\tR\x04name\"\xcd\x03\n" +
 	"\bEvidence\x12\x1b\n" +
 	"\tlog_index\x18\x01 \x01(\x04R\blogIndex\x12\x14\n" +
 	"\x05entry\x18\x02 \x01(\fR\x05entry\x122\n" +
 	"\asummary\x18\x03 \x01(\v2\x18.evident.v1.EntrySummaryR\asummary\x12C\n" +
 	"\x0finclusion_proof\x18\x04 \x01(\v2\x1a.evident.v1.InclusionProofR\x0einclusionProof\x12\x1a\n" +
 	"\benvelope\x18\x05 \x01(\fR\benvelope\x12#\n" +
-	"\rpackage_level\x18\x06 \x01(\bR\fpackageLevel\"6\n" +
+	"\rpackage_level\x18\x06 \x01(\bR\fpackageLevel\x122\n" +
+	"\x06status\x18\a \x01(\x0e2\x1a.evident.v1.EvidenceStatusR\x06status\x12(\n" +
+	"\rsuperseded_by\x18\b \x01(\x04H\x00R\fsupersededBy\x88\x01\x01\x12&\n" +
+	"\fwithdrawn_by\x18\t \x01(\x04H\x01R\vwithdrawnBy\x88\x01\x01\x12+\n" +
+	"\x11withdrawal_reason\x18\n" +
+	" \x01(\tR\x10withdrawalReasonB\x10\n" +
+	"\x0e_superseded_byB\x0f\n" +
+	"\r_withdrawn_by\"6\n" +
 	"\x06Status\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\xed\x01\n" +
@@ -567,7 +678,12 @@ const file_evident_v1_types_proto_rawDesc = "" +
 	"\x0finclusion_proof\x18\x05 \x01(\v2\x1a.evident.v1.InclusionProofR\x0einclusionProof\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x06 \x01(\tR\n" +
-	"checkpointB\xa0\x01\n" +
+	"checkpoint*\x8d\x01\n" +
+	"\x0eEvidenceStatus\x12\x1f\n" +
+	"\x1bEVIDENCE_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17EVIDENCE_STATUS_CURRENT\x10\x01\x12\x1e\n" +
+	"\x1aEVIDENCE_STATUS_SUPERSEDED\x10\x02\x12\x1d\n" +
+	"\x19EVIDENCE_STATUS_WITHDRAWN\x10\x03B\xa0\x01\n" +
 	"\x0ecom.evident.v1B\n" +
 	"TypesProtoP\x01Z9github.com/evident-dev/evident/proto/evident/v1;evidentv1\xa2\x02\x03EXX\xaa\x02\n" +
 	"Evident.V1\xca\x02\n" +
@@ -585,25 +701,28 @@ func file_evident_v1_types_proto_rawDescGZIP() []byte {
 	return file_evident_v1_types_proto_rawDescData
 }
 
+var file_evident_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_evident_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_evident_v1_types_proto_goTypes = []any{
-	(*InclusionProof)(nil),        // 0: evident.v1.InclusionProof
-	(*EntrySummary)(nil),          // 1: evident.v1.EntrySummary
-	(*Evidence)(nil),              // 2: evident.v1.Evidence
-	(*Status)(nil),                // 3: evident.v1.Status
-	(*SubmitResult)(nil),          // 4: evident.v1.SubmitResult
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(EvidenceStatus)(0),           // 0: evident.v1.EvidenceStatus
+	(*InclusionProof)(nil),        // 1: evident.v1.InclusionProof
+	(*EntrySummary)(nil),          // 2: evident.v1.EntrySummary
+	(*Evidence)(nil),              // 3: evident.v1.Evidence
+	(*Status)(nil),                // 4: evident.v1.Status
+	(*SubmitResult)(nil),          // 5: evident.v1.SubmitResult
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_evident_v1_types_proto_depIdxs = []int32{
-	5, // 0: evident.v1.EntrySummary.logged_at:type_name -> google.protobuf.Timestamp
-	1, // 1: evident.v1.Evidence.summary:type_name -> evident.v1.EntrySummary
-	0, // 2: evident.v1.Evidence.inclusion_proof:type_name -> evident.v1.InclusionProof
-	0, // 3: evident.v1.SubmitResult.inclusion_proof:type_name -> evident.v1.InclusionProof
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	6, // 0: evident.v1.EntrySummary.logged_at:type_name -> google.protobuf.Timestamp
+	2, // 1: evident.v1.Evidence.summary:type_name -> evident.v1.EntrySummary
+	1, // 2: evident.v1.Evidence.inclusion_proof:type_name -> evident.v1.InclusionProof
+	0, // 3: evident.v1.Evidence.status:type_name -> evident.v1.EvidenceStatus
+	1, // 4: evident.v1.SubmitResult.inclusion_proof:type_name -> evident.v1.InclusionProof
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_evident_v1_types_proto_init() }
@@ -611,18 +730,20 @@ func file_evident_v1_types_proto_init() {
 	if File_evident_v1_types_proto != nil {
 		return
 	}
+	file_evident_v1_types_proto_msgTypes[2].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evident_v1_types_proto_rawDesc), len(file_evident_v1_types_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_evident_v1_types_proto_goTypes,
 		DependencyIndexes: file_evident_v1_types_proto_depIdxs,
+		EnumInfos:         file_evident_v1_types_proto_enumTypes,
 		MessageInfos:      file_evident_v1_types_proto_msgTypes,
 	}.Build()
 	File_evident_v1_types_proto = out.File

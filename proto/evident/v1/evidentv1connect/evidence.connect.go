@@ -55,6 +55,9 @@ const (
 	// EvidenceServiceGetDocumentProcedure is the fully-qualified name of the EvidenceService's
 	// GetDocument RPC.
 	EvidenceServiceGetDocumentProcedure = "/evident.v1.EvidenceService/GetDocument"
+	// EvidenceServiceGetStatusProcedure is the fully-qualified name of the EvidenceService's GetStatus
+	// RPC.
+	EvidenceServiceGetStatusProcedure = "/evident.v1.EvidenceService/GetStatus"
 )
 
 // EvidenceServiceClient is a client for the evident.v1.EvidenceService service.
@@ -87,6 +90,15 @@ type EvidenceServiceClient interface {
 	// exact bytes the project published, taken out of the first envelope that
 	// carries it.
 	GetDocument(context.Context, *connect.Request[v1.GetDocumentRequest]) (*connect.ServerStreamForClient[v1.GetDocumentResponse], error)
+	// GetStatus says what holds now for one release: the current VEX status
+	// of each vulnerability that the release's current VEX evidence (OpenVEX,
+	// CSAF VEX, CycloneDX VEX) names, and whether the release is supported on
+	// a date. Each answer names the statement that decided it, and shows
+	// conflicting statements beside it; every evidence item cited is in the
+	// response with an inclusion proof against one checkpoint, so a client
+	// can fetch the documents and resolve them again itself (package
+	// evidence/vex and evidence/support hold the rules).
+	GetStatus(context.Context, *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error)
 }
 
 // NewEvidenceServiceClient constructs a client for the evident.v1.EvidenceService service. By
@@ -142,6 +154,12 @@ func NewEvidenceServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(evidenceServiceMethods.ByName("GetDocument")),
 			connect.WithClientOptions(opts...),
 		),
+		getStatus: connect.NewClient[v1.GetStatusRequest, v1.GetStatusResponse](
+			httpClient,
+			baseURL+EvidenceServiceGetStatusProcedure,
+			connect.WithSchema(evidenceServiceMethods.ByName("GetStatus")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -154,6 +172,7 @@ type evidenceServiceClient struct {
 	queryEvidence *connect.Client[v1.QueryEvidenceRequest, v1.QueryEvidenceResponse]
 	getEnvelope   *connect.Client[v1.GetEnvelopeRequest, v1.GetEnvelopeResponse]
 	getDocument   *connect.Client[v1.GetDocumentRequest, v1.GetDocumentResponse]
+	getStatus     *connect.Client[v1.GetStatusRequest, v1.GetStatusResponse]
 }
 
 // Submit calls evident.v1.EvidenceService.Submit.
@@ -191,6 +210,11 @@ func (c *evidenceServiceClient) GetDocument(ctx context.Context, req *connect.Re
 	return c.getDocument.CallServerStream(ctx, req)
 }
 
+// GetStatus calls evident.v1.EvidenceService.GetStatus.
+func (c *evidenceServiceClient) GetStatus(ctx context.Context, req *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error) {
+	return c.getStatus.CallUnary(ctx, req)
+}
+
 // EvidenceServiceHandler is an implementation of the evident.v1.EvidenceService service.
 type EvidenceServiceHandler interface {
 	// Submit logs one DSSE envelope. The node verifies a signature under a key
@@ -221,6 +245,15 @@ type EvidenceServiceHandler interface {
 	// exact bytes the project published, taken out of the first envelope that
 	// carries it.
 	GetDocument(context.Context, *connect.Request[v1.GetDocumentRequest], *connect.ServerStream[v1.GetDocumentResponse]) error
+	// GetStatus says what holds now for one release: the current VEX status
+	// of each vulnerability that the release's current VEX evidence (OpenVEX,
+	// CSAF VEX, CycloneDX VEX) names, and whether the release is supported on
+	// a date. Each answer names the statement that decided it, and shows
+	// conflicting statements beside it; every evidence item cited is in the
+	// response with an inclusion proof against one checkpoint, so a client
+	// can fetch the documents and resolve them again itself (package
+	// evidence/vex and evidence/support hold the rules).
+	GetStatus(context.Context, *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error)
 }
 
 // NewEvidenceServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -272,6 +305,12 @@ func NewEvidenceServiceHandler(svc EvidenceServiceHandler, opts ...connect.Handl
 		connect.WithSchema(evidenceServiceMethods.ByName("GetDocument")),
 		connect.WithHandlerOptions(opts...),
 	)
+	evidenceServiceGetStatusHandler := connect.NewUnaryHandler(
+		EvidenceServiceGetStatusProcedure,
+		svc.GetStatus,
+		connect.WithSchema(evidenceServiceMethods.ByName("GetStatus")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/evident.v1.EvidenceService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EvidenceServiceSubmitProcedure:
@@ -288,6 +327,8 @@ func NewEvidenceServiceHandler(svc EvidenceServiceHandler, opts ...connect.Handl
 			evidenceServiceGetEnvelopeHandler.ServeHTTP(w, r)
 		case EvidenceServiceGetDocumentProcedure:
 			evidenceServiceGetDocumentHandler.ServeHTTP(w, r)
+		case EvidenceServiceGetStatusProcedure:
+			evidenceServiceGetStatusHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -323,4 +364,8 @@ func (UnimplementedEvidenceServiceHandler) GetEnvelope(context.Context, *connect
 
 func (UnimplementedEvidenceServiceHandler) GetDocument(context.Context, *connect.Request[v1.GetDocumentRequest], *connect.ServerStream[v1.GetDocumentResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("evident.v1.EvidenceService.GetDocument is not implemented"))
+}
+
+func (UnimplementedEvidenceServiceHandler) GetStatus(context.Context, *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("evident.v1.EvidenceService.GetStatus is not implemented"))
 }
