@@ -22,7 +22,7 @@ func documentEnvelope(t *testing.T, purl string, doc []byte) []byte {
 		FileName:     "SECURITY.md",
 		MediaType:    "text/markdown",
 		Content:      doc,
-		DocumentType: evidence.PredicateSecurityPolicy,
+		DocumentType: evidence.DocumentTypeSecurityPolicyText,
 		Kind:         evidence.KindSecurityPolicy,
 		Format:       "security policy (Markdown)",
 	}).Predicate()
