@@ -1189,6 +1189,335 @@ func (x *GetDocumentResponse) GetMediaType() string {
 	return ""
 }
 
+// BatchQueryRequest asks about up to 1000 components at once.
+type BatchQueryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The queries, 1 to 1000. BatchQueryAnswer.query refers to them by
+	// position, from 0.
+	Queries []*BatchQueryItem `protobuf:"bytes,1,rep,name=queries,proto3" json:"queries,omitempty"`
+	// Also send each matching item's envelope, when it is at most 1 MiB and
+	// fits the message; the client fetches the others with GetEnvelope.
+	IncludeEnvelopes bool `protobuf:"varint,2,opt,name=include_envelopes,json=includeEnvelopes,proto3" json:"include_envelopes,omitempty"`
+	// Most items to list for one query; 0 means the default, 100. At most
+	// 1000. A query with more matches is answered with the newest ones and
+	// marked truncated; ask QueryEvidence, which pages, for the rest.
+	MaxMatches    uint32 `protobuf:"varint,3,opt,name=max_matches,json=maxMatches,proto3" json:"max_matches,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchQueryRequest) Reset() {
+	*x = BatchQueryRequest{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchQueryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchQueryRequest) ProtoMessage() {}
+
+func (x *BatchQueryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchQueryRequest.ProtoReflect.Descriptor instead.
+func (*BatchQueryRequest) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *BatchQueryRequest) GetQueries() []*BatchQueryItem {
+	if x != nil {
+		return x.Queries
+	}
+	return nil
+}
+
+func (x *BatchQueryRequest) GetIncludeEnvelopes() bool {
+	if x != nil {
+		return x.IncludeEnvelopes
+	}
+	return false
+}
+
+func (x *BatchQueryRequest) GetMaxMatches() uint32 {
+	if x != nil {
+		return x.MaxMatches
+	}
+	return 0
+}
+
+// BatchQueryItem is one query of a batch: as QueryEvidenceRequest's, for
+// a release, a package or an artifact digest.
+type BatchQueryItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What to look for. Exactly one.
+	//
+	// Types that are valid to be assigned to Query:
+	//
+	//	*BatchQueryItem_ReleasePurl
+	//	*BatchQueryItem_PackagePurl
+	//	*BatchQueryItem_ArtifactDigest
+	Query         isBatchQueryItem_Query `protobuf_oneof:"query"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchQueryItem) Reset() {
+	*x = BatchQueryItem{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchQueryItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchQueryItem) ProtoMessage() {}
+
+func (x *BatchQueryItem) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchQueryItem.ProtoReflect.Descriptor instead.
+func (*BatchQueryItem) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *BatchQueryItem) GetQuery() isBatchQueryItem_Query {
+	if x != nil {
+		return x.Query
+	}
+	return nil
+}
+
+func (x *BatchQueryItem) GetReleasePurl() string {
+	if x != nil {
+		if x, ok := x.Query.(*BatchQueryItem_ReleasePurl); ok {
+			return x.ReleasePurl
+		}
+	}
+	return ""
+}
+
+func (x *BatchQueryItem) GetPackagePurl() string {
+	if x != nil {
+		if x, ok := x.Query.(*BatchQueryItem_PackagePurl); ok {
+			return x.PackagePurl
+		}
+	}
+	return ""
+}
+
+func (x *BatchQueryItem) GetArtifactDigest() string {
+	if x != nil {
+		if x, ok := x.Query.(*BatchQueryItem_ArtifactDigest); ok {
+			return x.ArtifactDigest
+		}
+	}
+	return ""
+}
+
+type isBatchQueryItem_Query interface {
+	isBatchQueryItem_Query()
+}
+
+type BatchQueryItem_ReleasePurl struct {
+	// Evidence about this release and, marked package-level, about its
+	// whole package: as QueryEvidenceRequest.release_purl.
+	ReleasePurl string `protobuf:"bytes,1,opt,name=release_purl,json=releasePurl,proto3,oneof"`
+}
+
+type BatchQueryItem_PackagePurl struct {
+	// Evidence about any version of this package: as
+	// QueryEvidenceRequest.package_purl.
+	PackagePurl string `protobuf:"bytes,2,opt,name=package_purl,json=packagePurl,proto3,oneof"`
+}
+
+type BatchQueryItem_ArtifactDigest struct {
+	// Evidence whose subjects include an artifact with this digest: as
+	// QueryEvidenceRequest.artifact_digest.
+	ArtifactDigest string `protobuf:"bytes,3,opt,name=artifact_digest,json=artifactDigest,proto3,oneof"`
+}
+
+func (*BatchQueryItem_ReleasePurl) isBatchQueryItem_Query() {}
+
+func (*BatchQueryItem_PackagePurl) isBatchQueryItem_Query() {}
+
+func (*BatchQueryItem_ArtifactDigest) isBatchQueryItem_Query() {}
+
+// BatchQueryResponse is one message of a BatchQuery stream.
+type BatchQueryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The signed checkpoint (c2sp.org/tlog-checkpoint note) that every
+	// inclusion proof of the stream is against; in the first message only.
+	Checkpoint string `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// Answers to some of the queries. Each query is answered in exactly one
+	// message of the stream.
+	Answers []*BatchQueryAnswer `protobuf:"bytes,2,rep,name=answers,proto3" json:"answers,omitempty"`
+	// Items that answers of this message or of earlier ones list, each
+	// with an inclusion proof against checkpoint. Each item is sent once in
+	// the stream, however many queries it answers.
+	Evidence      []*Evidence `protobuf:"bytes,3,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchQueryResponse) Reset() {
+	*x = BatchQueryResponse{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchQueryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchQueryResponse) ProtoMessage() {}
+
+func (x *BatchQueryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchQueryResponse.ProtoReflect.Descriptor instead.
+func (*BatchQueryResponse) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *BatchQueryResponse) GetCheckpoint() string {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return ""
+}
+
+func (x *BatchQueryResponse) GetAnswers() []*BatchQueryAnswer {
+	if x != nil {
+		return x.Answers
+	}
+	return nil
+}
+
+func (x *BatchQueryResponse) GetEvidence() []*Evidence {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+// BatchQueryAnswer is the node's answer to one query of a batch.
+type BatchQueryAnswer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The query's position in BatchQueryRequest.queries, from 0.
+	Query uint32 `protobuf:"varint,1,opt,name=query,proto3" json:"query,omitempty"`
+	// The log indexes of the matching items, newest first; the stream
+	// carries each of them as an Evidence.
+	LogIndexes []uint64 `protobuf:"varint,2,rep,packed,name=log_indexes,json=logIndexes,proto3" json:"log_indexes,omitempty"`
+	// Those of log_indexes that matched a release query only through a
+	// subject naming the release's whole package (package-level evidence).
+	PackageLevel []uint64 `protobuf:"varint,3,rep,packed,name=package_level,json=packageLevel,proto3" json:"package_level,omitempty"`
+	// More items matched than max_matches; log_indexes holds the newest.
+	Truncated bool `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// Set when the node could not answer this query (a purl it can't
+	// parse); the other queries are answered.
+	Error         *Status `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchQueryAnswer) Reset() {
+	*x = BatchQueryAnswer{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchQueryAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchQueryAnswer) ProtoMessage() {}
+
+func (x *BatchQueryAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchQueryAnswer.ProtoReflect.Descriptor instead.
+func (*BatchQueryAnswer) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *BatchQueryAnswer) GetQuery() uint32 {
+	if x != nil {
+		return x.Query
+	}
+	return 0
+}
+
+func (x *BatchQueryAnswer) GetLogIndexes() []uint64 {
+	if x != nil {
+		return x.LogIndexes
+	}
+	return nil
+}
+
+func (x *BatchQueryAnswer) GetPackageLevel() []uint64 {
+	if x != nil {
+		return x.PackageLevel
+	}
+	return nil
+}
+
+func (x *BatchQueryAnswer) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *BatchQueryAnswer) GetError() *Status {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 var File_evident_v1_evidence_proto protoreflect.FileDescriptor
 
 const file_evident_v1_evidence_proto_rawDesc = "" +
@@ -1277,7 +1606,33 @@ const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\n" +
 	"total_size\x18\x02 \x01(\x04R\ttotalSize\x12\x1d\n" +
 	"\n" +
-	"media_type\x18\x03 \x01(\tR\tmediaType2\xc1\x04\n" +
+	"media_type\x18\x03 \x01(\tR\tmediaType\"\xae\x01\n" +
+	"\x11BatchQueryRequest\x12A\n" +
+	"\aqueries\x18\x01 \x03(\v2\x1a.evident.v1.BatchQueryItemB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\aqueries\x12+\n" +
+	"\x11include_envelopes\x18\x02 \x01(\bR\x10includeEnvelopes\x12)\n" +
+	"\vmax_matches\x18\x03 \x01(\rB\b\xbaH\x05*\x03\x18\xe8\aR\n" +
+	"maxMatches\"\xb2\x06\n" +
+	"\x0eBatchQueryItem\x12\xa8\x02\n" +
+	"\frelease_purl\x18\x01 \x01(\tB\x82\x02\xbaH\xfe\x01\xba\x01\xf5\x01\n" +
+	"\x13release_purl.format\x12|must be a Package URL naming a release, with its version, e.g. pkg:pypi/requests@2.32.3 (use package_purl for every version)\x1a`this.matches(r'^pkg:/*[A-Za-z][A-Za-z0-9.+-]*/[^?#\\s]*[^/?#@\\s]@[^@/?#\\s]+(\\?[^#\\s]*)?(#\\S*)?$')r\x03\x18\x80\bH\x00R\vreleasePurl\x12\xfe\x01\n" +
+	"\fpackage_purl\x18\x02 \x01(\tB\xd8\x01\xbaH\xd4\x01\xba\x01\xcb\x01\n" +
+	"\x13package_purl.format\x12^must be a Package URL, e.g. pkg:pypi/requests or pkg:maven/org.apache.logging.log4j/log4j-core\x1aTthis.matches(r'^pkg:/*[A-Za-z][A-Za-z0-9.+-]*/[^?#\\s]*[^/?#\\s](\\?[^#\\s]*)?(#\\S*)?$')r\x03\x18\x80\bH\x00R\vpackagePurl\x12\xe3\x01\n" +
+	"\x0fartifact_digest\x18\x03 \x01(\tB\xb7\x01\xbaH\xb3\x01\xba\x01\xaf\x01\n" +
+	"\x16artifact_digest.format\x12Vmust be sha256: and 64 lowercase hex digits, or sha512: and 128, e.g. sha256:9f86d0...\x1a=this.matches(r'^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$')H\x00R\x0eartifactDigestB\x0e\n" +
+	"\x05query\x12\x05\xbaH\x02\b\x01\"\x9e\x01\n" +
+	"\x12BatchQueryResponse\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\tR\n" +
+	"checkpoint\x126\n" +
+	"\aanswers\x18\x02 \x03(\v2\x1c.evident.v1.BatchQueryAnswerR\aanswers\x120\n" +
+	"\bevidence\x18\x03 \x03(\v2\x14.evident.v1.EvidenceR\bevidence\"\xb6\x01\n" +
+	"\x10BatchQueryAnswer\x12\x14\n" +
+	"\x05query\x18\x01 \x01(\rR\x05query\x12\x1f\n" +
+	"\vlog_indexes\x18\x02 \x03(\x04R\n" +
+	"logIndexes\x12#\n" +
+	"\rpackage_level\x18\x03 \x03(\x04R\fpackageLevel\x12\x1c\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\x12(\n" +
+	"\x05error\x18\x05 \x01(\v2\x12.evident.v1.StatusR\x05error2\x90\x05\n" +
 	"\x0fEvidenceService\x12?\n" +
 	"\x06Submit\x12\x19.evident.v1.SubmitRequest\x1a\x1a.evident.v1.SubmitResponse\x12S\n" +
 	"\fSubmitStream\x12\x1f.evident.v1.SubmitStreamRequest\x1a .evident.v1.SubmitStreamResponse(\x01\x12N\n" +
@@ -1285,7 +1640,9 @@ const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\vGetEvidence\x12\x1e.evident.v1.GetEvidenceRequest\x1a\x1f.evident.v1.GetEvidenceResponse\x12T\n" +
 	"\rQueryEvidence\x12 .evident.v1.QueryEvidenceRequest\x1a!.evident.v1.QueryEvidenceResponse\x12P\n" +
 	"\vGetEnvelope\x12\x1e.evident.v1.GetEnvelopeRequest\x1a\x1f.evident.v1.GetEnvelopeResponse0\x01\x12P\n" +
-	"\vGetDocument\x12\x1e.evident.v1.GetDocumentRequest\x1a\x1f.evident.v1.GetDocumentResponse0\x01B\xa3\x01\n" +
+	"\vGetDocument\x12\x1e.evident.v1.GetDocumentRequest\x1a\x1f.evident.v1.GetDocumentResponse0\x01\x12M\n" +
+	"\n" +
+	"BatchQuery\x12\x1d.evident.v1.BatchQueryRequest\x1a\x1e.evident.v1.BatchQueryResponse0\x01B\xa3\x01\n" +
 	"\x0ecom.evident.v1B\rEvidenceProtoP\x01Z9github.com/evident-dev/evident/proto/evident/v1;evidentv1\xa2\x02\x03EXX\xaa\x02\n" +
 	"Evident.V1\xca\x02\n" +
 	"Evident\\V1\xe2\x02\x16Evident\\V1\\GPBMetadata\xea\x02\vEvident::V1b\x06proto3"
@@ -1302,7 +1659,7 @@ func file_evident_v1_evidence_proto_rawDescGZIP() []byte {
 	return file_evident_v1_evidence_proto_rawDescData
 }
 
-var file_evident_v1_evidence_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_evident_v1_evidence_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_evident_v1_evidence_proto_goTypes = []any{
 	(*SubmitRequest)(nil),         // 0: evident.v1.SubmitRequest
 	(*SubmitResponse)(nil),        // 1: evident.v1.SubmitResponse
@@ -1320,38 +1677,48 @@ var file_evident_v1_evidence_proto_goTypes = []any{
 	(*GetEnvelopeResponse)(nil),   // 13: evident.v1.GetEnvelopeResponse
 	(*GetDocumentRequest)(nil),    // 14: evident.v1.GetDocumentRequest
 	(*GetDocumentResponse)(nil),   // 15: evident.v1.GetDocumentResponse
-	(*SubmitResult)(nil),          // 16: evident.v1.SubmitResult
-	(*Status)(nil),                // 17: evident.v1.Status
-	(*Evidence)(nil),              // 18: evident.v1.Evidence
+	(*BatchQueryRequest)(nil),     // 16: evident.v1.BatchQueryRequest
+	(*BatchQueryItem)(nil),        // 17: evident.v1.BatchQueryItem
+	(*BatchQueryResponse)(nil),    // 18: evident.v1.BatchQueryResponse
+	(*BatchQueryAnswer)(nil),      // 19: evident.v1.BatchQueryAnswer
+	(*SubmitResult)(nil),          // 20: evident.v1.SubmitResult
+	(*Status)(nil),                // 21: evident.v1.Status
+	(*Evidence)(nil),              // 22: evident.v1.Evidence
 }
 var file_evident_v1_evidence_proto_depIdxs = []int32{
-	16, // 0: evident.v1.SubmitResponse.result:type_name -> evident.v1.SubmitResult
+	20, // 0: evident.v1.SubmitResponse.result:type_name -> evident.v1.SubmitResult
 	3,  // 1: evident.v1.SubmitStreamRequest.header:type_name -> evident.v1.SubmitStreamHeader
-	16, // 2: evident.v1.SubmitStreamResponse.result:type_name -> evident.v1.SubmitResult
+	20, // 2: evident.v1.SubmitStreamResponse.result:type_name -> evident.v1.SubmitResult
 	7,  // 3: evident.v1.SubmitBatchResponse.results:type_name -> evident.v1.SubmitBatchResult
-	16, // 4: evident.v1.SubmitBatchResult.result:type_name -> evident.v1.SubmitResult
-	17, // 5: evident.v1.SubmitBatchResult.error:type_name -> evident.v1.Status
-	18, // 6: evident.v1.GetEvidenceResponse.evidence:type_name -> evident.v1.Evidence
-	18, // 7: evident.v1.QueryEvidenceResponse.evidence:type_name -> evident.v1.Evidence
-	0,  // 8: evident.v1.EvidenceService.Submit:input_type -> evident.v1.SubmitRequest
-	2,  // 9: evident.v1.EvidenceService.SubmitStream:input_type -> evident.v1.SubmitStreamRequest
-	5,  // 10: evident.v1.EvidenceService.SubmitBatch:input_type -> evident.v1.SubmitBatchRequest
-	8,  // 11: evident.v1.EvidenceService.GetEvidence:input_type -> evident.v1.GetEvidenceRequest
-	10, // 12: evident.v1.EvidenceService.QueryEvidence:input_type -> evident.v1.QueryEvidenceRequest
-	12, // 13: evident.v1.EvidenceService.GetEnvelope:input_type -> evident.v1.GetEnvelopeRequest
-	14, // 14: evident.v1.EvidenceService.GetDocument:input_type -> evident.v1.GetDocumentRequest
-	1,  // 15: evident.v1.EvidenceService.Submit:output_type -> evident.v1.SubmitResponse
-	4,  // 16: evident.v1.EvidenceService.SubmitStream:output_type -> evident.v1.SubmitStreamResponse
-	6,  // 17: evident.v1.EvidenceService.SubmitBatch:output_type -> evident.v1.SubmitBatchResponse
-	9,  // 18: evident.v1.EvidenceService.GetEvidence:output_type -> evident.v1.GetEvidenceResponse
-	11, // 19: evident.v1.EvidenceService.QueryEvidence:output_type -> evident.v1.QueryEvidenceResponse
-	13, // 20: evident.v1.EvidenceService.GetEnvelope:output_type -> evident.v1.GetEnvelopeResponse
-	15, // 21: evident.v1.EvidenceService.GetDocument:output_type -> evident.v1.GetDocumentResponse
-	15, // [15:22] is the sub-list for method output_type
-	8,  // [8:15] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	20, // 4: evident.v1.SubmitBatchResult.result:type_name -> evident.v1.SubmitResult
+	21, // 5: evident.v1.SubmitBatchResult.error:type_name -> evident.v1.Status
+	22, // 6: evident.v1.GetEvidenceResponse.evidence:type_name -> evident.v1.Evidence
+	22, // 7: evident.v1.QueryEvidenceResponse.evidence:type_name -> evident.v1.Evidence
+	17, // 8: evident.v1.BatchQueryRequest.queries:type_name -> evident.v1.BatchQueryItem
+	19, // 9: evident.v1.BatchQueryResponse.answers:type_name -> evident.v1.BatchQueryAnswer
+	22, // 10: evident.v1.BatchQueryResponse.evidence:type_name -> evident.v1.Evidence
+	21, // 11: evident.v1.BatchQueryAnswer.error:type_name -> evident.v1.Status
+	0,  // 12: evident.v1.EvidenceService.Submit:input_type -> evident.v1.SubmitRequest
+	2,  // 13: evident.v1.EvidenceService.SubmitStream:input_type -> evident.v1.SubmitStreamRequest
+	5,  // 14: evident.v1.EvidenceService.SubmitBatch:input_type -> evident.v1.SubmitBatchRequest
+	8,  // 15: evident.v1.EvidenceService.GetEvidence:input_type -> evident.v1.GetEvidenceRequest
+	10, // 16: evident.v1.EvidenceService.QueryEvidence:input_type -> evident.v1.QueryEvidenceRequest
+	12, // 17: evident.v1.EvidenceService.GetEnvelope:input_type -> evident.v1.GetEnvelopeRequest
+	14, // 18: evident.v1.EvidenceService.GetDocument:input_type -> evident.v1.GetDocumentRequest
+	16, // 19: evident.v1.EvidenceService.BatchQuery:input_type -> evident.v1.BatchQueryRequest
+	1,  // 20: evident.v1.EvidenceService.Submit:output_type -> evident.v1.SubmitResponse
+	4,  // 21: evident.v1.EvidenceService.SubmitStream:output_type -> evident.v1.SubmitStreamResponse
+	6,  // 22: evident.v1.EvidenceService.SubmitBatch:output_type -> evident.v1.SubmitBatchResponse
+	9,  // 23: evident.v1.EvidenceService.GetEvidence:output_type -> evident.v1.GetEvidenceResponse
+	11, // 24: evident.v1.EvidenceService.QueryEvidence:output_type -> evident.v1.QueryEvidenceResponse
+	13, // 25: evident.v1.EvidenceService.GetEnvelope:output_type -> evident.v1.GetEnvelopeResponse
+	15, // 26: evident.v1.EvidenceService.GetDocument:output_type -> evident.v1.GetDocumentResponse
+	18, // 27: evident.v1.EvidenceService.BatchQuery:output_type -> evident.v1.BatchQueryResponse
+	20, // [20:28] is the sub-list for method output_type
+	12, // [12:20] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_evident_v1_evidence_proto_init() }
@@ -1380,13 +1747,18 @@ func file_evident_v1_evidence_proto_init() {
 		(*QueryEvidenceRequest_PredicateType)(nil),
 		(*QueryEvidenceRequest_DocumentDigest)(nil),
 	}
+	file_evident_v1_evidence_proto_msgTypes[17].OneofWrappers = []any{
+		(*BatchQueryItem_ReleasePurl)(nil),
+		(*BatchQueryItem_PackagePurl)(nil),
+		(*BatchQueryItem_ArtifactDigest)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evident_v1_evidence_proto_rawDesc), len(file_evident_v1_evidence_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -55,6 +55,9 @@ const (
 	// EvidenceServiceGetDocumentProcedure is the fully-qualified name of the EvidenceService's
 	// GetDocument RPC.
 	EvidenceServiceGetDocumentProcedure = "/evident.v1.EvidenceService/GetDocument"
+	// EvidenceServiceBatchQueryProcedure is the fully-qualified name of the EvidenceService's
+	// BatchQuery RPC.
+	EvidenceServiceBatchQueryProcedure = "/evident.v1.EvidenceService/BatchQuery"
 )
 
 // EvidenceServiceClient is a client for the evident.v1.EvidenceService service.
@@ -87,6 +90,14 @@ type EvidenceServiceClient interface {
 	// exact bytes the project published, taken out of the first envelope that
 	// carries it.
 	GetDocument(context.Context, *connect.Request[v1.GetDocumentRequest]) (*connect.ServerStreamForClient[v1.GetDocumentResponse], error)
+	// BatchQuery asks about many components at once, as a manufacturer
+	// checking a product SBOM does: up to 1000 releases, packages or artifact
+	// digests. The node answers each query with the log indexes of the items
+	// that match it, and sends every matching item once, with an inclusion
+	// proof, all against the checkpoint of the stream's first message. The
+	// answers and items come in a stream of messages, each within the node's
+	// response size limit; the stream ends when every query is answered.
+	BatchQuery(context.Context, *connect.Request[v1.BatchQueryRequest]) (*connect.ServerStreamForClient[v1.BatchQueryResponse], error)
 }
 
 // NewEvidenceServiceClient constructs a client for the evident.v1.EvidenceService service. By
@@ -142,6 +153,12 @@ func NewEvidenceServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(evidenceServiceMethods.ByName("GetDocument")),
 			connect.WithClientOptions(opts...),
 		),
+		batchQuery: connect.NewClient[v1.BatchQueryRequest, v1.BatchQueryResponse](
+			httpClient,
+			baseURL+EvidenceServiceBatchQueryProcedure,
+			connect.WithSchema(evidenceServiceMethods.ByName("BatchQuery")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -154,6 +171,7 @@ type evidenceServiceClient struct {
 	queryEvidence *connect.Client[v1.QueryEvidenceRequest, v1.QueryEvidenceResponse]
 	getEnvelope   *connect.Client[v1.GetEnvelopeRequest, v1.GetEnvelopeResponse]
 	getDocument   *connect.Client[v1.GetDocumentRequest, v1.GetDocumentResponse]
+	batchQuery    *connect.Client[v1.BatchQueryRequest, v1.BatchQueryResponse]
 }
 
 // Submit calls evident.v1.EvidenceService.Submit.
@@ -191,6 +209,11 @@ func (c *evidenceServiceClient) GetDocument(ctx context.Context, req *connect.Re
 	return c.getDocument.CallServerStream(ctx, req)
 }
 
+// BatchQuery calls evident.v1.EvidenceService.BatchQuery.
+func (c *evidenceServiceClient) BatchQuery(ctx context.Context, req *connect.Request[v1.BatchQueryRequest]) (*connect.ServerStreamForClient[v1.BatchQueryResponse], error) {
+	return c.batchQuery.CallServerStream(ctx, req)
+}
+
 // EvidenceServiceHandler is an implementation of the evident.v1.EvidenceService service.
 type EvidenceServiceHandler interface {
 	// Submit logs one DSSE envelope. The node verifies a signature under a key
@@ -221,6 +244,14 @@ type EvidenceServiceHandler interface {
 	// exact bytes the project published, taken out of the first envelope that
 	// carries it.
 	GetDocument(context.Context, *connect.Request[v1.GetDocumentRequest], *connect.ServerStream[v1.GetDocumentResponse]) error
+	// BatchQuery asks about many components at once, as a manufacturer
+	// checking a product SBOM does: up to 1000 releases, packages or artifact
+	// digests. The node answers each query with the log indexes of the items
+	// that match it, and sends every matching item once, with an inclusion
+	// proof, all against the checkpoint of the stream's first message. The
+	// answers and items come in a stream of messages, each within the node's
+	// response size limit; the stream ends when every query is answered.
+	BatchQuery(context.Context, *connect.Request[v1.BatchQueryRequest], *connect.ServerStream[v1.BatchQueryResponse]) error
 }
 
 // NewEvidenceServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -272,6 +303,12 @@ func NewEvidenceServiceHandler(svc EvidenceServiceHandler, opts ...connect.Handl
 		connect.WithSchema(evidenceServiceMethods.ByName("GetDocument")),
 		connect.WithHandlerOptions(opts...),
 	)
+	evidenceServiceBatchQueryHandler := connect.NewServerStreamHandler(
+		EvidenceServiceBatchQueryProcedure,
+		svc.BatchQuery,
+		connect.WithSchema(evidenceServiceMethods.ByName("BatchQuery")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/evident.v1.EvidenceService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EvidenceServiceSubmitProcedure:
@@ -288,6 +325,8 @@ func NewEvidenceServiceHandler(svc EvidenceServiceHandler, opts ...connect.Handl
 			evidenceServiceGetEnvelopeHandler.ServeHTTP(w, r)
 		case EvidenceServiceGetDocumentProcedure:
 			evidenceServiceGetDocumentHandler.ServeHTTP(w, r)
+		case EvidenceServiceBatchQueryProcedure:
+			evidenceServiceBatchQueryHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -323,4 +362,8 @@ func (UnimplementedEvidenceServiceHandler) GetEnvelope(context.Context, *connect
 
 func (UnimplementedEvidenceServiceHandler) GetDocument(context.Context, *connect.Request[v1.GetDocumentRequest], *connect.ServerStream[v1.GetDocumentResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("evident.v1.EvidenceService.GetDocument is not implemented"))
+}
+
+func (UnimplementedEvidenceServiceHandler) BatchQuery(context.Context, *connect.Request[v1.BatchQueryRequest], *connect.ServerStream[v1.BatchQueryResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("evident.v1.EvidenceService.BatchQuery is not implemented"))
 }
