@@ -33,6 +33,11 @@ type Result struct {
 	// subject that names the release's whole package: evidence that holds
 	// for every release of it. It is read from the entry, not from the node.
 	PackageLevel bool
+	// Envelope is the item's envelope when the node sent it with the item
+	// ([BatchOptions].Envelopes) and its SHA-256 and size are those the
+	// entry commits to; nil otherwise. Its signatures are not checked here
+	// ([VerifyEnvelope] does).
+	Envelope []byte
 	// Verified is true if the item passed every check; Err is nil then.
 	Verified bool
 	// Err says why the item failed verification; usually a
