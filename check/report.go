@@ -1,6 +1,7 @@
 package check
 
 import (
+	_ "embed"
 	"time"
 )
 
@@ -178,3 +179,9 @@ type Item struct {
 // component, in order: what CRA due diligence asks about a component (the
 // Commission's FAQ on Art. 13(5)). Other kinds found are listed after them.
 var Kinds = []string{"sbom", "vex", "security-policy", "support-period", "provenance", "osps-baseline"}
+
+// ReportJSONSchema is report.schema.json: the JSON Schema of a report's
+// JSON form.
+//
+//go:embed report.schema.json
+var ReportJSONSchema []byte
