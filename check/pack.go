@@ -162,7 +162,7 @@ func VerifyPack(p *Pack, opts client.VerifyOptions) (*PackResult, error) {
 			}
 			res.Claims++
 			if err := checkClaim(&c, &it, p, res.Items); err != nil {
-				problem("component %d (%s): %s item %d of %s: %v", ci, cutText(c.Purl+c.Name, 200), cutText(it.Kind, 64), it.LogIndex, cutText(it.Node, 64), err)
+				problem("component %d (%s): %s item %d of %s: %v", ci, cutText(c.label(), 200), cutText(it.Kind, 64), it.LogIndex, cutText(it.Node, 64), err)
 			}
 		}
 		for _, kr := range c.Kinds {
@@ -173,7 +173,7 @@ func VerifyPack(p *Pack, opts client.VerifyOptions) (*PackResult, error) {
 				}
 			}
 			if kr.Verified != n {
-				problem("component %d (%s): %d %s items claimed verified, %d listed", ci, cutText(c.Purl+c.Name, 200), kr.Verified, cutText(kr.Kind, 64), n)
+				problem("component %d (%s): %d %s items claimed verified, %d listed", ci, cutText(c.label(), 200), kr.Verified, cutText(kr.Kind, 64), n)
 			}
 		}
 	}
@@ -231,4 +231,12 @@ func cutText(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
+}
+
+// label names a component for messages: its purl, else its name.
+func (c *Component) label() string {
+	if c.Purl != "" {
+		return c.Purl
+	}
+	return c.Name + " " + c.Version
 }

@@ -53,7 +53,8 @@ kept in Evident nodes: signed, append-only, witnessed Merkle logs run by
 open-source foundations and software producers.
 
 Release managers:  evident keygen; evident attest; evident submit
-Manufacturers:     evident query; evident bundle; evident verify (offline)
+Manufacturers:     evident check (a product SBOM); evident query; evident bundle;
+                   evident verify (offline)
 Auditors:          evident audit; evident mirror; evident monitor;
                    evident verify-misbehaviour; evident verify-omission
 
@@ -151,6 +152,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.attestCmd(),
 		a.submitCmd(),
 		a.queryCmd(),
+		a.checkCmd(),
 		a.bundleCmd(),
 		a.verifyCmd(),
 		a.auditCmd(),
