@@ -46,6 +46,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"connectrpc.com/connect"
@@ -74,7 +75,7 @@ func main() {
 	dir := flag.String("dir", "", "where the nodes' data goes (default: a temporary directory, removed at the end)")
 	keep := flag.Bool("keep", false, "keep -dir at the end")
 	reuse := flag.Bool("reuse", false, "serve the ledgers already in -dir (made by an earlier run with the same -entries and -components)")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the batch phase to this file")
+	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of the fill, check and batch phases to this file with .fill, .check and .batch appended")
 	flag.Parse()
 	log.SetFlags(0)
 	cpuProfile = *cpuprofile
@@ -116,6 +117,8 @@ func run(dir string, entries, components, calls int, keep, reuse bool) error {
 		len(names), entries, components, components/2, runtime.GOMAXPROCS(0))
 
 	if !reuse {
+		stop := profile("fill")
+		cpu0 := cpuTime()
 		start := time.Now()
 		var wg sync.WaitGroup
 		errs := make([]error, len(names))
@@ -129,8 +132,10 @@ func run(dir string, entries, components, calls int, keep, reuse bool) error {
 			}
 		}
 		d := time.Since(start)
-		fmt.Printf("fill: %d entries in %v (%.0f entries/s), straight into the ledgers, no fsync\n",
-			len(names)*entries, d.Round(time.Millisecond), float64(len(names)*entries)/d.Seconds())
+		cpu := cpuTime() - cpu0
+		stop()
+		fmt.Printf("fill: %d entries in %v (%.0f entries/s), straight into the ledgers, no fsync; CPU %v (%.1f µs per entry)\n",
+			len(names)*entries, d.Round(time.Millisecond), float64(len(names)*entries)/d.Seconds(), cpu.Round(time.Millisecond), float64(cpu.Microseconds())/float64(len(names)*entries))
 	}
 
 	start := time.Now()
@@ -178,12 +183,16 @@ func run(dir string, entries, components, calls int, keep, reuse bool) error {
 	for i := range names {
 		opts.SignerKeys = append(opts.SignerKeys, releaseKey(i).Public())
 	}
+	stop := profile("check")
+	cpu0 := cpuTime()
 	start = time.Now()
 	res, err := check.Run(ctx, sbomData, opts)
 	if err != nil {
 		return err
 	}
 	took := time.Since(start)
+	cpu := cpuTime() - cpu0
+	stop()
 	s := res.Report.Summary
 	verdict := "met"
 	if took >= 5*time.Second {
@@ -191,6 +200,8 @@ func run(dir string, entries, components, calls int, keep, reuse bool) error {
 	}
 	fmt.Printf("check: verified report in %v (target < 5s: %s): %d components, %d with evidence, %d items verified, %d failed; %.0f items verified/s; report %s\n",
 		took.Round(time.Millisecond), verdict, s.Components, s.WithEvidence, s.VerifiedItems, s.FailedItems, float64(s.VerifiedItems)/took.Seconds(), res.Report.Status)
+	fmt.Printf("check: CPU %v, client and the 3 nodes together (%.0f%% of %d cores over the wall time)\n",
+		cpu.Round(time.Millisecond), 100*cpu.Seconds()/took.Seconds()/float64(runtime.GOMAXPROCS(0)), runtime.GOMAXPROCS(0))
 	if s.VerifiedItems != components/2*4 || s.FailedItems != 0 {
 		return fmt.Errorf("the report has %d verified and %d failed items; want %d and 0", s.VerifiedItems, s.FailedItems, components/2*4)
 	}
@@ -203,19 +214,13 @@ func run(dir string, entries, components, calls int, keep, reuse bool) error {
 	for i := range min(components, client.MaxBatchQueries) {
 		queries = append(queries, &evidentv1.BatchQueryItem{Query: &evidentv1.BatchQueryItem_ReleasePurl{ReleasePurl: componentPurl(i)}})
 	}
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
+	defer profile("batch")()
 	for _, m := range fed.Members {
-		ev := evidentv1connect.NewEvidenceServiceClient(h2c(), m.URL, connect.WithReadMaxBytes(64<<20))
+		// On loopback, without compression: what the node costs.
+		ev := evidentv1connect.NewEvidenceServiceClient(h2c(), m.URL, connect.WithReadMaxBytes(64<<20), connect.WithAcceptCompression("gzip", nil, nil))
 		var lat []time.Duration
 		items := 0
+		cpu0 := cpuTime()
 		for range calls {
 			t0 := time.Now()
 			n, err := batchCall(ctx, ev, queries)
@@ -232,8 +237,9 @@ func run(dir string, entries, components, calls int, keep, reuse bool) error {
 		if rate < 20000 {
 			v = "NOT met"
 		}
-		fmt.Printf("batch %s: %d components per call, %d items with envelopes: p50 %v p99 %v (%d calls); %.0f components/s per node at p50 (target >= 20000: %s)\n",
-			m.Name, len(queries), items, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), calls, rate, v)
+		cpu := (cpuTime() - cpu0) / time.Duration(calls)
+		fmt.Printf("batch %s: %d components per call, %d items with envelopes: p50 %v p99 %v (%d calls); %.0f components/s per node at p50 (target >= 20000: %s); CPU per call %v, node and reading client (%.0f components per CPU-second)\n",
+			m.Name, len(queries), items, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), calls, rate, v, cpu.Round(10*time.Microsecond), float64(len(queries))/cpu.Seconds())
 	}
 	return nil
 }
@@ -415,4 +421,35 @@ func evidenceFor(node, components int) ([]logged, error) {
 		}
 	}
 	return out, nil
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// profile starts a CPU profile of a phase, when -cpuprofile is set, and
+// returns what stops it.
+func profile(phase string) func() {
+	if cpuProfile == "" {
+		return func() {}
+	}
+	f, err := os.Create(cpuProfile + "." + phase)
+	if err != nil {
+		log.Printf("cpuprofile: %v", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Printf("cpuprofile: %v", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
