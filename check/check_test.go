@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -272,4 +273,40 @@ func logSignatureOnly(signed string) string {
 	text, sigs, _ := strings.Cut(signed, "\n\n")
 	first, _, _ := strings.Cut(sigs, "\n")
 	return text + "\n\n" + first + "\n"
+}
+
+// TestRunNodeDown: a node that can't be reached makes the components whose
+// requirements the others do not meet could-not-check, never not-met or
+// met, and the report names the node.
+func TestRunNodeDown(t *testing.T) {
+	f := world(t)
+	// A port nothing listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String()
+	l.Close()
+	opts := options(f, t, map[string]string{"eclipse": down})
+	opts.Requirements = &Requirements{Require: []string{"vex"}}
+	res, err := Run(context.Background(), readReal(t, laravelSBOM), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := res.Report
+	if rep.Status != StatusCouldNotCheck {
+		t.Errorf("status %q; want %q", rep.Status, StatusCouldNotCheck)
+	}
+	for _, n := range rep.Nodes {
+		if (n.Error != "") != (n.Name == "eclipse") {
+			t.Errorf("node %s: error %q", n.Name, n.Error)
+		}
+	}
+	// brick/math's VEX is on php, which answered: met all the same.
+	if bm := findComponent(t, rep, brickMath); bm.Status != StatusMet {
+		t.Errorf("brick/math: %q %v", bm.Status, bm.Unchecked)
+	}
+	if dl := findComponent(t, rep, doctrine); dl.Status != StatusCouldNotCheck || !strings.Contains(strings.Join(dl.Unchecked, " "), "no answer from eclipse") {
+		t.Errorf("doctrine/lexer: %q %v", dl.Status, dl.Unchecked)
+	}
 }
