@@ -62,7 +62,7 @@ func (k Keys) Signer() note.Signer {
 
 // FederationOptions configures StartFederation. The zero value is three
 // nodes, "a", "b" and "c", each trusting DefaultTrust, in a new temporary
-// directory.
+// directory. Members run without fsync, as test nodes do.
 type FederationOptions struct {
 	// Names are the members' names. Default a, b, c.
 	Names []string
