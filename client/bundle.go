@@ -184,9 +184,10 @@ func VerifyBundle(b *Bundle, opts VerifyOptions) ([]ItemResult, error) {
 		return nil, errors.New("the bundle holds no evidence")
 	}
 	results := make([]ItemResult, len(b.Items))
+	cps := make(map[string]checkpointResult)
 	var errs []error
 	for i := range b.Items {
-		results[i] = verifyItem(i, &b.Items[i], opts)
+		results[i] = verifyItem(i, &b.Items[i], opts, cps)
 		if err := results[i].Err; err != nil {
 			errs = append(errs, fmt.Errorf("item %d: %w", i, err))
 		}
@@ -194,7 +195,7 @@ func VerifyBundle(b *Bundle, opts VerifyOptions) ([]ItemResult, error) {
 	return results, errors.Join(errs...)
 }
 
-func verifyItem(i int, it *BundleItem, opts VerifyOptions) ItemResult {
+func verifyItem(i int, it *BundleItem, opts VerifyOptions, cps map[string]checkpointResult) ItemResult {
 	r := ItemResult{Item: i}
 	p, err := ParseProof(it.Proof)
 	if err != nil {
@@ -202,32 +203,54 @@ func verifyItem(i int, it *BundleItem, opts VerifyOptions) ItemResult {
 		return r
 	}
 	r.Index = p.Index
-	cp, err := VerifyCheckpoint(p.Checkpoint, opts.LogKeys, opts.Policy)
-	if err != nil {
-		r.Err = err
+	// Items of one bundle share a few checkpoints: each is verified once.
+	res, ok := cps[string(p.Checkpoint)]
+	if !ok {
+		res.cp, res.err = VerifyCheckpoint(p.Checkpoint, opts.LogKeys, opts.Policy)
+		if cps != nil {
+			cps[string(p.Checkpoint)] = res
+		}
+	}
+	if res.err != nil {
+		r.Err = res.err
 		return r
 	}
-	r.Checkpoint = cp
-	e, err := VerifyEvidence(cp, &Evidence{Index: p.Index, Entry: it.Entry, Proof: p.Hashes, Envelope: it.Envelope})
+	r.Checkpoint = res.cp
+	e, err := VerifyEvidence(res.cp, &Evidence{Index: p.Index, Entry: it.Entry, Proof: p.Hashes, Envelope: it.Envelope})
 	if err != nil {
 		r.Err = err
 		return r
 	}
 	r.Entry = e
-	payload, err := verifySignatures(e, it, opts)
+	r.Statement, r.Err = VerifyEnvelope(e, it.Envelope, it.Signers, opts)
+	return r
+}
+
+type checkpointResult struct {
+	cp  *VerifiedCheckpoint
+	err error
+}
+
+// VerifyEnvelope checks the envelope of an entry that verified (its
+// inclusion and its envelope digest, as [VerifyEvidence] checks them):
+// steps 5 to 7 of [VerifyBundle]. The envelope's signatures must verify as
+// the entry says it was signed: DSSE signatures by every key signer the
+// entry names, whose keys are among signers, or a Sigstore bundle against
+// opts.SigstoreTrustedRoot; the signed statement must be the one the
+// entry records; with opts.TrustedSigners, one of the signers must be
+// trusted. opts.LogKeys and opts.Policy are not used. It returns the
+// statement. Errors are [*VerificationError]s.
+func VerifyEnvelope(e *evidence.Entry, envelope []byte, signers []crypto.PublicKey, opts VerifyOptions) (*evidence.Statement, error) {
+	payload, err := verifySignatures(e, envelope, signers, opts)
 	if err != nil {
-		r.Err = err
-		return r
+		return nil, err
 	}
 	st, err := evidence.ParseStatement(payload)
 	if err != nil {
-		r.Err = &VerificationError{Part: PartStatement, Err: err}
-		return r
+		return nil, &VerificationError{Part: PartStatement, Err: err}
 	}
-	r.Statement = st
 	if err := matchStatement(e, payload, st); err != nil {
-		r.Err = err
-		return r
+		return st, err
 	}
 	if len(opts.TrustedSigners) > 0 {
 		trusted := slices.ContainsFunc(opts.TrustedSigners, func(k crypto.PublicKey) bool {
@@ -235,20 +258,19 @@ func verifyItem(i int, it *BundleItem, opts VerifyOptions) ItemResult {
 			return err == nil && slices.Contains(e.Signers, id)
 		})
 		if !trusted {
-			r.Err = verr(PartSigner, "signed by %s, none of which you trust", strings.Join(e.Signers, ", "))
-			return r
+			return st, verr(PartSigner, "signed by %s, none of which you trust", strings.Join(e.Signers, ", "))
 		}
 	}
-	return r
+	return st, nil
 }
 
 // verifySignatures checks the signatures on an item's envelope, as its entry
 // says it was signed, and returns the signed statement's bytes. Signatures
 // come before reading the payload (DSSE protocol.md).
-func verifySignatures(e *evidence.Entry, it *BundleItem, opts VerifyOptions) ([]byte, error) {
+func verifySignatures(e *evidence.Entry, envelope []byte, signers []crypto.PublicKey, opts VerifyOptions) ([]byte, error) {
 	switch e.Encoding {
 	case evidence.EncodingDSSE:
-		env, err := evidence.ParseEnvelope(it.Envelope)
+		env, err := evidence.ParseEnvelope(envelope)
 		if err != nil {
 			return nil, &VerificationError{Part: PartEnvelope, Err: err}
 		}
@@ -256,7 +278,7 @@ func verifySignatures(e *evidence.Entry, it *BundleItem, opts VerifyOptions) ([]
 			return nil, verr(PartEnvelope, "payloadType is %q, not %q", truncate(env.PayloadType), evidence.PayloadTypeInToto)
 		}
 		keys := make(map[string]crypto.PublicKey)
-		for _, k := range it.Signers {
+		for _, k := range signers {
 			if id, err := evidence.SignerKeyID(k); err == nil {
 				keys[id] = k
 			}
@@ -288,7 +310,7 @@ func verifySignatures(e *evidence.Entry, it *BundleItem, opts VerifyOptions) ([]
 		if err != nil {
 			return nil, verr(PartSignature, "%v", err)
 		}
-		res, err := v.Verify(it.Envelope)
+		res, err := v.Verify(envelope)
 		if err != nil {
 			return nil, verr(PartSignature, "%v", err)
 		}
@@ -434,7 +456,7 @@ func (c *Client) Bundle(ctx context.Context, what string, opts BundleOptions) (*
 		item.Envelope = env
 		item.Proof = (&Proof{Index: r.Index, Hashes: r.Proof, Checkpoint: r.Checkpoint.Note}).Marshal()
 		// Check the item as a verifier of the bundle will.
-		res := verifyItem(len(b.Items), &item, VerifyOptions{LogKeys: []note.Verifier{c.logKey}, Policy: c.pol, SigstoreTrustedRoot: opts.SigstoreTrustedRoot})
+		res := verifyItem(len(b.Items), &item, VerifyOptions{LogKeys: []note.Verifier{c.logKey}, Policy: c.pol, SigstoreTrustedRoot: opts.SigstoreTrustedRoot}, nil)
 		if res.Err != nil {
 			errs = append(errs, fmt.Errorf("entry %d: %w", r.Index, res.Err))
 			continue

@@ -96,6 +96,9 @@ type proxy struct {
 	get         func(*evidentv1.GetEvidenceResponse)
 	envelope    func([]byte) []byte
 	document    func([]byte) []byte
+	// batch sees each message of a BatchQuery stream; it may change it,
+	// and returns false to leave it out.
+	batch func(*evidentv1.BatchQueryResponse) bool
 	// submit and submitBatch see each request first; an error they return
 	// is the answer instead of the node's.
 	submit      func(*evidentv1.SubmitRequest) error
@@ -181,6 +184,27 @@ func (p *proxy) GetEvidence(ctx context.Context, req *connect.Request[evidentv1.
 		}
 	}
 	return resp, err
+}
+
+func (p *proxy) BatchQuery(ctx context.Context, req *connect.Request[evidentv1.BatchQueryRequest], out *connect.ServerStream[evidentv1.BatchQueryResponse]) error {
+	in, err := p.ev.BatchQuery(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	for in.Receive() {
+		m := in.Msg()
+		if p.checkpoint != nil && m.GetCheckpoint() != "" {
+			m.Checkpoint = p.checkpoint(m.GetCheckpoint())
+		}
+		if p.batch != nil && !p.batch(m) {
+			continue
+		}
+		if err := out.Send(m); err != nil {
+			return err
+		}
+	}
+	return in.Err()
 }
 
 func (p *proxy) GetEnvelope(ctx context.Context, req *connect.Request[evidentv1.GetEnvelopeRequest], out *connect.ServerStream[evidentv1.GetEnvelopeResponse]) error {

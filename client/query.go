@@ -42,6 +42,11 @@ type Result struct {
 	SupersededBy     *uint64
 	WithdrawnBy      *uint64
 	WithdrawalReason string
+	// Envelope is the item's envelope when the node sent it with the item
+	// ([BatchOptions].Envelopes) and its SHA-256 and size are those the
+	// entry commits to; nil otherwise. Its signatures are not checked here
+	// ([VerifyEnvelope] does).
+	Envelope []byte
 	// Verified is true if the item passed every check; Err is nil then.
 	Verified bool
 	// Err says why the item failed verification; usually a

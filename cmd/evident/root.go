@@ -53,7 +53,8 @@ kept in Evident nodes: signed, append-only, witnessed Merkle logs run by
 open-source foundations and software producers.
 
 Release managers:  evident keygen; evident attest; evident submit
-Manufacturers:     evident query; evident status; evident get; evident bundle; evident verify (offline)
+Manufacturers:     evident check (a product SBOM); evident query; evident status;
+                   evident get; evident bundle; evident verify (offline)
 Auditors:          evident audit; evident mirror; evident monitor;
                    evident verify-misbehaviour; evident verify-omission
 
@@ -153,6 +154,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.queryCmd(),
 		a.getCmd(),
 		a.statusCmd(),
+		a.checkCmd(),
 		a.bundleCmd(),
 		a.verifyCmd(),
 		a.auditCmd(),

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/evident-dev/evident/check"
 	"github.com/evident-dev/evident/client"
 	"github.com/evident-dev/evident/policy"
 )
@@ -24,13 +25,15 @@ func (a *app) verifyCmd() *cobra.Command {
 	)
 	c := &cobra.Command{
 		Use:   "verify FILE",
-		Short: "Verify a bundle offline",
-		Long: `Verify checks a bundle (as "evident bundle" writes it) with no network access at
-all. For each item: the checkpoint is signed by a log you trust and, with a
+		Short: "Verify a bundle or an evidence pack offline",
+		Long: `Verify checks a bundle (as "evident bundle" writes it) or an evidence pack (as
+"evident check -o" writes it) with no network access at all. For each item: the checkpoint is signed by a log you trust and, with a
 witness policy, cosigned by a quorum; the entry is in the checkpoint's tree;
 the envelope is the one the entry commits to; every signer's DSSE signature
 verifies; the statement says what the entry records. client/BUNDLE.md lists
-the checks.
+the checks. For a pack, also: the SBOM is the one its report describes, and
+every item the report says verified is in the pack, verified, and about the
+component it is listed under (check/PACK.md).
 
 The logs you trust are those of --log-key (repeatable), of the configured
 nodes, and of the witness policy (--policy, else the configuration's). A log
@@ -51,9 +54,12 @@ or there is no log key to verify with.`,
 			if err != nil {
 				return fmt.Errorf("couldn't read the bundle: %w", err)
 			}
-			b, err := client.ParseBundle(data)
-			if err != nil {
-				return err
+			pack := check.IsPack(data)
+			var b *client.Bundle
+			if !pack {
+				if b, err = client.ParseBundle(data); err != nil {
+					return err
+				}
 			}
 			pol, err := a.policy(policyPath)
 			if err != nil {
@@ -72,6 +78,9 @@ or there is no log key to verify with.`,
 					return fmt.Errorf("--trusted-signer: %w", err)
 				}
 				opts.TrustedSigners = append(opts.TrustedSigners, k)
+			}
+			if pack {
+				return a.verifyPack(args[0], data, opts)
 			}
 			known, err := a.knownSigners()
 			if err != nil {

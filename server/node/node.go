@@ -21,6 +21,7 @@ import (
 	"github.com/evident-dev/evident/ledger"
 	"github.com/evident-dev/evident/server"
 	"github.com/evident-dev/evident/server/federation"
+	"github.com/evident-dev/evident/server/tea"
 	"github.com/evident-dev/evident/server/tiles"
 	"github.com/evident-dev/evident/witness"
 	"github.com/evident-dev/evident/witness/boltstore"
@@ -152,6 +153,10 @@ func Start(cfg Config) (_ *Node, err error) {
 	}
 	// The tiles' /checkpoint is the federation's: cosigned by the peers.
 	n.Server.Handle("/", tiles.New(cosignedLog{n.Ledger, n.Federation}, tiles.Options{Envelopes: n.Server.Envelopes(), Metrics: reg}))
+	// TEA discovery of a release's evidence (server/tea/TEA.md).
+	teaHandler := tea.New(n.Server, tea.Options{Logger: log.With("part", "tea")})
+	n.Server.Handle("GET /.well-known/tea", teaHandler)
+	n.Server.Handle("/tea/", teaHandler)
 
 	n.lis = cfg.Listener
 	if n.lis == nil {

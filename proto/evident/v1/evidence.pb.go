@@ -1962,6 +1962,335 @@ func (x *SupportStatement) GetPackageLevel() bool {
 	return false
 }
 
+// BatchQueryRequest asks about up to 1000 components at once.
+type BatchQueryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The queries, 1 to 1000. BatchQueryAnswer.query refers to them by
+	// position, from 0.
+	Queries []*BatchQueryItem `protobuf:"bytes,1,rep,name=queries,proto3" json:"queries,omitempty"`
+	// Also send each matching item's envelope, when it is at most 1 MiB and
+	// fits the message; the client fetches the others with GetEnvelope.
+	IncludeEnvelopes bool `protobuf:"varint,2,opt,name=include_envelopes,json=includeEnvelopes,proto3" json:"include_envelopes,omitempty"`
+	// Most items to list for one query; 0 means the default, 100. At most
+	// 1000. A query with more matches is answered with the newest ones and
+	// marked truncated; ask QueryEvidence, which pages, for the rest.
+	MaxMatches    uint32 `protobuf:"varint,3,opt,name=max_matches,json=maxMatches,proto3" json:"max_matches,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchQueryRequest) Reset() {
+	*x = BatchQueryRequest{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchQueryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchQueryRequest) ProtoMessage() {}
+
+func (x *BatchQueryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchQueryRequest.ProtoReflect.Descriptor instead.
+func (*BatchQueryRequest) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *BatchQueryRequest) GetQueries() []*BatchQueryItem {
+	if x != nil {
+		return x.Queries
+	}
+	return nil
+}
+
+func (x *BatchQueryRequest) GetIncludeEnvelopes() bool {
+	if x != nil {
+		return x.IncludeEnvelopes
+	}
+	return false
+}
+
+func (x *BatchQueryRequest) GetMaxMatches() uint32 {
+	if x != nil {
+		return x.MaxMatches
+	}
+	return 0
+}
+
+// BatchQueryItem is one query of a batch: as QueryEvidenceRequest's, for
+// a release, a package or an artifact digest.
+type BatchQueryItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What to look for. Exactly one.
+	//
+	// Types that are valid to be assigned to Query:
+	//
+	//	*BatchQueryItem_ReleasePurl
+	//	*BatchQueryItem_PackagePurl
+	//	*BatchQueryItem_ArtifactDigest
+	Query         isBatchQueryItem_Query `protobuf_oneof:"query"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchQueryItem) Reset() {
+	*x = BatchQueryItem{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchQueryItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchQueryItem) ProtoMessage() {}
+
+func (x *BatchQueryItem) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchQueryItem.ProtoReflect.Descriptor instead.
+func (*BatchQueryItem) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *BatchQueryItem) GetQuery() isBatchQueryItem_Query {
+	if x != nil {
+		return x.Query
+	}
+	return nil
+}
+
+func (x *BatchQueryItem) GetReleasePurl() string {
+	if x != nil {
+		if x, ok := x.Query.(*BatchQueryItem_ReleasePurl); ok {
+			return x.ReleasePurl
+		}
+	}
+	return ""
+}
+
+func (x *BatchQueryItem) GetPackagePurl() string {
+	if x != nil {
+		if x, ok := x.Query.(*BatchQueryItem_PackagePurl); ok {
+			return x.PackagePurl
+		}
+	}
+	return ""
+}
+
+func (x *BatchQueryItem) GetArtifactDigest() string {
+	if x != nil {
+		if x, ok := x.Query.(*BatchQueryItem_ArtifactDigest); ok {
+			return x.ArtifactDigest
+		}
+	}
+	return ""
+}
+
+type isBatchQueryItem_Query interface {
+	isBatchQueryItem_Query()
+}
+
+type BatchQueryItem_ReleasePurl struct {
+	// Evidence about this release and, marked package-level, about its
+	// whole package: as QueryEvidenceRequest.release_purl.
+	ReleasePurl string `protobuf:"bytes,1,opt,name=release_purl,json=releasePurl,proto3,oneof"`
+}
+
+type BatchQueryItem_PackagePurl struct {
+	// Evidence about any version of this package: as
+	// QueryEvidenceRequest.package_purl.
+	PackagePurl string `protobuf:"bytes,2,opt,name=package_purl,json=packagePurl,proto3,oneof"`
+}
+
+type BatchQueryItem_ArtifactDigest struct {
+	// Evidence whose subjects include an artifact with this digest: as
+	// QueryEvidenceRequest.artifact_digest.
+	ArtifactDigest string `protobuf:"bytes,3,opt,name=artifact_digest,json=artifactDigest,proto3,oneof"`
+}
+
+func (*BatchQueryItem_ReleasePurl) isBatchQueryItem_Query() {}
+
+func (*BatchQueryItem_PackagePurl) isBatchQueryItem_Query() {}
+
+func (*BatchQueryItem_ArtifactDigest) isBatchQueryItem_Query() {}
+
+// BatchQueryResponse is one message of a BatchQuery stream.
+type BatchQueryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The signed checkpoint (c2sp.org/tlog-checkpoint note) that every
+	// inclusion proof of the stream is against; in the first message only.
+	Checkpoint string `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// Answers to some of the queries. Each query is answered in exactly one
+	// message of the stream.
+	Answers []*BatchQueryAnswer `protobuf:"bytes,2,rep,name=answers,proto3" json:"answers,omitempty"`
+	// Items that answers of this message or of earlier ones list, each
+	// with an inclusion proof against checkpoint. Each item is sent once in
+	// the stream, however many queries it answers.
+	Evidence      []*Evidence `protobuf:"bytes,3,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchQueryResponse) Reset() {
+	*x = BatchQueryResponse{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchQueryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchQueryResponse) ProtoMessage() {}
+
+func (x *BatchQueryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchQueryResponse.ProtoReflect.Descriptor instead.
+func (*BatchQueryResponse) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *BatchQueryResponse) GetCheckpoint() string {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return ""
+}
+
+func (x *BatchQueryResponse) GetAnswers() []*BatchQueryAnswer {
+	if x != nil {
+		return x.Answers
+	}
+	return nil
+}
+
+func (x *BatchQueryResponse) GetEvidence() []*Evidence {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+// BatchQueryAnswer is the node's answer to one query of a batch.
+type BatchQueryAnswer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The query's position in BatchQueryRequest.queries, from 0.
+	Query uint32 `protobuf:"varint,1,opt,name=query,proto3" json:"query,omitempty"`
+	// The log indexes of the matching items, newest first; the stream
+	// carries each of them as an Evidence.
+	LogIndexes []uint64 `protobuf:"varint,2,rep,packed,name=log_indexes,json=logIndexes,proto3" json:"log_indexes,omitempty"`
+	// Those of log_indexes that matched a release query only through a
+	// subject naming the release's whole package (package-level evidence).
+	PackageLevel []uint64 `protobuf:"varint,3,rep,packed,name=package_level,json=packageLevel,proto3" json:"package_level,omitempty"`
+	// More items matched than max_matches; log_indexes holds the newest.
+	Truncated bool `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// Set when the node could not answer this query (a purl it can't
+	// parse); the other queries are answered.
+	Error         *Status `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchQueryAnswer) Reset() {
+	*x = BatchQueryAnswer{}
+	mi := &file_evident_v1_evidence_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchQueryAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchQueryAnswer) ProtoMessage() {}
+
+func (x *BatchQueryAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_evident_v1_evidence_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchQueryAnswer.ProtoReflect.Descriptor instead.
+func (*BatchQueryAnswer) Descriptor() ([]byte, []int) {
+	return file_evident_v1_evidence_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *BatchQueryAnswer) GetQuery() uint32 {
+	if x != nil {
+		return x.Query
+	}
+	return 0
+}
+
+func (x *BatchQueryAnswer) GetLogIndexes() []uint64 {
+	if x != nil {
+		return x.LogIndexes
+	}
+	return nil
+}
+
+func (x *BatchQueryAnswer) GetPackageLevel() []uint64 {
+	if x != nil {
+		return x.PackageLevel
+	}
+	return nil
+}
+
+func (x *BatchQueryAnswer) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *BatchQueryAnswer) GetError() *Status {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 var File_evident_v1_evidence_proto protoreflect.FileDescriptor
 
 const file_evident_v1_evidence_proto_rawDesc = "" +
@@ -2109,7 +2438,33 @@ const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\x17end_of_security_support\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x14endOfSecuritySupport\x12:\n" +
 	"\vend_of_life\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tendOfLife\x12.\n" +
 	"\x05state\x18\b \x01(\x0e2\x18.evident.v1.SupportStateR\x05state\x12#\n" +
-	"\rpackage_level\x18\t \x01(\bR\fpackageLevel*\x97\x01\n" +
+	"\rpackage_level\x18\t \x01(\bR\fpackageLevel\"\xae\x01\n" +
+	"\x11BatchQueryRequest\x12A\n" +
+	"\aqueries\x18\x01 \x03(\v2\x1a.evident.v1.BatchQueryItemB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\aqueries\x12+\n" +
+	"\x11include_envelopes\x18\x02 \x01(\bR\x10includeEnvelopes\x12)\n" +
+	"\vmax_matches\x18\x03 \x01(\rB\b\xbaH\x05*\x03\x18\xe8\aR\n" +
+	"maxMatches\"\xb2\x06\n" +
+	"\x0eBatchQueryItem\x12\xa8\x02\n" +
+	"\frelease_purl\x18\x01 \x01(\tB\x82\x02\xbaH\xfe\x01\xba\x01\xf5\x01\n" +
+	"\x13release_purl.format\x12|must be a Package URL naming a release, with its version, e.g. pkg:pypi/requests@2.32.3 (use package_purl for every version)\x1a`this.matches(r'^pkg:/*[A-Za-z][A-Za-z0-9.+-]*/[^?#\\s]*[^/?#@\\s]@[^@/?#\\s]+(\\?[^#\\s]*)?(#\\S*)?$')r\x03\x18\x80\bH\x00R\vreleasePurl\x12\xfe\x01\n" +
+	"\fpackage_purl\x18\x02 \x01(\tB\xd8\x01\xbaH\xd4\x01\xba\x01\xcb\x01\n" +
+	"\x13package_purl.format\x12^must be a Package URL, e.g. pkg:pypi/requests or pkg:maven/org.apache.logging.log4j/log4j-core\x1aTthis.matches(r'^pkg:/*[A-Za-z][A-Za-z0-9.+-]*/[^?#\\s]*[^/?#\\s](\\?[^#\\s]*)?(#\\S*)?$')r\x03\x18\x80\bH\x00R\vpackagePurl\x12\xe3\x01\n" +
+	"\x0fartifact_digest\x18\x03 \x01(\tB\xb7\x01\xbaH\xb3\x01\xba\x01\xaf\x01\n" +
+	"\x16artifact_digest.format\x12Vmust be sha256: and 64 lowercase hex digits, or sha512: and 128, e.g. sha256:9f86d0...\x1a=this.matches(r'^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$')H\x00R\x0eartifactDigestB\x0e\n" +
+	"\x05query\x12\x05\xbaH\x02\b\x01\"\x9e\x01\n" +
+	"\x12BatchQueryResponse\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\tR\n" +
+	"checkpoint\x126\n" +
+	"\aanswers\x18\x02 \x03(\v2\x1c.evident.v1.BatchQueryAnswerR\aanswers\x120\n" +
+	"\bevidence\x18\x03 \x03(\v2\x14.evident.v1.EvidenceR\bevidence\"\xb6\x01\n" +
+	"\x10BatchQueryAnswer\x12\x14\n" +
+	"\x05query\x18\x01 \x01(\rR\x05query\x12\x1f\n" +
+	"\vlog_indexes\x18\x02 \x03(\x04R\n" +
+	"logIndexes\x12#\n" +
+	"\rpackage_level\x18\x03 \x03(\x04R\fpackageLevel\x12\x1c\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\x12(\n" +
+	"\x05error\x18\x05 \x01(\v2\x12.evident.v1.StatusR\x05error*\x97\x01\n" +
 	"\tVexStatus\x12\x1a\n" +
 	"\x16VEX_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17VEX_STATUS_NOT_AFFECTED\x10\x01\x12\x17\n" +
@@ -2120,7 +2475,7 @@ const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\x19SUPPORT_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17SUPPORT_STATE_SUPPORTED\x10\x01\x12\x17\n" +
 	"\x13SUPPORT_STATE_ENDED\x10\x02\x12\x19\n" +
-	"\x15SUPPORT_STATE_UNKNOWN\x10\x032\x8b\x05\n" +
+	"\x15SUPPORT_STATE_UNKNOWN\x10\x032\xda\x05\n" +
 	"\x0fEvidenceService\x12?\n" +
 	"\x06Submit\x12\x19.evident.v1.SubmitRequest\x1a\x1a.evident.v1.SubmitResponse\x12S\n" +
 	"\fSubmitStream\x12\x1f.evident.v1.SubmitStreamRequest\x1a .evident.v1.SubmitStreamResponse(\x01\x12N\n" +
@@ -2129,7 +2484,9 @@ const file_evident_v1_evidence_proto_rawDesc = "" +
 	"\rQueryEvidence\x12 .evident.v1.QueryEvidenceRequest\x1a!.evident.v1.QueryEvidenceResponse\x12P\n" +
 	"\vGetEnvelope\x12\x1e.evident.v1.GetEnvelopeRequest\x1a\x1f.evident.v1.GetEnvelopeResponse0\x01\x12P\n" +
 	"\vGetDocument\x12\x1e.evident.v1.GetDocumentRequest\x1a\x1f.evident.v1.GetDocumentResponse0\x01\x12H\n" +
-	"\tGetStatus\x12\x1c.evident.v1.GetStatusRequest\x1a\x1d.evident.v1.GetStatusResponseB\xa3\x01\n" +
+	"\tGetStatus\x12\x1c.evident.v1.GetStatusRequest\x1a\x1d.evident.v1.GetStatusResponse\x12M\n" +
+	"\n" +
+	"BatchQuery\x12\x1d.evident.v1.BatchQueryRequest\x1a\x1e.evident.v1.BatchQueryResponse0\x01B\xa3\x01\n" +
 	"\x0ecom.evident.v1B\rEvidenceProtoP\x01Z9github.com/evident-dev/evident/proto/evident/v1;evidentv1\xa2\x02\x03EXX\xaa\x02\n" +
 	"Evident.V1\xca\x02\n" +
 	"Evident\\V1\xe2\x02\x16Evident\\V1\\GPBMetadata\xea\x02\vEvident::V1b\x06proto3"
@@ -2147,7 +2504,7 @@ func file_evident_v1_evidence_proto_rawDescGZIP() []byte {
 }
 
 var file_evident_v1_evidence_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_evident_v1_evidence_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_evident_v1_evidence_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_evident_v1_evidence_proto_goTypes = []any{
 	(VexStatus)(0),                // 0: evident.v1.VexStatus
 	(SupportState)(0),             // 1: evident.v1.SupportState
@@ -2174,56 +2531,66 @@ var file_evident_v1_evidence_proto_goTypes = []any{
 	(*VexStatement)(nil),          // 22: evident.v1.VexStatement
 	(*SupportStatus)(nil),         // 23: evident.v1.SupportStatus
 	(*SupportStatement)(nil),      // 24: evident.v1.SupportStatement
-	(*SubmitResult)(nil),          // 25: evident.v1.SubmitResult
-	(*Status)(nil),                // 26: evident.v1.Status
-	(*Evidence)(nil),              // 27: evident.v1.Evidence
-	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
+	(*BatchQueryRequest)(nil),     // 25: evident.v1.BatchQueryRequest
+	(*BatchQueryItem)(nil),        // 26: evident.v1.BatchQueryItem
+	(*BatchQueryResponse)(nil),    // 27: evident.v1.BatchQueryResponse
+	(*BatchQueryAnswer)(nil),      // 28: evident.v1.BatchQueryAnswer
+	(*SubmitResult)(nil),          // 29: evident.v1.SubmitResult
+	(*Status)(nil),                // 30: evident.v1.Status
+	(*Evidence)(nil),              // 31: evident.v1.Evidence
+	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
 }
 var file_evident_v1_evidence_proto_depIdxs = []int32{
-	25, // 0: evident.v1.SubmitResponse.result:type_name -> evident.v1.SubmitResult
+	29, // 0: evident.v1.SubmitResponse.result:type_name -> evident.v1.SubmitResult
 	5,  // 1: evident.v1.SubmitStreamRequest.header:type_name -> evident.v1.SubmitStreamHeader
-	25, // 2: evident.v1.SubmitStreamResponse.result:type_name -> evident.v1.SubmitResult
+	29, // 2: evident.v1.SubmitStreamResponse.result:type_name -> evident.v1.SubmitResult
 	9,  // 3: evident.v1.SubmitBatchResponse.results:type_name -> evident.v1.SubmitBatchResult
-	25, // 4: evident.v1.SubmitBatchResult.result:type_name -> evident.v1.SubmitResult
-	26, // 5: evident.v1.SubmitBatchResult.error:type_name -> evident.v1.Status
-	27, // 6: evident.v1.GetEvidenceResponse.evidence:type_name -> evident.v1.Evidence
-	27, // 7: evident.v1.QueryEvidenceResponse.evidence:type_name -> evident.v1.Evidence
+	29, // 4: evident.v1.SubmitBatchResult.result:type_name -> evident.v1.SubmitResult
+	30, // 5: evident.v1.SubmitBatchResult.error:type_name -> evident.v1.Status
+	31, // 6: evident.v1.GetEvidenceResponse.evidence:type_name -> evident.v1.Evidence
+	31, // 7: evident.v1.QueryEvidenceResponse.evidence:type_name -> evident.v1.Evidence
 	21, // 8: evident.v1.GetStatusResponse.vulnerabilities:type_name -> evident.v1.VulnerabilityStatus
 	23, // 9: evident.v1.GetStatusResponse.support:type_name -> evident.v1.SupportStatus
-	27, // 10: evident.v1.GetStatusResponse.evidence:type_name -> evident.v1.Evidence
+	31, // 10: evident.v1.GetStatusResponse.evidence:type_name -> evident.v1.Evidence
 	20, // 11: evident.v1.GetStatusResponse.unread:type_name -> evident.v1.UnreadEvidence
 	0,  // 12: evident.v1.VulnerabilityStatus.status:type_name -> evident.v1.VexStatus
 	22, // 13: evident.v1.VulnerabilityStatus.decided_by:type_name -> evident.v1.VexStatement
 	22, // 14: evident.v1.VulnerabilityStatus.statements:type_name -> evident.v1.VexStatement
 	0,  // 15: evident.v1.VexStatement.status:type_name -> evident.v1.VexStatus
-	28, // 16: evident.v1.VexStatement.timestamp:type_name -> google.protobuf.Timestamp
+	32, // 16: evident.v1.VexStatement.timestamp:type_name -> google.protobuf.Timestamp
 	1,  // 17: evident.v1.SupportStatus.state:type_name -> evident.v1.SupportState
 	24, // 18: evident.v1.SupportStatus.decided_by:type_name -> evident.v1.SupportStatement
 	24, // 19: evident.v1.SupportStatus.statements:type_name -> evident.v1.SupportStatement
-	28, // 20: evident.v1.SupportStatement.end_of_security_support:type_name -> google.protobuf.Timestamp
-	28, // 21: evident.v1.SupportStatement.end_of_life:type_name -> google.protobuf.Timestamp
+	32, // 20: evident.v1.SupportStatement.end_of_security_support:type_name -> google.protobuf.Timestamp
+	32, // 21: evident.v1.SupportStatement.end_of_life:type_name -> google.protobuf.Timestamp
 	1,  // 22: evident.v1.SupportStatement.state:type_name -> evident.v1.SupportState
-	2,  // 23: evident.v1.EvidenceService.Submit:input_type -> evident.v1.SubmitRequest
-	4,  // 24: evident.v1.EvidenceService.SubmitStream:input_type -> evident.v1.SubmitStreamRequest
-	7,  // 25: evident.v1.EvidenceService.SubmitBatch:input_type -> evident.v1.SubmitBatchRequest
-	10, // 26: evident.v1.EvidenceService.GetEvidence:input_type -> evident.v1.GetEvidenceRequest
-	12, // 27: evident.v1.EvidenceService.QueryEvidence:input_type -> evident.v1.QueryEvidenceRequest
-	14, // 28: evident.v1.EvidenceService.GetEnvelope:input_type -> evident.v1.GetEnvelopeRequest
-	16, // 29: evident.v1.EvidenceService.GetDocument:input_type -> evident.v1.GetDocumentRequest
-	18, // 30: evident.v1.EvidenceService.GetStatus:input_type -> evident.v1.GetStatusRequest
-	3,  // 31: evident.v1.EvidenceService.Submit:output_type -> evident.v1.SubmitResponse
-	6,  // 32: evident.v1.EvidenceService.SubmitStream:output_type -> evident.v1.SubmitStreamResponse
-	8,  // 33: evident.v1.EvidenceService.SubmitBatch:output_type -> evident.v1.SubmitBatchResponse
-	11, // 34: evident.v1.EvidenceService.GetEvidence:output_type -> evident.v1.GetEvidenceResponse
-	13, // 35: evident.v1.EvidenceService.QueryEvidence:output_type -> evident.v1.QueryEvidenceResponse
-	15, // 36: evident.v1.EvidenceService.GetEnvelope:output_type -> evident.v1.GetEnvelopeResponse
-	17, // 37: evident.v1.EvidenceService.GetDocument:output_type -> evident.v1.GetDocumentResponse
-	19, // 38: evident.v1.EvidenceService.GetStatus:output_type -> evident.v1.GetStatusResponse
-	31, // [31:39] is the sub-list for method output_type
-	23, // [23:31] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	26, // 23: evident.v1.BatchQueryRequest.queries:type_name -> evident.v1.BatchQueryItem
+	28, // 24: evident.v1.BatchQueryResponse.answers:type_name -> evident.v1.BatchQueryAnswer
+	31, // 25: evident.v1.BatchQueryResponse.evidence:type_name -> evident.v1.Evidence
+	30, // 26: evident.v1.BatchQueryAnswer.error:type_name -> evident.v1.Status
+	2,  // 27: evident.v1.EvidenceService.Submit:input_type -> evident.v1.SubmitRequest
+	4,  // 28: evident.v1.EvidenceService.SubmitStream:input_type -> evident.v1.SubmitStreamRequest
+	7,  // 29: evident.v1.EvidenceService.SubmitBatch:input_type -> evident.v1.SubmitBatchRequest
+	10, // 30: evident.v1.EvidenceService.GetEvidence:input_type -> evident.v1.GetEvidenceRequest
+	12, // 31: evident.v1.EvidenceService.QueryEvidence:input_type -> evident.v1.QueryEvidenceRequest
+	14, // 32: evident.v1.EvidenceService.GetEnvelope:input_type -> evident.v1.GetEnvelopeRequest
+	16, // 33: evident.v1.EvidenceService.GetDocument:input_type -> evident.v1.GetDocumentRequest
+	18, // 34: evident.v1.EvidenceService.GetStatus:input_type -> evident.v1.GetStatusRequest
+	25, // 35: evident.v1.EvidenceService.BatchQuery:input_type -> evident.v1.BatchQueryRequest
+	3,  // 36: evident.v1.EvidenceService.Submit:output_type -> evident.v1.SubmitResponse
+	6,  // 37: evident.v1.EvidenceService.SubmitStream:output_type -> evident.v1.SubmitStreamResponse
+	8,  // 38: evident.v1.EvidenceService.SubmitBatch:output_type -> evident.v1.SubmitBatchResponse
+	11, // 39: evident.v1.EvidenceService.GetEvidence:output_type -> evident.v1.GetEvidenceResponse
+	13, // 40: evident.v1.EvidenceService.QueryEvidence:output_type -> evident.v1.QueryEvidenceResponse
+	15, // 41: evident.v1.EvidenceService.GetEnvelope:output_type -> evident.v1.GetEnvelopeResponse
+	17, // 42: evident.v1.EvidenceService.GetDocument:output_type -> evident.v1.GetDocumentResponse
+	19, // 43: evident.v1.EvidenceService.GetStatus:output_type -> evident.v1.GetStatusResponse
+	27, // 44: evident.v1.EvidenceService.BatchQuery:output_type -> evident.v1.BatchQueryResponse
+	36, // [36:45] is the sub-list for method output_type
+	27, // [27:36] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_evident_v1_evidence_proto_init() }
@@ -2252,13 +2619,18 @@ func file_evident_v1_evidence_proto_init() {
 		(*QueryEvidenceRequest_PredicateType)(nil),
 		(*QueryEvidenceRequest_DocumentDigest)(nil),
 	}
+	file_evident_v1_evidence_proto_msgTypes[24].OneofWrappers = []any{
+		(*BatchQueryItem_ReleasePurl)(nil),
+		(*BatchQueryItem_PackagePurl)(nil),
+		(*BatchQueryItem_ArtifactDigest)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evident_v1_evidence_proto_rawDesc), len(file_evident_v1_evidence_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   23,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

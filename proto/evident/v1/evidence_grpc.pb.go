@@ -29,6 +29,7 @@ const (
 	EvidenceService_GetEnvelope_FullMethodName   = "/evident.v1.EvidenceService/GetEnvelope"
 	EvidenceService_GetDocument_FullMethodName   = "/evident.v1.EvidenceService/GetDocument"
 	EvidenceService_GetStatus_FullMethodName     = "/evident.v1.EvidenceService/GetStatus"
+	EvidenceService_BatchQuery_FullMethodName    = "/evident.v1.EvidenceService/BatchQuery"
 )
 
 // EvidenceServiceClient is the client API for EvidenceService service.
@@ -86,6 +87,14 @@ type EvidenceServiceClient interface {
 	// can fetch the documents and resolve them again itself (package
 	// evidence/vex and evidence/support hold the rules).
 	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
+	// BatchQuery asks about many components at once, as a manufacturer
+	// checking a product SBOM does: up to 1000 releases, packages or artifact
+	// digests. The node answers each query with the log indexes of the items
+	// that match it, and sends every matching item once, with an inclusion
+	// proof, all against the checkpoint of the stream's first message. The
+	// answers and items come in a stream of messages, each within the node's
+	// response size limit; the stream ends when every query is answered.
+	BatchQuery(ctx context.Context, in *BatchQueryRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BatchQueryResponse], error)
 }
 
 type evidenceServiceClient struct {
@@ -197,6 +206,25 @@ func (c *evidenceServiceClient) GetStatus(ctx context.Context, in *GetStatusRequ
 	return out, nil
 }
 
+func (c *evidenceServiceClient) BatchQuery(ctx context.Context, in *BatchQueryRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BatchQueryResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &EvidenceService_ServiceDesc.Streams[3], EvidenceService_BatchQuery_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BatchQueryRequest, BatchQueryResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EvidenceService_BatchQueryClient = grpc.ServerStreamingClient[BatchQueryResponse]
+
 // EvidenceServiceServer is the server API for EvidenceService service.
 // All implementations must embed UnimplementedEvidenceServiceServer
 // for forward compatibility.
@@ -252,6 +280,14 @@ type EvidenceServiceServer interface {
 	// can fetch the documents and resolve them again itself (package
 	// evidence/vex and evidence/support hold the rules).
 	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
+	// BatchQuery asks about many components at once, as a manufacturer
+	// checking a product SBOM does: up to 1000 releases, packages or artifact
+	// digests. The node answers each query with the log indexes of the items
+	// that match it, and sends every matching item once, with an inclusion
+	// proof, all against the checkpoint of the stream's first message. The
+	// answers and items come in a stream of messages, each within the node's
+	// response size limit; the stream ends when every query is answered.
+	BatchQuery(*BatchQueryRequest, grpc.ServerStreamingServer[BatchQueryResponse]) error
 	mustEmbedUnimplementedEvidenceServiceServer()
 }
 
@@ -285,6 +321,9 @@ func (UnimplementedEvidenceServiceServer) GetDocument(*GetDocumentRequest, grpc.
 }
 func (UnimplementedEvidenceServiceServer) GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStatus not implemented")
+}
+func (UnimplementedEvidenceServiceServer) BatchQuery(*BatchQueryRequest, grpc.ServerStreamingServer[BatchQueryResponse]) error {
+	return status.Error(codes.Unimplemented, "method BatchQuery not implemented")
 }
 func (UnimplementedEvidenceServiceServer) mustEmbedUnimplementedEvidenceServiceServer() {}
 func (UnimplementedEvidenceServiceServer) testEmbeddedByValue()                         {}
@@ -426,6 +465,17 @@ func _EvidenceService_GetStatus_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EvidenceService_BatchQuery_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BatchQueryRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(EvidenceServiceServer).BatchQuery(m, &grpc.GenericServerStream[BatchQueryRequest, BatchQueryResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EvidenceService_BatchQueryServer = grpc.ServerStreamingServer[BatchQueryResponse]
+
 // EvidenceService_ServiceDesc is the grpc.ServiceDesc for EvidenceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -468,6 +518,11 @@ var EvidenceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "GetDocument",
 			Handler:       _EvidenceService_GetDocument_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "BatchQuery",
+			Handler:       _EvidenceService_BatchQuery_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -40,6 +40,15 @@ func violations(t *testing.T, v protovalidate.Validator, msg proto.Message) []st
 	return out
 }
 
+// batchQueries returns n valid queries of a BatchQueryRequest.
+func batchQueries(n int) []*evidentv1.BatchQueryItem {
+	qs := make([]*evidentv1.BatchQueryItem, n)
+	for i := range qs {
+		qs[i] = &evidentv1.BatchQueryItem{Query: &evidentv1.BatchQueryItem_ReleasePurl{ReleasePurl: "pkg:pypi/requests@2.32.3"}}
+	}
+	return qs
+}
+
 func TestRequestRules(t *testing.T) {
 	v, err := protovalidate.New()
 	if err != nil {
@@ -166,6 +175,18 @@ func TestRequestRules(t *testing.T) {
 		{"envelope/no digest", &evidentv1.GetEnvelopeRequest{}, []string{"envelope_sha256: [required]"}},
 		{"envelope/digest too short", &evidentv1.GetEnvelopeRequest{EnvelopeSha256: sha256Digest[:16]}, []string{"envelope_sha256: [bytes.len]"}},
 
+		// EvidenceService.BatchQuery
+		{"batch query/ok", &evidentv1.BatchQueryRequest{Queries: batchQueries(1000), MaxMatches: 1000}, nil},
+		{"batch query/empty", &evidentv1.BatchQueryRequest{}, []string{"queries: [repeated.min_items]"}},
+		{"batch query/too many", &evidentv1.BatchQueryRequest{Queries: batchQueries(1001)}, []string{"queries: [repeated.max_items]"}},
+		{"batch query/max matches 1001", &evidentv1.BatchQueryRequest{Queries: batchQueries(1), MaxMatches: 1001}, []string{"max_matches: [uint32.lte]"}},
+		{"batch query/no query", &evidentv1.BatchQueryRequest{Queries: []*evidentv1.BatchQueryItem{{}}}, []string{"queries[0].query: [required]"}},
+		{"batch query/release without version", &evidentv1.BatchQueryRequest{Queries: []*evidentv1.BatchQueryItem{
+			{Query: &evidentv1.BatchQueryItem_ReleasePurl{ReleasePurl: "pkg:pypi/requests"}}}}, []string{"queries[0].release_purl: [release_purl.format]"}},
+		{"batch query/digest", &evidentv1.BatchQueryRequest{Queries: []*evidentv1.BatchQueryItem{
+			{Query: &evidentv1.BatchQueryItem_ArtifactDigest{ArtifactDigest: "sha512:" + hex128}},
+			{Query: &evidentv1.BatchQueryItem_ArtifactDigest{ArtifactDigest: "sha1:" + hex64[:40]}}}}, []string{"queries[1].artifact_digest: [artifact_digest.format]"}},
+
 		// LogService
 		{"checkpoint/ok", &evidentv1.GetCheckpointRequest{}, nil},
 		{"inclusion/by index", &evidentv1.GetInclusionProofRequest{Leaf: &evidentv1.GetInclusionProofRequest_LogIndex{LogIndex: 3}}, nil},
@@ -232,7 +253,7 @@ func TestEveryRequestFieldHasRules(t *testing.T) {
 			}
 		}
 	}
-	if nRPCs != 11 {
-		t.Errorf("checked %d RPCs, want 11: was a service added to another file? Add the file above.", nRPCs)
+	if nRPCs != 13 {
+		t.Errorf("checked %d RPCs, want 13: was a service added to another file? Add the file above.", nRPCs)
 	}
 }

@@ -58,6 +58,9 @@ const (
 	// EvidenceServiceGetStatusProcedure is the fully-qualified name of the EvidenceService's GetStatus
 	// RPC.
 	EvidenceServiceGetStatusProcedure = "/evident.v1.EvidenceService/GetStatus"
+	// EvidenceServiceBatchQueryProcedure is the fully-qualified name of the EvidenceService's
+	// BatchQuery RPC.
+	EvidenceServiceBatchQueryProcedure = "/evident.v1.EvidenceService/BatchQuery"
 )
 
 // EvidenceServiceClient is a client for the evident.v1.EvidenceService service.
@@ -99,6 +102,14 @@ type EvidenceServiceClient interface {
 	// can fetch the documents and resolve them again itself (package
 	// evidence/vex and evidence/support hold the rules).
 	GetStatus(context.Context, *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error)
+	// BatchQuery asks about many components at once, as a manufacturer
+	// checking a product SBOM does: up to 1000 releases, packages or artifact
+	// digests. The node answers each query with the log indexes of the items
+	// that match it, and sends every matching item once, with an inclusion
+	// proof, all against the checkpoint of the stream's first message. The
+	// answers and items come in a stream of messages, each within the node's
+	// response size limit; the stream ends when every query is answered.
+	BatchQuery(context.Context, *connect.Request[v1.BatchQueryRequest]) (*connect.ServerStreamForClient[v1.BatchQueryResponse], error)
 }
 
 // NewEvidenceServiceClient constructs a client for the evident.v1.EvidenceService service. By
@@ -160,6 +171,12 @@ func NewEvidenceServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(evidenceServiceMethods.ByName("GetStatus")),
 			connect.WithClientOptions(opts...),
 		),
+		batchQuery: connect.NewClient[v1.BatchQueryRequest, v1.BatchQueryResponse](
+			httpClient,
+			baseURL+EvidenceServiceBatchQueryProcedure,
+			connect.WithSchema(evidenceServiceMethods.ByName("BatchQuery")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -173,6 +190,7 @@ type evidenceServiceClient struct {
 	getEnvelope   *connect.Client[v1.GetEnvelopeRequest, v1.GetEnvelopeResponse]
 	getDocument   *connect.Client[v1.GetDocumentRequest, v1.GetDocumentResponse]
 	getStatus     *connect.Client[v1.GetStatusRequest, v1.GetStatusResponse]
+	batchQuery    *connect.Client[v1.BatchQueryRequest, v1.BatchQueryResponse]
 }
 
 // Submit calls evident.v1.EvidenceService.Submit.
@@ -215,6 +233,11 @@ func (c *evidenceServiceClient) GetStatus(ctx context.Context, req *connect.Requ
 	return c.getStatus.CallUnary(ctx, req)
 }
 
+// BatchQuery calls evident.v1.EvidenceService.BatchQuery.
+func (c *evidenceServiceClient) BatchQuery(ctx context.Context, req *connect.Request[v1.BatchQueryRequest]) (*connect.ServerStreamForClient[v1.BatchQueryResponse], error) {
+	return c.batchQuery.CallServerStream(ctx, req)
+}
+
 // EvidenceServiceHandler is an implementation of the evident.v1.EvidenceService service.
 type EvidenceServiceHandler interface {
 	// Submit logs one DSSE envelope. The node verifies a signature under a key
@@ -254,6 +277,14 @@ type EvidenceServiceHandler interface {
 	// can fetch the documents and resolve them again itself (package
 	// evidence/vex and evidence/support hold the rules).
 	GetStatus(context.Context, *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error)
+	// BatchQuery asks about many components at once, as a manufacturer
+	// checking a product SBOM does: up to 1000 releases, packages or artifact
+	// digests. The node answers each query with the log indexes of the items
+	// that match it, and sends every matching item once, with an inclusion
+	// proof, all against the checkpoint of the stream's first message. The
+	// answers and items come in a stream of messages, each within the node's
+	// response size limit; the stream ends when every query is answered.
+	BatchQuery(context.Context, *connect.Request[v1.BatchQueryRequest], *connect.ServerStream[v1.BatchQueryResponse]) error
 }
 
 // NewEvidenceServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -311,6 +342,12 @@ func NewEvidenceServiceHandler(svc EvidenceServiceHandler, opts ...connect.Handl
 		connect.WithSchema(evidenceServiceMethods.ByName("GetStatus")),
 		connect.WithHandlerOptions(opts...),
 	)
+	evidenceServiceBatchQueryHandler := connect.NewServerStreamHandler(
+		EvidenceServiceBatchQueryProcedure,
+		svc.BatchQuery,
+		connect.WithSchema(evidenceServiceMethods.ByName("BatchQuery")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/evident.v1.EvidenceService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EvidenceServiceSubmitProcedure:
@@ -329,6 +366,8 @@ func NewEvidenceServiceHandler(svc EvidenceServiceHandler, opts ...connect.Handl
 			evidenceServiceGetDocumentHandler.ServeHTTP(w, r)
 		case EvidenceServiceGetStatusProcedure:
 			evidenceServiceGetStatusHandler.ServeHTTP(w, r)
+		case EvidenceServiceBatchQueryProcedure:
+			evidenceServiceBatchQueryHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -368,4 +407,8 @@ func (UnimplementedEvidenceServiceHandler) GetDocument(context.Context, *connect
 
 func (UnimplementedEvidenceServiceHandler) GetStatus(context.Context, *connect.Request[v1.GetStatusRequest]) (*connect.Response[v1.GetStatusResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("evident.v1.EvidenceService.GetStatus is not implemented"))
+}
+
+func (UnimplementedEvidenceServiceHandler) BatchQuery(context.Context, *connect.Request[v1.BatchQueryRequest], *connect.ServerStream[v1.BatchQueryResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("evident.v1.EvidenceService.BatchQuery is not implemented"))
 }
