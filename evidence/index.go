@@ -28,7 +28,7 @@ const (
 	// "sha256:<hex>".
 	IndexDocument = "document"
 	// IndexLineage files an entry that is not a withdrawal under
-	// LineageKey(kind, signers, subject) for each of its status subjects
+	// LineageKey(kind, series, signers, subject) for each of its status subjects
 	// (STATUS.md): newest first, the lineage's first item that is not
 	// withdrawn is current, and the rest are superseded.
 	IndexLineage = "lineage"
@@ -42,7 +42,7 @@ const (
 // ledger (ledger.Options.Schema): a ledger indexed by an earlier schema is
 // refused rather than answered from incomplete indexes. Index 2 added the
 // lineage and withdrawal indexes.
-const LedgerSchema = EntryHeader + " index/2"
+const LedgerSchema = EntryHeader + " index/3"
 
 // IndexKey is one key an entry is filed under: Key in the index Index.
 type IndexKey struct {
@@ -81,7 +81,7 @@ func (e *Entry) IndexKeys() []IndexKey {
 		}
 	} else {
 		for _, s := range e.StatusSubjects() {
-			add(IndexLineage, LineageKey(e.Kind, e.Signers, s))
+			add(IndexLineage, LineageKey(e.Kind, e.Series(), e.Signers, s))
 		}
 	}
 	add(IndexPredicate, e.PredicateType)

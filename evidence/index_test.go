@@ -70,9 +70,9 @@ func TestIndexKeys(t *testing.T) {
 		{IndexDigest, "x-custom:abc="},
 		{IndexDigest, "sha256:" + strings.Repeat("01", 32)},
 		{IndexDigest, "gitcommit:" + strings.Repeat("02", 20)},
-		{IndexLineage, "vex " + signer + " pkg:pypi/requests@2.32.3"},
-		{IndexLineage, "vex " + signer + " pkg:pypi/urllib3@2.2.0"},
-		{IndexLineage, "vex " + signer + " pkg:pypi/urllib3"},
+		{IndexLineage, "vex - " + signer + " pkg:pypi/requests@2.32.3"},
+		{IndexLineage, "vex - " + signer + " pkg:pypi/urllib3@2.2.0"},
+		{IndexLineage, "vex - " + signer + " pkg:pypi/urllib3"},
 		{IndexPredicate, PredicateOpenVEX},
 		{IndexDocument, "sha256:" + hexSum("document")},
 	}
@@ -120,7 +120,7 @@ func TestIndexKeysWithdrawal(t *testing.T) {
 			t.Errorf("evidence filed as a withdrawal: %v", k)
 		}
 	}
-	wantLineage := []string{"vex ed25519:" + strings.Repeat("01", 32) + " sigstore:x:y pkg:pypi/requests@2.32.3"}
+	wantLineage := []string{"vex - ed25519:" + strings.Repeat("01", 32) + " sigstore:x:y pkg:pypi/requests@2.32.3"}
 	if diff := cmp.Diff(wantLineage, lineage); diff != "" {
 		t.Errorf("lineage keys (-want +got):\n%s", diff)
 	}
@@ -151,3 +151,27 @@ func TestCheckEnvelope(t *testing.T) {
 }
 
 func hexOf(b []byte) string { return hex.EncodeToString(b) }
+
+// TestSeries: a document attestation's VEX document or advisory is a series
+// of its own, named by the document; SBOMs are one series per format; other
+// evidence one per kind.
+func TestSeries(t *testing.T) {
+	for _, tt := range []struct {
+		kind                  Kind
+		predicateType, format string
+		name, want            string
+	}{
+		{KindVEX, PredicateDocument, "CSAF 2.0 VEX", "RHSA-2024:0001", "RHSA-2024:0001"},
+		{KindAdvisory, PredicateDocument, "CSAF 2.0 security advisory", "BSI 2022 0001", "BSI%202022%200001"},
+		{KindVEX, PredicateOpenVEX, "OpenVEX v0.2.0", "pkg:pypi/requests@2.32.3", "-"},
+		{KindSBOM, PredicateDocument, "SPDX 2.3 JSON", "example-1.0.0", "spdx"},
+		{KindSBOM, PredicateDocument, "CycloneDX 1.6 XML SBOM", "urn:uuid:1", "cyclonedx"},
+		{KindSBOM, "https://spdx.dev/Document/v2.3", "SPDX v2.3", "pkg:pypi/requests@2.32.3", "spdx"},
+		{KindSupportPeriod, PredicateDocument, "Evident support period v1", "x", "-"},
+	} {
+		e := &Entry{Kind: tt.kind, PredicateType: tt.predicateType, Format: tt.format, Name: tt.name}
+		if got := e.Series(); got != tt.want {
+			t.Errorf("%s %s %q %q: Series %q, want %q", tt.kind, tt.predicateType, tt.format, tt.name, got, tt.want)
+		}
+	}
+}

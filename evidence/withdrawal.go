@@ -134,14 +134,18 @@ func (e *Entry) StatusSubjects() []string {
 }
 
 // LineageKey is the key of the index that orders the evidence of one kind
-// by one set of signers about one subject (IndexLineage, STATUS.md): its
-// newest item that is not withdrawn is current. signers are an entry's,
-// sorted; the key is the kind, the signers and the subject separated by
-// single spaces, which none of them holds (ENTRY.md), so it is
-// unambiguous: the first word is the kind, the last the subject.
-func LineageKey(kind Kind, signers []string, subject string) string {
+// and series by one set of signers about one subject (IndexLineage,
+// STATUS.md): its newest item that is not withdrawn is current. series is
+// the entry's [Entry.Series]; signers are an entry's, sorted. The key is
+// the kind, the series, the signers and the subject separated by single
+// spaces, which none of them holds (ENTRY.md; Series has none), so it is
+// unambiguous: the first word is the kind, the second the series, the last
+// the subject.
+func LineageKey(kind Kind, series string, signers []string, subject string) string {
 	var b strings.Builder
 	b.WriteString(string(kind))
+	b.WriteByte(' ')
+	b.WriteString(series)
 	for _, s := range signers {
 		b.WriteByte(' ')
 		b.WriteString(s)
@@ -149,4 +153,37 @@ func LineageKey(kind Kind, signers []string, subject string) string {
 	b.WriteByte(' ')
 	b.WriteString(subject)
 	return b.String()
+}
+
+// Series names the line of documents an entry's evidence continues, within
+// its kind (STATUS.md, "Same kind, same series"), as one token:
+//
+//   - a VEX document or an advisory carried in a document attestation
+//     continues only itself: its series is the document's own name (its
+//     CSAF tracking id, OpenVEX @id or CycloneDX serial number, which a new
+//     version of the document keeps), so that a project's advisory about
+//     one vulnerability never replaces its advisory about another; a VEX
+//     predicate signed elsewhere names no document, and is one series per
+//     kind;
+//   - an SBOM continues the SBOMs of its format: its series is the format's
+//     name (the first word of the entry's format: "spdx", "cyclonedx"), so
+//     that a release's SPDX and CycloneDX SBOMs are both current, and a new
+//     SPDX SBOM replaces the old one;
+//   - any other evidence is one series per kind: "-".
+//
+// The name is written as the entry's name line writes it, with "%20" for
+// its spaces.
+func (e *Entry) Series() string {
+	switch e.Kind {
+	case KindVEX, KindAdvisory:
+		if e.PredicateType == PredicateDocument {
+			return strings.ReplaceAll(string(appendText(nil, e.Name)), " ", "%20")
+		}
+	case KindSBOM:
+		first, _, _ := strings.Cut(e.Format, " ")
+		if first = strings.ToLower(string(appendText(nil, first))); first != "" {
+			return first
+		}
+	}
+	return "-"
 }

@@ -110,11 +110,12 @@ func (j *judge) withdrawals(ctx context.Context, subject string) (map[uint64]uin
 	return w, nil
 }
 
-// resolve judges every item of the lineage of (kind, signers, subject):
+// resolve judges every item of the lineage of (kind, series, signers,
+// subject):
 // newest first, the first item not withdrawn is current, and each later
 // one is superseded by the nearest newer item not withdrawn.
-func (j *judge) resolve(ctx context.Context, kind evidence.Kind, signers []string, subject string) error {
-	key := evidence.LineageKey(kind, signers, subject)
+func (j *judge) resolve(ctx context.Context, kind evidence.Kind, series string, signers []string, subject string) error {
+	key := evidence.LineageKey(kind, series, signers, subject)
 	if j.resolved[key] {
 		return nil
 	}
@@ -165,7 +166,7 @@ func (j *judge) about(ctx context.Context, idx uint64, e *evidence.Entry, subjec
 	if v, ok := j.known(subject, idx); ok {
 		return v, nil
 	}
-	if err := j.resolve(ctx, e.Kind, e.Signers, subject); err != nil {
+	if err := j.resolve(ctx, e.Kind, e.Series(), e.Signers, subject); err != nil {
 		return verdict{}, err
 	}
 	if v, ok := j.known(subject, idx); ok {
@@ -173,7 +174,7 @@ func (j *judge) about(ctx context.Context, idx uint64, e *evidence.Entry, subjec
 	}
 	// Not in its own lineage: an entry logged before the lineage index
 	// existed cannot be in this ledger (LedgerSchema), so this is a bug.
-	return verdict{}, j.s.internal(ctx, "judge status", fmt.Errorf("entry %d is missing from lineage %q", idx, evidence.LineageKey(e.Kind, e.Signers, subject)))
+	return verdict{}, j.s.internal(ctx, "judge status", fmt.Errorf("entry %d is missing from lineage %q", idx, evidence.LineageKey(e.Kind, e.Series(), e.Signers, subject)))
 }
 
 // item judges e at idx as a whole, for answers not about one subject: it is
