@@ -1,6 +1,16 @@
 package web_test
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -19,4 +29,170 @@ func TestSearchOpensRelease(t *testing.T) {
 	txt := p.waitText("Verified in your browser", "SBOMs", "VEX", "Provenance", "Security policy")
 	t.Log(txt)
 	p.noErrors()
+}
+
+// TestDownloadDocument downloads a release's SBOM from its page and checks
+// the file is the document that was logged, byte for byte.
+func TestDownloadDocument(t *testing.T) {
+	n := startNode(t)
+	s := seedRelease(t, n.URL, "pkg:pypi/demo", "1.0.0")
+	p := newBrowser(t, 1280, 900)
+	next := p.downloads(t.TempDir())
+	p.do(chromedp.Navigate(n.URL + "/#/release/" + pathEscape("pkg:pypi/demo@1.0.0")))
+	p.waitText("Verified in your browser", s.sbomName)
+	p.do(chromedp.Click(chromedp.CSS(`#kind-sbom button`)))
+	got := next()
+	if sha256Hex(got) != sha256Hex(s.sbom) {
+		t.Errorf("downloaded %d bytes with SHA-256 %s; the logged SBOM is %d bytes, %s", len(got), sha256Hex(got), len(s.sbom), sha256Hex(s.sbom))
+	}
+	p.waitText("Downloaded; its SHA-256 matches the log entry: sha256:" + sha256Hex(s.sbom))
+	// The document shown on the page is the same, formatted.
+	p.do(chromedp.Click(chromedp.CSS(`#kind-sbom details.panel summary`)))
+	p.waitText("SHA-256 checked in your browser", `"bomFormat": "CycloneDX"`, "Shown as formatted JSON")
+	p.noErrors()
+}
+
+// tamperProxy serves the node at target through a proxy whose responses
+// to the paths in change pass through the function given for the path.
+func tamperProxy(t *testing.T, target string, change map[string]func([]byte) []byte) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	direct := rp.Director
+	rp.Director = func(r *http.Request) {
+		direct(r)
+		// Uncompressed answers, to change them.
+		r.Header.Del("Accept-Encoding")
+		r.Header.Del("Connect-Accept-Encoding")
+	}
+	rp.ModifyResponse = func(res *http.Response) error {
+		f := change[res.Request.URL.Path]
+		if f == nil {
+			return nil
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			return err
+		}
+		b = f(b)
+		res.Body = io.NopCloser(bytes.NewReader(b))
+		res.ContentLength = int64(len(b))
+		res.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// editJSON applies f to a JSON object.
+func editJSON(t *testing.T, f func(m map[string]any)) func([]byte) []byte {
+	return func(b []byte) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Errorf("tamper: %v", err)
+			return b
+		}
+		f(m)
+		out, _ := json.Marshal(m)
+		return out
+	}
+}
+
+// flipB64 flips one bit of the i'th byte of base64 data.
+func flipB64(s string, i int) string {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b) == 0 {
+		panic("flipB64: " + s)
+	}
+	b[i%len(b)] ^= 1
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+const (
+	queryPath = "/evident.v1.EvidenceService/QueryEvidence"
+	getPath   = "/evident.v1.EvidenceService/GetEvidence"
+	docPath   = "/evident.v1.EvidenceService/GetDocument"
+)
+
+// TestTamperedAnswersFail sends the page through a proxy that changes one
+// thing in the node's answers, and checks the page then fails to verify and
+// never says it verified.
+func TestTamperedAnswersFail(t *testing.T) {
+	n := startNode(t)
+	seedRelease(t, n.URL, "pkg:pypi/demo", "1.0.0")
+	seedRelease(t, n.URL, "pkg:pypi/demo", "1.1.0")
+	release := "/#/release/" + pathEscape("pkg:pypi/demo@1.0.0")
+	firstItem := func(f func(ev map[string]any)) func(m map[string]any) {
+		return func(m map[string]any) {
+			if ev, ok := m["evidence"].([]any); ok {
+				f(ev[0].(map[string]any))
+			} else {
+				f(m["evidence"].(map[string]any))
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		path   string
+		change func(m map[string]any)
+		page   string
+		want   []string
+	}{
+		{"a hash of an inclusion proof", queryPath, firstItem(func(ev map[string]any) {
+			hs := ev["inclusionProof"].(map[string]any)["hashes"].([]any)
+			hs[0] = flipB64(hs[0].(string), 7)
+		}), release, []string{"proof fails: the proof does not lead to the checkpoint's root hash"}},
+		{"the entry", queryPath, firstItem(func(ev map[string]any) {
+			e, _ := base64.StdEncoding.DecodeString(ev["entry"].(string))
+			ev["entry"] = base64.StdEncoding.EncodeToString(bytes.Replace(e, []byte("name "), []byte("name Trusted "), 1))
+		}), release, []string{"Trusted", "proof fails"}},
+		{"the checkpoint's root", queryPath, func(m map[string]any) {
+			cp := m["checkpoint"].(string)
+			lines := strings.SplitN(cp, "\n", 4)
+			lines[2] = flipB64(lines[2], 3)
+			m["checkpoint"] = strings.Join(lines, "\n")
+		}, release, []string{"The log's signature on the checkpoint does not verify."}},
+		{"the proof of one entry", getPath, firstItem(func(ev map[string]any) {
+			hs := ev["inclusionProof"].(map[string]any)["hashes"].([]any)
+			hs[len(hs)-1] = flipB64(hs[len(hs)-1].(string), 0)
+		}), "/#/entry/1", []string{"An inclusion proof fails"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy := tamperProxy(t, n.URL, map[string]func([]byte) []byte{tc.path: editJSON(t, tc.change)})
+			p := newBrowser(t, 1280, 900)
+			p.do(chromedp.Navigate(proxy + tc.page))
+			txt := p.waitText(append([]string{"Verification failed in your browser"}, tc.want...)...)
+			if strings.Contains(txt, "Verified in your browser") {
+				t.Errorf("the page says it verified a tampered answer:\n%s", txt)
+			}
+			p.noErrors()
+		})
+	}
+	t.Run("the document", func(t *testing.T) {
+		// A document changed on the way is refused: neither shown nor saved.
+		proxy := tamperProxy(t, n.URL, map[string]func([]byte) []byte{docPath: func(b []byte) []byte {
+			i := bytes.Index(b, []byte(`"chunk":"`)) + len(`"chunk":"`) + 10
+			c := byte('A')
+			if b[i] == 'A' {
+				c = 'B'
+			}
+			b[i] = c
+			return b
+		}})
+		p := newBrowser(t, 1280, 900)
+		p.do(chromedp.Navigate(proxy + release))
+		p.waitText("Verified in your browser")
+		p.do(chromedp.Click(chromedp.CSS(`#kind-sbom button`)))
+		p.waitText("Couldn't download the document: the node sent a document whose SHA-256 is")
+		p.do(chromedp.Click(chromedp.CSS(`#kind-sbom details.panel summary`)))
+		txt := p.waitText("Couldn't show the document")
+		if strings.Contains(txt, "bomFormat") {
+			t.Error("the page shows a document that doesn't match its digest")
+		}
+	})
 }

@@ -40,10 +40,11 @@ export function growthChart(points) {
   for (const p of pts) d += ` L ${x(p.t).toFixed(1)} ${y(p.size).toFixed(1)}`;
   const area = d + ` L ${x(pts[pts.length - 1].t).toFixed(1)} ${y(0).toFixed(1)} Z`;
   const last = pts[pts.length - 1];
-  const desc = `The log grew from ${pts[0].size} to ${last.size} entries between ${new Date(t0).toISOString()} and ${new Date(last.t).toISOString()}.`;
+  const when = (ms) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+  const desc = `The log grew from ${pts[0].size.toLocaleString('en')} to ${last.size.toLocaleString('en')} entries between ${when(t0)} and ${when(last.t)}.`;
   const grid = [];
-  for (const f of [0, 0.25, 0.5, 0.75, 1]) {
-    const v = Math.round(yMax * f);
+  const step = niceMax(yMax / 5);
+  for (let v = 0; v <= yMax; v += step) {
     grid.push(s('line', { x1: M.left, x2: W - M.right, y1: y(v), y2: y(v), class: 'grid' }));
     grid.push(s('text', { x: M.left - 8, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, v.toLocaleString('en')));
   }

@@ -76,3 +76,17 @@ export function mark(state, text) {
   const icon = { ok: '\u2714', fail: '\u2716', warn: '\u26a0', wait: '\u2026', none: '\u2013' }[state] ?? '';
   return h('span', { class: `mark mark-${state}` }, h('span', { 'aria-hidden': 'true' }, icon), ' ', text);
 }
+
+// table builds a data table; on a narrow screen the style sheet shows each
+// row as a block, labelling each cell with its column's header (data-label).
+export function table(caption, headers, rows) {
+  return h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': caption },
+    h('table', { class: 'stack' },
+      h('caption', null, caption),
+      h('thead', null, h('tr', null, headers.map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, rows.map((cells) => h('tr', null, cells.map((c, i) => {
+        const cell = h(i === 0 ? 'th' : 'td', i === 0 ? { scope: 'row' } : null, c);
+        cell.setAttribute('data-label', headers[i]);
+        return cell;
+      }))))));
+}

@@ -5,7 +5,7 @@
 import { APIError, getDocument, getEvidence, getJSON, queryAll } from './api.js';
 import { growthChart } from './chart.js';
 import { renderDocument } from './doc.js';
-import { append, formatBytes, formatTime, h, mark, replace, route, shortID } from './dom.js';
+import { append, formatBytes, formatTime, h, mark, replace, route, shortID, table } from './dom.js';
 import { parseEntry, purlParts } from './entry.js';
 import { b64decode, checkCheckpoint, equalBytes, fromHex, hex, sha256, verifyInclusion } from './verify.js';
 
@@ -230,14 +230,14 @@ function failBox(problems) {
 }
 
 // checkpointView shows a checkpoint and its signatures against the policy.
-function checkpointView(cp, signed) {
+function checkpointView(cp, signed, withHeading = true) {
   const k = logKey();
   const rows = cp.witnesses.map((w) => {
     const st = { verified: mark('ok', 'cosignature verified'), invalid: mark('fail', 'cosignature does not verify'), missing: mark('none', 'no cosignature'), 'bad-key': mark('fail', `unusable key: ${w.detail}`) }[w.status];
-    return h('tr', null, h('td', null, w.label), h('td', null, h('code', null, `${w.name} ${w.id}`)), h('td', null, st), h('td', null, w.time ? formatTime(w.time.toISOString()) : ''));
+    return [w.label, h('code', null, `${w.name} ${w.id}`), st, w.time ? formatTime(w.time.toISOString()) : ''];
   });
   return h('section', { class: 'checkpoint', 'aria-label': 'Checkpoint' },
-    h('h4', null, 'Checkpoint'),
+    withHeading ? h('h4', null, 'Checkpoint') : null,
     cp.checkpoint ? factList([
       ['Log', cp.checkpoint.origin],
       ['Tree size', cp.checkpoint.size.toLocaleString('en')],
@@ -245,10 +245,8 @@ function checkpointView(cp, signed) {
       ["Log's signature", cp.logSig?.ok ? mark('ok', `verified with ${k.pinned ? 'your pinned key' : "the node's key"} ${cp.logSig.name} ${cp.logSig.id}`) : mark('fail', 'not verified')],
       ['Witness policy', `${info.policy.quorum} of ${info.policy.witnesses.length} witnesses (${info.policy.rule})`],
     ]) : null,
-    rows.length ? h('div', { class: 'scroll', tabindex: '0' }, h('table', null,
-      h('caption', null, `Witness cosignatures: ${cp.cosigned} verified, ${cp.quorum} needed`),
-      h('thead', null, h('tr', null, ['Witness', 'Key', 'Cosignature', 'Cosigned at'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', null, rows))) : h('p', { class: 'note' }, 'The node has no witnesses in its policy.'),
+    rows.length ? table(`Witness cosignatures: ${cp.cosigned} verified, ${cp.quorum} needed`, ['Witness', 'Key', 'Cosignature', 'Cosigned at'], rows)
+      : h('p', { class: 'note' }, 'The node has no witnesses in its policy.'),
     cp.others.length ? h('p', { class: 'note' }, `Also signed by keys outside the policy, not checked: ${cp.others.map((o) => `${o.name} ${o.id}`).join(', ')}.`) : null,
     h('details', null, h('summary', null, 'The signed checkpoint'), h('pre', { class: 'note-text', tabindex: '0' }, signed)));
 }
@@ -622,7 +620,7 @@ async function logPage(token) {
   append(cpSec, factList([
     ['Served by', info.mode === 'mirror' ? 'a mirror of the log (read-only)' : 'the log\u2019s node'],
     ['Entries', Number(info.size).toLocaleString('en')],
-  ]), verdict(cp, []), checkpointView(cp, info.checkpoint));
+  ]), verdict(cp, []), checkpointView(cp, info.checkpoint, false));
   getJSON('/api/v1/growth').then((g) => {
     if (token === renderToken) append(growthSec, growthChart(g.points ?? []));
   }, (x) => append(growthSec, errorBox(x)));
@@ -632,14 +630,14 @@ async function logPage(token) {
     append(peersSec, h('p', null, 'This node has no peers.'));
   } else {
     append(peersSec, info.peersError ? h('p', { class: 'error' }, info.peersError) : null,
-      h('div', { class: 'scroll', tabindex: '0' }, h('table', null,
-        h('caption', null, 'Each peer witnesses this log, and this node witnesses theirs.'),
-        h('thead', null, h('tr', null, ['Peer', 'Its log', 'Cosigned this log at size', 'We cosigned its log at size'].map((t) => h('th', { scope: 'col' }, t)))),
-        h('tbody', null, info.peers.map((p) => h('tr', null,
-          h('th', { scope: 'row' }, p.name, h('br'), h('span', { class: 'url' }, p.url)),
-          h('td', null, p.origin),
-          h('td', null, p.cosignedSize == null ? 'not known yet' : Number(p.cosignedSize).toLocaleString('en')),
-          h('td', null, p.witnessedSize == null ? 'none yet' : Number(p.witnessedSize).toLocaleString('en'))))))));
+      table('Each peer witnesses this log, and this node witnesses theirs.',
+        ['Peer', 'Its log', 'Cosigned this log at size', 'We cosigned its log at size'],
+        info.peers.map((p) => [
+          h('span', null, p.name, h('br'), h('span', { class: 'url' }, p.url)),
+          p.origin,
+          p.cosignedSize == null ? 'not known yet' : Number(p.cosignedSize).toLocaleString('en'),
+          p.witnessedSize == null ? 'none yet' : Number(p.witnessedSize).toLocaleString('en'),
+        ])));
   }
   if (!info.features.misbehaviour) {
     append(misSec, unavailable('Misbehaviour alerts'));
