@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -402,4 +404,35 @@ func waitCosigned(t testing.TB, m *fedNode, others []*fedNode, size uint64) {
 // pathEscape escapes s as the pages' routes do (encodeURIComponent).
 func pathEscape(s string) string {
 	return strings.NewReplacer(":", "%3A", "/", "%2F", "@", "%40", "?", "%3F", "#", "%23", "=", "%3D", "&", "%26", "+", "%2B", " ", "%20").Replace(s)
+}
+
+// addCheckpoint sends a checkpoint to a node's witness, first contact
+// (c2sp.org/tlog-witness), and returns the status code.
+func addCheckpoint(t testing.TB, url string, cp []byte) int {
+	t.Helper()
+	body := append([]byte("old 0\n\n"), cp...)
+	resp, err := http.Post(url+"/add-checkpoint", "text/plain", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// checkNoInjection fails the test if evidence text became markup or ran:
+// the page itself has no image, inline script, frame or event-handler
+// attribute, so any of them is injected.
+func checkNoInjection(t testing.TB, p *page) {
+	t.Helper()
+	found := eval[[]string](p, `[...document.querySelectorAll('img, iframe, object, embed, svg:not(.chart), script:not([type=module]), a[href^="javascript:"], [onerror], [onload], [onclick], [onmouseover], [onfocus], [style]')].map(e => e.outerHTML)`)
+	if len(found) > 0 {
+		t.Errorf("markup from the evidence is on the page: %q", found)
+	}
+	if x := eval[string](p, `String(window.__xss ?? '')`); x != "" {
+		t.Errorf("script from the evidence ran: window.__xss = %q", x)
+	}
+	if n := eval[int](p, `document.scripts.length`); n != 1 {
+		t.Errorf("%d scripts on the page, want the one module", n)
+	}
 }

@@ -421,7 +421,7 @@ async function renderItems(target, pages, opts) {
     allOK
       ? verifiedLine(`: all ${n} items are in the log ${cp.checkpoint.origin} at a checkpoint of ${cp.checkpoint.size.toLocaleString('en')} entries, signed by the log and cosigned by ${cp.cosigned} of the ${cp.quorum} witnesses its policy needs.`)
       : failBox(problems),
-    h('details', null, h('summary', null, 'Checkpoint and witnesses'), checkpointView(cp, pages[0].checkpoint ?? '')));
+    h('details', { open: !allOK }, h('summary', null, 'Checkpoint and witnesses'), checkpointView(cp, pages[0].checkpoint ?? '')));
   performance.mark('evident-verified');
 }
 
