@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/evident-dev/evident/mirror"
+	"github.com/evident-dev/evident/server/web"
 )
 
 func TestSearchOpensRelease(t *testing.T) {
@@ -195,4 +197,42 @@ func TestTamperedAnswersFail(t *testing.T) {
 			t.Error("the page shows a document that doesn't match its digest")
 		}
 	})
+}
+
+// TestMirrorPages serves a mirror's pages: its checkpoint verifies in the
+// browser with the log's key, and what a mirror can't answer says so.
+func TestMirrorPages(t *testing.T) {
+	n := startNode(t)
+	seedRelease(t, n.URL, "pkg:pypi/demo", "1.0.0")
+	dir := t.TempDir()
+	if _, err := mirror.Sync(t.Context(), mirror.Options{URL: n.URL, Dir: dir, LogKey: n.Verifier, NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := mirror.Open(dir, n.Verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := web.MirrorHandler(dir, m, n.VerifierKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	p := newBrowser(t, 1280, 900)
+	p.do(chromedp.Navigate(srv.URL + "/#/log"))
+	p.waitText("mirror (read-only)", "a mirror of the log (read-only)", "Verified in your browser", "The log grew from 1 to 4 entries",
+		"Not available on this mirror: the peers and the sizes they cosigned.", "Not available on this mirror: misbehaviour alerts")
+	p.do(chromedp.Navigate(srv.URL + "/#/release/" + pathEscape("pkg:pypi/demo@1.0.0")))
+	p.waitText("Not available on this mirror: search by Package URL.")
+	// The tiles are the mirror's.
+	res, err := http.Get(srv.URL + "/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !bytes.Equal(b, m.Checkpoint()) {
+		t.Errorf("the mirror serves checkpoint %q, want %q", b, m.Checkpoint())
+	}
+	p.noErrors()
 }

@@ -306,10 +306,13 @@ func (h *handler) serveLog(w http.ResponseWriter, r *http.Request) {
 		Features:   h.features,
 		Peers:      []peerInfo{},
 		ServedAt:   time.Now().UTC().Truncate(time.Second),
-		Policy:     policyInfo{Quorum: h.opts.Quorum, Witnesses: append([]Witness{}, h.opts.Witnesses...), Rule: "the mirror's configured witness policy"},
+		Policy:     policyInfo{Quorum: h.opts.Quorum, Witnesses: append([]Witness{}, h.opts.Witnesses...), Rule: "as configured"},
 	}
 	if h.opts.Mirror {
 		info.Mode = "mirror"
+		if len(h.opts.Witnesses) == 0 {
+			info.Policy.Rule = "none here: the mirror checked the checkpoint against its witness policy when it synced"
+		}
 	}
 	if c, err := checkpoint.Peek(cp); err == nil {
 		info.Origin = c.Origin

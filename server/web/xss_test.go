@@ -38,7 +38,7 @@ func TestHostileEvidence(t *testing.T) {
 			`{"note":"</pre><img src=x onerror=\"window.__xss='predicate'\"><script>window.__xss='predicate2'</script>","n":12345678901234567890123}`),
 	)
 	p := newBrowser(t, 1280, 900)
-	p.do(chromedp.Navigate(n.URL + "/"),
+	p.do(chromedp.Navigate(n.URL+"/"),
 		chromedp.WaitVisible(chromedp.ID("q")),
 		chromedp.SendKeys(chromedp.ID("q"), purl+"\n"))
 	p.waitText("Verified in your browser", name, format)

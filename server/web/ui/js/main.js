@@ -364,7 +364,7 @@ function errorBox(x) {
 }
 
 function unavailable(what) {
-  return h('p', { class: 'unavailable' }, mark('none', `${what} is not available on this ${info.mode}.`));
+  return h('p', { class: 'unavailable' }, mark('none', `Not available on this ${info.mode}: ${what}.`));
 }
 
 // renderItems shows a list of answers' items, grouped by kind if asked,
@@ -481,7 +481,7 @@ async function searchPage(token, q, by) {
     return;
   }
   if (!info.features.query) {
-    replace(results, unavailable('Search by Package URL or digest'), h('p', null, 'Search by log index works here.'));
+    replace(results, unavailable('search by Package URL or digest'));
     return;
   }
   replace(results, h('p', null, mark('wait', 'Searching\u2026')));
@@ -554,7 +554,7 @@ async function releasePage(token, purl) {
     h('p', { class: 'purl' }, h('code', null, purl)),
     body);
   if (!info.features.query) {
-    append(body, unavailable('Search by Package URL'));
+    append(body, unavailable('search by Package URL'));
     return;
   }
   append(body, h('p', { class: 'loading' }, mark('wait', 'Loading evidence\u2026')));
@@ -580,7 +580,7 @@ async function entryPage(token, index) {
   const body = h('div');
   setPage(`Entry ${index}`, heading(`Log entry #${index}`), body);
   if (!info.features.evidence) {
-    append(body, unavailable('Reading entries'));
+    append(body, unavailable('reading entries and their proofs'));
     return;
   }
   append(body, h('p', null, mark('wait', 'Loading\u2026')));
@@ -625,7 +625,7 @@ async function logPage(token) {
     if (token === renderToken) append(growthSec, growthChart(g.points ?? []));
   }, (x) => append(growthSec, errorBox(x)));
   if (!info.features.peers) {
-    append(peersSec, unavailable('The peers\u2019 state'));
+    append(peersSec, unavailable('the peers and the sizes they cosigned'));
   } else if (info.peers.length === 0) {
     append(peersSec, h('p', null, 'This node has no peers.'));
   } else {
@@ -640,7 +640,7 @@ async function logPage(token) {
         ])));
   }
   if (!info.features.misbehaviour) {
-    append(misSec, unavailable('Misbehaviour alerts'));
+    append(misSec, unavailable('misbehaviour alerts (the node keeps them)'));
     return;
   }
   try {
