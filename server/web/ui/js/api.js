@@ -46,12 +46,30 @@ export function queryEvidence(q, pageSize = 500, pageToken = '') {
 
 // queryAll follows page tokens until limit items or the end. Each page has
 // its own checkpoint: pages are returned as they came.
+// queryPages yields the pages of a query, up to limit items, of 100 items
+// each: small answers come back sooner, and the next page is asked for
+// while the caller works on the current one. It stops early when live()
+// turns false, and calls done(more) at the end.
+export async function* queryPages(q, limit = 2000, live = () => true, done = () => {}) {
+  let n = 0;
+  let next = queryEvidence(q, Math.min(100, limit), '');
+  while (next) {
+    const p = await next;
+    n += p.evidence?.length ?? 0;
+    const token = p.nextPageToken ?? '';
+    next = token && n < limit && live() ? queryEvidence(q, Math.min(100, limit - n), token) : null;
+    if (!live()) return;
+    yield p;
+    if (!next) done(!!token);
+  }
+}
+
 export async function queryAll(q, limit = 2000) {
   const pages = [];
   let token = '';
   let n = 0;
   do {
-    const p = await queryEvidence(q, Math.min(500, limit - n), token);
+    const p = await queryEvidence(q, Math.min(250, limit - n), token);
     pages.push(p);
     n += p.evidence?.length ?? 0;
     token = p.nextPageToken ?? '';

@@ -2,7 +2,7 @@
 // the browser. Routes live in the URL fragment (#/release/<purl>, ...), so
 // the server serves one page and the node's own paths stay its own.
 
-import { APIError, getDocument, getEvidence, getJSON, queryAll } from './api.js';
+import { APIError, getDocument, getEvidence, getJSON, queryAll, queryPages } from './api.js';
 import { growthChart } from './chart.js';
 import { renderDocument } from './doc.js';
 import { append, formatBytes, formatTime, h, mark, replace, route, shortID, table } from './dom.js';
@@ -367,61 +367,95 @@ function unavailable(what) {
   return h('p', { class: 'unavailable' }, mark('none', `Not available on this ${info.mode}: ${what}.`));
 }
 
-// renderItems shows a list of answers' items, grouped by kind if asked,
-// then verifies them and fills in the marks and the summary.
+// renderItems shows the items of answers (an array or an async iterator of
+// QueryEvidence pages) as they come, grouped by kind if asked, verifies
+// each page's checkpoint and items in the browser, and keeps a summary.
+// The page marks "evident-usable" once the first page is on screen and
+// verified, and "evident-verified" once every page is.
 async function renderItems(target, pages, opts) {
-  const all = [];
-  for (const p of pages) for (const ev of p.evidence ?? []) all.push({ ev, page: p });
-  const summary = h('section', { class: 'summary', 'aria-label': 'Verification' }, h('p', null, mark('wait', `Verifying ${all.length} items in your browser\u2026`)));
+  const summary = h('section', { class: 'summary', 'aria-label': 'Verification' }, h('p', null, mark('wait', 'Loading and verifying in your browser\u2026')));
+  const nav = h('ul');
+  const list = h('div', { class: opts.group ? 'groups' : 'items' });
   append(target, summary);
-  if (all.length === 0) {
+  if (opts.group) append(target, h('nav', { class: 'kinds', 'aria-label': 'Kinds of evidence' }, nav));
+  append(target, list);
+  const groups = new Map(); // kind -> {section, items, count, link, n}
+  const rank = (k) => (kindOrder.indexOf(k) + 1 || 99);
+  function groupOf(k) {
+    let g = groups.get(k);
+    if (g) return g;
+    const count = h('span', { class: 'count' });
+    const link = h('a', { href: `#kind-${k}`, onclick: (x) => { x.preventDefault(); document.getElementById(`kind-${k}`)?.scrollIntoView(); } });
+    g = { n: 0, count, link, items: h('div', { class: 'items' }) };
+    g.section = h('section', { class: 'kind-group', id: `kind-${k}`, 'aria-label': kindName(k) }, h('h2', null, `${kindName(k)} `, count), g.items);
+    g.li = h('li', null, link);
+    g.kind = k;
+    const after = [...groups.values()].filter((o) => rank(o.kind) > rank(k) || (rank(o.kind) === rank(k) && o.kind > k))
+      .sort((a, b) => rank(a.kind) - rank(b.kind) || a.kind.localeCompare(b.kind))[0];
+    list.insertBefore(g.section, after?.section ?? null);
+    nav.insertBefore(g.li, after?.li ?? null);
+    groups.set(k, g);
+    return g;
+  }
+  let n = 0;
+  let failed = 0;
+  let first = true;
+  let cp0 = null;
+  let firstSigned = '';
+  const problems = new Set();
+  const cps = [];
+  try {
+    for await (const p of pages) {
+      const evs = p.evidence ?? [];
+      const ctx = { cp: null, signed: p.checkpoint ?? '', origin: info.origin, showSubjects: opts.showSubjects };
+      const views = evs.map((ev) => itemCard(ev, ctx));
+      for (const v of views) {
+        if (opts.group) {
+          const g = groupOf(v.entry?.kind ?? 'other');
+          g.items.append(v.card);
+          g.n++;
+          replace(g.count, `(${g.n})`);
+          replace(g.link, `${kindName(g.kind)} (${g.n})`);
+        } else {
+          list.append(v.card);
+        }
+      }
+      n += evs.length;
+      if (first) performance.mark('evident-listed');
+      const { cp, results } = await verifyPage(ctx.signed, evs);
+      ctx.cp = cp;
+      cps.push(cp);
+      if (!cp0) {
+        cp0 = cp;
+        firstSigned = ctx.signed;
+      }
+      for (const x of cp.problems) problems.add(x);
+      results.forEach((r, i) => {
+        views[i].setResult(r);
+        if (!r.ok) failed++;
+      });
+      if (first) {
+        first = false;
+        performance.mark('evident-usable');
+      }
+      replace(summary, h('p', null, mark('wait', `Verified ${n - failed} of ${n} items so far; loading more\u2026`)));
+    }
+  } catch (x) {
+    problems.add(`Not every item could be loaded: ${x.message}`);
+  }
+  if (n === 0 && problems.size === 0) {
     replace(summary, h('p', null, opts.empty));
+    performance.mark('evident-verified');
     return;
   }
-  const ctxs = new Map(pages.map((p) => [p, { cp: null, signed: p.checkpoint ?? '', origin: info.origin, showSubjects: opts.showSubjects }]));
-  const cards = all.map(({ ev, page }) => ({ ev, page, view: itemCard(ev, ctxs.get(page)) }));
-  if (opts.group) {
-    const groups = new Map();
-    for (const c of cards) {
-      const k = c.view.entry?.kind ?? 'other';
-      if (!groups.has(k)) groups.set(k, []);
-      groups.get(k).push(c);
-    }
-    const keys = [...groups.keys()].sort((a, b) => (kindOrder.indexOf(a) + 1 || 99) - (kindOrder.indexOf(b) + 1 || 99) || a.localeCompare(b));
-    append(target, h('nav', { class: 'kinds', 'aria-label': 'Kinds of evidence' }, h('ul', null,
-      keys.map((k) => h('li', null, h('a', { href: `#kind-${k}`, onclick: (x) => { x.preventDefault(); document.getElementById(`kind-${k}`)?.scrollIntoView(); } }, `${kindName(k)} (${groups.get(k).length})`))))));
-    for (const k of keys) {
-      append(target, h('section', { class: 'kind-group', id: `kind-${k}`, 'aria-label': kindName(k) },
-        h('h2', null, `${kindName(k)} `, h('span', { class: 'count' }, `(${groups.get(k).length})`)),
-        h('div', { class: 'items' }, groups.get(k).map((c) => c.view.card))));
-    }
-  } else {
-    append(target, h('div', { class: 'items' }, cards.map((c) => c.view.card)));
-  }
-  // Verify: each page's checkpoint once, then every item's proof.
-  let allOK = true;
-  let failed = 0;
-  const cps = [];
-  for (const p of pages) {
-    const items = cards.filter((c) => c.page === p);
-    const { cp, results } = await verifyPage(p.checkpoint ?? '', items.map((c) => c.ev));
-    ctxs.get(p).cp = cp;
-    cps.push(cp);
-    results.forEach((r, i) => {
-      items[i].view.setResult(r);
-      if (!r.ok) failed++;
-    });
-    allOK &&= cp.ok && results.every((r) => r.ok);
-  }
-  const cp = cps[0];
-  const n = all.length;
-  const problems = [...new Set(cps.flatMap((c) => c.problems))];
-  if (failed) problems.push(`The inclusion proofs of ${failed} of the ${n} items fail; they are marked below.`);
+  const allOK = problems.size === 0 && failed === 0 && cps.every((c) => c.ok);
+  const pr = [...problems];
+  if (failed) pr.push(`The inclusion proofs of ${failed} of the ${n} items fail; they are marked below.`);
   replace(summary,
     allOK
-      ? verifiedLine(`: all ${n} items are in the log ${cp.checkpoint.origin} at a checkpoint of ${cp.checkpoint.size.toLocaleString('en')} entries, signed by the log and cosigned by ${cp.cosigned} of the ${cp.quorum} witnesses its policy needs.`)
-      : failBox(problems),
-    h('details', { open: !allOK }, h('summary', null, 'Checkpoint and witnesses'), checkpointView(cp, pages[0].checkpoint ?? '')));
+      ? verifiedLine(`: all ${n} items are in the log ${cp0.checkpoint.origin} at a checkpoint of ${cp0.checkpoint.size.toLocaleString('en')} entries, signed by the log and cosigned by ${cp0.cosigned} of the ${cp0.quorum} witnesses its policy needs.`)
+      : failBox(pr),
+    cp0 ? h('details', { open: !allOK }, h('summary', null, 'Checkpoint and witnesses'), checkpointView(cp0, firstSigned)) : null);
   performance.mark('evident-verified');
 }
 
@@ -557,23 +591,12 @@ async function releasePage(token, purl) {
     append(body, unavailable('search by Package URL'));
     return;
   }
-  append(body, h('p', { class: 'loading' }, mark('wait', 'Loading evidence\u2026')));
-  let answer;
-  try {
-    answer = await queryAll({ releasePurl: purl }, 2000);
-  } catch (x) {
-    if (token === renderToken) replace(body, errorBox(x));
-    return;
-  }
-  if (token !== renderToken) return;
-  replace(body);
   const support = await releaseSupport(purl);
+  if (token !== renderToken) return;
   if (support) append(body, support);
-  const n = answer.pages.reduce((k, p) => k + (p.evidence?.length ?? 0), 0);
-  if (answer.more) append(body, h('p', { class: 'note' }, `Showing the newest ${n} items.`));
-  const done = renderItems(body, answer.pages, { group: true, empty: 'Nothing is logged about this release.' });
-  performance.mark('evident-listed');
-  await done;
+  await renderItems(body, queryPages({ releasePurl: purl }, 2000, () => token === renderToken, (more) => {
+    if (more) append(body, h('p', { class: 'note' }, 'Showing the newest 2,000 items.'));
+  }), { group: true, empty: 'Nothing is logged about this release.' });
 }
 
 async function entryPage(token, index) {
