@@ -13,9 +13,13 @@ import (
 	"strings"
 	"testing"
 
+	"crypto/rand"
+
 	"github.com/chromedp/chromedp"
 	"github.com/evident-dev/evident/mirror"
+	"github.com/evident-dev/evident/server/servertest"
 	"github.com/evident-dev/evident/server/web"
+	"golang.org/x/mod/sumdb/note"
 )
 
 func TestSearchOpensRelease(t *testing.T) {
@@ -233,6 +237,44 @@ func TestMirrorPages(t *testing.T) {
 	res.Body.Close()
 	if !bytes.Equal(b, m.Checkpoint()) {
 		t.Errorf("the mirror serves checkpoint %q, want %q", b, m.Checkpoint())
+	}
+	p.noErrors()
+}
+
+// TestPinnedKey pins the log's key in the browser: a node serving another
+// key then fails verification, and the right key verifies. The SBOM check
+// page says it is not available and checks nothing.
+func TestPinnedKey(t *testing.T) {
+	n := startNode(t)
+	seedRelease(t, n.URL, "pkg:pypi/demo", "1.0.0")
+	_, other, err := note.GenerateKey(rand.Reader, servertest.Origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newBrowser(t, 1280, 900)
+	logPage := n.URL + "/#/log"
+	for _, tc := range []struct {
+		key  string
+		want []string
+	}{
+		{other, []string{"Verification failed in your browser", "The node serves a log key other than the one you pinned on the Keys page."}},
+		{n.VerifierKey, []string{"Verified in your browser", "verified with your pinned key"}},
+	} {
+		p.do(chromedp.Navigate(n.URL+"/#/keys"),
+			chromedp.WaitVisible(chromedp.ID("pin")),
+			chromedp.SetValue(chromedp.ID("pin"), tc.key),
+			chromedp.Click(chromedp.CSS(`form.pin button`)))
+		p.waitText("Pinned. Every page now checks with this key.")
+		p.do(chromedp.Navigate("about:blank"), chromedp.Navigate(logPage))
+		p.waitText(tc.want...)
+		if strings.Contains(tc.want[0], "failed") && strings.Contains(p.text(), "Verified in your browser") {
+			t.Error("the page verified with a key other than the pinned one")
+		}
+	}
+	p.do(chromedp.Navigate(n.URL + "/#/check"))
+	txt := p.waitText("SBOM check", "Not available yet.")
+	if eval[int](p, `document.querySelectorAll('main form, main input').length`) != 0 {
+		t.Errorf("the SBOM check placeholder has a form:\n%s", txt)
 	}
 	p.noErrors()
 }
