@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -66,14 +67,12 @@ func tamperProxy(t *testing.T, target string, change map[string]func([]byte) []b
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	direct := rp.Director
-	rp.Director = func(r *http.Request) {
-		direct(r)
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(u)
 		// Uncompressed answers, to change them.
-		r.Header.Del("Accept-Encoding")
-		r.Header.Del("Connect-Accept-Encoding")
-	}
+		r.Out.Header.Del("Accept-Encoding")
+		r.Out.Header.Del("Connect-Accept-Encoding")
+	}}
 	rp.ModifyResponse = func(res *http.Response) error {
 		f := change[res.Request.URL.Path]
 		if f == nil {
@@ -275,6 +274,37 @@ func TestPinnedKey(t *testing.T) {
 	txt := p.waitText("SBOM check", "Not available yet.")
 	if eval[int](p, `document.querySelectorAll('main form, main input').length`) != 0 {
 		t.Errorf("the SBOM check placeholder has a form:\n%s", txt)
+	}
+	p.noErrors()
+}
+
+// TestStatusMarks: where a node marks items current, superseded or
+// withdrawn (Evidence's status, from issue 14), the release page shows the
+// mark; where it doesn't, it shows none. The marks are added here by a
+// proxy, as JSON of a node that has the field would carry them.
+func TestStatusMarks(t *testing.T) {
+	n := startNode(t)
+	seedRelease(t, n.URL, "pkg:pypi/demo", "1.0.0")
+	release := "/#/release/" + pathEscape("pkg:pypi/demo@1.0.0")
+	p := newBrowser(t, 1280, 900)
+	p.do(chromedp.Navigate(n.URL + release))
+	p.waitText("Verified in your browser")
+	if k := eval[int](p, `document.querySelectorAll('.status').length`); k != 0 {
+		t.Errorf("%d status marks on a node without statuses", k)
+	}
+	statuses := []string{"EVIDENCE_STATUS_CURRENT", "EVIDENCE_STATUS_SUPERSEDED", "EVIDENCE_STATUS_WITHDRAWN"}
+	proxy := tamperProxy(t, n.URL, map[string]func([]byte) []byte{queryPath: editJSON(t, func(m map[string]any) {
+		for i, ev := range m["evidence"].([]any) {
+			if i < len(statuses) {
+				ev.(map[string]any)["status"] = statuses[i]
+			}
+		}
+	})})
+	p.do(chromedp.Navigate(proxy + release))
+	p.waitText("Verified in your browser")
+	got := eval[[]string](p, `[...document.querySelectorAll('.status')].map(e => e.textContent).sort()`)
+	if want := []string{"current", "superseded", "withdrawn"}; !slices.Equal(got, want) {
+		t.Errorf("status marks %q, want %q", got, want)
 	}
 	p.noErrors()
 }
