@@ -75,8 +75,9 @@ signed checkpoint (and the witness policy, when one is configured or given)
 before keeping it, checks that the new tree extends the one it held before,
 and resumes where it stopped. DIR has the same layout as the URL paths, so
 any static web server can serve it; --serve ADDR serves it read-only,
-with the explorer's pages at / (the checkpoint, verified in the browser,
-and the log's growth; search and documents need a node).
+with the explorer's pages at / (search, entries, proofs and the log's
+growth from the mirror's data, verified in the browser; documents with
+--envelopes).
 
 The log key comes from --log-key or from the configured node with that URL
 or name.
@@ -133,7 +134,7 @@ check (network, disk, configuration).`,
 			if err != nil {
 				return err
 			}
-			pages, err := web.MirrorHandler(args[1], m, a.logKeyText(args[0], logKey))
+			pages, err := web.MirrorHandler(cmd.Context(), args[1], m, a.logKeyText(args[0], logKey))
 			if err != nil {
 				return err
 			}

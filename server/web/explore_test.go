@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -202,42 +203,47 @@ func TestTamperedAnswersFail(t *testing.T) {
 	})
 }
 
-// TestMirrorPages serves a mirror's pages: its checkpoint verifies in the
-// browser with the log's key, and what a mirror can't answer says so.
+// TestMirrorPages serves a mirror's pages: search, entries and proofs from
+// its data, verified in the browser with the log's key, documents when it
+// holds the envelopes, and what a mirror can't answer says so.
 func TestMirrorPages(t *testing.T) {
 	n := startNode(t)
-	seedRelease(t, n.URL, "pkg:pypi/demo", "1.0.0")
-	dir := t.TempDir()
-	if _, err := mirror.Sync(t.Context(), mirror.Options{URL: n.URL, Dir: dir, LogKey: n.Verifier, NoSync: true}); err != nil {
-		t.Fatal(err)
+	s := seedRelease(t, n.URL, "pkg:pypi/demo", "1.0.0")
+	seedRelease(t, n.URL, "pkg:pypi/demo", "1.1.0")
+	for _, envelopes := range []bool{true, false} {
+		t.Run(fmt.Sprintf("envelopes=%v", envelopes), func(t *testing.T) {
+			dir := t.TempDir()
+			if _, err := mirror.Sync(t.Context(), mirror.Options{URL: n.URL, Dir: dir, LogKey: n.Verifier, Envelopes: envelopes, NoSync: true}); err != nil {
+				t.Fatal(err)
+			}
+			m, err := mirror.Open(dir, n.Verifier)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := web.MirrorHandler(t.Context(), dir, m, n.VerifierKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			p := newBrowser(t, 1280, 900)
+			p.do(chromedp.Navigate(srv.URL + "/#/log"))
+			p.waitText("mirror (read-only)", "a mirror of the log (read-only)", "Verified in your browser", "The log grew from 1 to 7 entries",
+				"Not available on this mirror: the peers and the sizes they cosigned.", "Not available on this mirror: misbehaviour alerts")
+			p.do(chromedp.Navigate(srv.URL+"/#/search/"+pathEscape("pkg:pypi/demo")),
+				chromedp.Click(chromedp.CSS(`a[href="#/release/pkg%3Apypi%2Fdemo%401.0.0"]`)))
+			p.waitText("Verified in your browser: all 4 items are in the log", s.sbomName, "for every release")
+			p.do(chromedp.Click(chromedp.CSS(`#kind-sbom details.panel summary`)))
+			if envelopes {
+				p.waitText("SHA-256 checked in your browser", `"bomFormat": "CycloneDX"`)
+			} else {
+				p.waitText("Documents are not available here")
+			}
+			p.do(chromedp.Navigate(srv.URL + "/#/entry/2"))
+			p.waitText("Log entry #2", "Verified in your browser")
+			p.noErrors()
+		})
 	}
-	m, err := mirror.Open(dir, n.Verifier)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := web.MirrorHandler(dir, m, n.VerifierKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	p := newBrowser(t, 1280, 900)
-	p.do(chromedp.Navigate(srv.URL + "/#/log"))
-	p.waitText("mirror (read-only)", "a mirror of the log (read-only)", "Verified in your browser", "The log grew from 1 to 4 entries",
-		"Not available on this mirror: the peers and the sizes they cosigned.", "Not available on this mirror: misbehaviour alerts")
-	p.do(chromedp.Navigate(srv.URL + "/#/release/" + pathEscape("pkg:pypi/demo@1.0.0")))
-	p.waitText("Not available on this mirror: search by Package URL.")
-	// The tiles are the mirror's.
-	res, err := http.Get(srv.URL + "/checkpoint")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !bytes.Equal(b, m.Checkpoint()) {
-		t.Errorf("the mirror serves checkpoint %q, want %q", b, m.Checkpoint())
-	}
-	p.noErrors()
 }
 
 // TestPinnedKey pins the log's key in the browser: a node serving another

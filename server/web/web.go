@@ -122,12 +122,16 @@ func Mount(mux interface{ Handle(string, http.Handler) }, opts Options) error {
 	if err != nil {
 		return err
 	}
+	h.mount(mux)
+	return nil
+}
+
+func (h *handler) mount(mux interface{ Handle(string, http.Handler) }) {
 	mux.Handle("GET /{$}", secure(http.HandlerFunc(h.serveIndex)))
 	mux.Handle("GET /ui/", secure(http.HandlerFunc(h.serveFile)))
 	mux.Handle("GET /api/v1/log", secure(http.HandlerFunc(h.serveLog)))
 	mux.Handle("GET /api/v1/growth", secure(http.HandlerFunc(h.serveGrowth)))
 	mux.Handle("GET /api/v1/misbehaviour", secure(http.HandlerFunc(h.serveMisbehaviour)))
-	return nil
 }
 
 // Handler returns the pages and their API alone, with every other path
