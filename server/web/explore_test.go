@@ -157,6 +157,9 @@ func TestTamperedAnswersFail(t *testing.T) {
 			e, _ := base64.StdEncoding.DecodeString(ev["entry"].(string))
 			ev["entry"] = base64.StdEncoding.EncodeToString(bytes.Replace(e, []byte("name "), []byte("name Trusted "), 1))
 		}), release, []string{"Trusted", "proof fails"}},
+		{"the proof's index", queryPath, firstItem(func(ev map[string]any) {
+			ev["inclusionProof"].(map[string]any)["logIndex"] = "1e3"
+		}), release, []string{"proof fails: the proof is malformed"}},
 		{"the checkpoint's root", queryPath, func(m map[string]any) {
 			cp := m["checkpoint"].(string)
 			lines := strings.SplitN(cp, "\n", 4)

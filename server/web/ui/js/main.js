@@ -7,7 +7,7 @@ import { growthChart } from './chart.js';
 import { renderDocument } from './doc.js';
 import { append, formatBytes, formatTime, h, mark, replace, route, shortID, table } from './dom.js';
 import { parseEntry, purlParts } from './entry.js';
-import { b64decode, checkCheckpoint, equalBytes, fromHex, hex, sha256, verifyInclusion } from './verify.js';
+import { b64decode, checkCheckpoint, fromHex, hex, sha256, verifyInclusion } from './verify.js';
 
 const main = document.getElementById('main');
 let info = null; // GET /api/v1/log
@@ -70,9 +70,13 @@ async function verifyItem(ev, cp) {
     return { ok: false, reason: 'the entry is not base64' };
   }
   if (!cp.checkpoint) return { ok: false, reason: 'no readable checkpoint', entry };
-  const index = BigInt(proof.logIndex ?? '0');
-  const size = BigInt(proof.treeSize ?? '0');
-  if (index !== BigInt(ev.logIndex ?? '0')) return { ok: false, reason: "the proof is for another entry's index", entry };
+  // protobuf JSON writes 64-bit integers as decimal strings, and leaves
+  // out zeros.
+  const num = (v) => (/^(0|[1-9][0-9]{0,19})$/.test(String(v ?? '0')) ? BigInt(v ?? '0') : null);
+  const index = num(proof.logIndex);
+  const size = num(proof.treeSize);
+  if (index === null || size === null) return { ok: false, reason: 'the proof is malformed', entry };
+  if (index !== num(ev.logIndex)) return { ok: false, reason: "the proof is for another entry's index", entry };
   if (size !== cp.checkpoint.size) return { ok: false, reason: 'the proof is for a tree of another size than the checkpoint', entry };
   let path;
   try {
