@@ -32,7 +32,12 @@ func TestSearchOpensRelease(t *testing.T) {
 	p.do(chromedp.Navigate(n.URL+"/"),
 		chromedp.WaitVisible(chromedp.ID("q")),
 		chromedp.SendKeys(chromedp.ID("q"), "pkg:pypi/demo\n"))
-	p.waitText("Releases of pkg:pypi/demo", "pkg:pypi/demo@1.0.0", "pkg:pypi/demo@1.1.0")
+	p.waitText("Releases of pkg:pypi/demo", "pkg:pypi/demo@1.0.0", "pkg:pypi/demo@1.1.0", "1 item holds for every release")
+	// The node compares canonical purls: PyPI names are case-insensitive.
+	p.do(chromedp.Navigate(n.URL + "/#/search/" + pathEscape("pkg:pypi/DEMO")))
+	p.waitText("Releases of pkg:pypi/DEMO", "pkg:pypi/demo@1.0.0", "pkg:pypi/demo@1.1.0")
+	p.do(chromedp.Navigate(n.URL + "/#/search/" + pathEscape("pkg:pypi/demo")))
+	p.waitText("Releases of pkg:pypi/demo")
 	p.do(chromedp.Click(chromedp.CSS(`a[href="#/release/pkg%3Apypi%2Fdemo%401.0.0"]`)))
 	txt := p.waitText("Verified in your browser", "SBOMs", "VEX", "Provenance", "Security policy")
 	t.Log(txt)

@@ -549,7 +549,12 @@ async function searchPage(token, q, by) {
 
 // packageResults lists the releases a package query found.
 function packageResults(q, pages, more) {
-  const want = purlParts(q).pkg.toLowerCase();
+  // The node compares canonical Package URLs; this page only knows what was
+  // typed, so it compares loosely (case, "_" and "-") and, if nothing
+  // matches, lists every release the answer names.
+  const loose = (p) => p.toLowerCase().replace(/_/g, '-');
+  const want = loose(purlParts(q).pkg);
+  const all = new Map();
   const releases = new Map();
   let packageLevel = 0;
   let items = 0;
@@ -563,18 +568,16 @@ function packageResults(q, pages, more) {
         continue;
       }
       if (e.version !== 2) continue;
-      let any = false;
       for (const s of e.subjects) {
         const { pkg, version } = purlParts(s.purl);
-        if (pkg.toLowerCase() !== want) continue;
-        if (version) {
-          releases.set(s.purl, (releases.get(s.purl) ?? 0) + 1);
-          any = true;
-        }
+        if (!version) continue;
+        all.set(s.purl, (all.get(s.purl) ?? 0) + 1);
+        if (loose(pkg) === want) releases.set(s.purl, (releases.get(s.purl) ?? 0) + 1);
       }
-      if (!any) packageLevel++;
+      if (e.subjects.every((s) => !purlParts(s.purl).version)) packageLevel++;
     }
   }
+  if (releases.size === 0) for (const [k, v] of all) releases.set(k, v);
   const list = [...releases.entries()].sort((a, b) => b[0].localeCompare(a[0], 'en', { numeric: true }));
   if (items === 0) return h('p', null, 'Nothing is logged about this package.');
   return h('section', { class: 'result-group' },
