@@ -322,3 +322,40 @@ func TestStatusMarks(t *testing.T) {
 	}
 	p.noErrors()
 }
+
+// TestSearchByDigestAndIndex searches by document digest, artifact digest
+// and log index, and opens a document with the keyboard only.
+func TestSearchByDigestAndIndex(t *testing.T) {
+	n := startNode(t)
+	s := seedRelease(t, n.URL, "pkg:pypi/demo", "1.0.0")
+	p := newBrowser(t, 1280, 900)
+	search := func(q string) {
+		p.do(chromedp.Navigate(n.URL+"/"),
+			chromedp.WaitVisible(chromedp.ID("q")),
+			chromedp.SendKeys(chromedp.ID("q"), q+"\n"))
+	}
+	search("sha256:" + sha256Hex(s.sbom))
+	p.waitText("Documents with this digest", s.sbomName, "Verified in your browser", "pkg:pypi/demo@1.0.0")
+	search("sha256:" + servertest.Digest("pkg:pypi/demo@1.0.0"))
+	p.waitText("Artifacts with this digest", "OpenVEX", "Verified in your browser: the item is in the log")
+	search("3")
+	p.waitText("Log entry #3", "Security policy", "Verified in your browser", "# Security policy")
+	// The keyboard alone: Tab to the first item's Document panel and open
+	// it with Enter.
+	search("pkg:pypi/demo@1.0.0")
+	p.waitText("Verified in your browser")
+	focused := ""
+	for range 60 {
+		p.do(chromedp.KeyEvent("\t"))
+		focused = eval[string](p, `document.activeElement.closest('#kind-sbom details.panel') && document.activeElement.tagName === 'SUMMARY' ? 'doc' : ''`)
+		if focused != "" {
+			break
+		}
+	}
+	if focused == "" {
+		t.Fatal("Tab never reached the SBOM's Document panel")
+	}
+	p.do(chromedp.KeyEvent("\r"))
+	p.waitText("SHA-256 checked in your browser", `"bomFormat": "CycloneDX"`)
+	p.noErrors()
+}

@@ -457,7 +457,7 @@ async function renderItems(target, pages, opts) {
   if (failed) pr.push(`The inclusion proofs of ${failed} of the ${n} items fail; they are marked below.`);
   replace(summary,
     allOK
-      ? verifiedLine(`: all ${n} items are in the log ${cp0.checkpoint.origin} at a checkpoint of ${cp0.checkpoint.size.toLocaleString('en')} entries, signed by the log and cosigned by ${cp0.cosigned} of the ${cp0.quorum} witnesses its policy needs.`)
+      ? verifiedLine(`: ${n === 1 ? 'the item is' : `all ${n} items are`} in the log ${cp0.checkpoint.origin} at a checkpoint of ${cp0.checkpoint.size.toLocaleString('en')} entries, signed by the log${cp0.quorum ? ` and cosigned by ${cp0.cosigned} of the ${cp0.quorum} witnesses its policy needs` : ' (its policy needs no witness cosignatures)'}.`)
       : failBox(pr),
     cp0 ? h('details', { open: !allOK }, h('summary', null, 'Checkpoint and witnesses'), checkpointView(cp0, firstSigned)) : null);
   performance.mark('evident-verified');
