@@ -587,7 +587,17 @@ function packageResults(q, pages, more) {
     more ? h('p', { class: 'note' }, 'Only the newest 2,000 items were read.') : null);
 }
 
-async function releasePage(token, purl) {
+async function releasePage(token, purl, ready) {
+  // The query goes out at once, beside /api/v1/log.
+  const pages = queryPages({ releasePurl: purl }, 2000, () => token === renderToken, (more) => {
+    if (more) append(body, h('p', { class: 'note' }, 'Showing the newest 2,000 items.'));
+  });
+  try {
+    await ready;
+  } catch (x) {
+    return unreachable(x);
+  }
+  if (token !== renderToken) return;
   const body = h('div', { class: 'release' });
   setPage(`Release ${purl}`,
     h('p', { class: 'crumbs' }, h('a', { href: route('search', purlParts(purl).pkg) }, 'All releases of this package')),
@@ -601,9 +611,7 @@ async function releasePage(token, purl) {
   const support = await releaseSupport(purl);
   if (token !== renderToken) return;
   if (support) append(body, support);
-  await renderItems(body, queryPages({ releasePurl: purl }, 2000, () => token === renderToken, (more) => {
-    if (more) append(body, h('p', { class: 'note' }, 'Showing the newest 2,000 items.'));
-  }), { group: true, empty: 'Nothing is logged about this release.' });
+  await renderItems(body, pages, { group: true, empty: 'Nothing is logged about this release.' });
 }
 
 async function entryPage(token, index) {
@@ -729,6 +737,10 @@ function checkPage() {
       h('p', null, 'Checking a product\u2019s SBOM against the log (the manufacturer due-diligence report, with an HTML report and an evidence pack to download) needs the node\u2019s batch query and the evident check command, which this node does not have yet. Nothing on this page checks anything.')));
 }
 
+function unreachable(x) {
+  setPage('Unavailable', heading('The node does not answer'), errorBox(x));
+}
+
 async function render() {
   const hash = location.hash;
   if (hash && !hash.startsWith('#/')) return; // an anchor within the page
@@ -747,18 +759,17 @@ async function render() {
     if (here) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
+  const ready = info ? Promise.resolve(info) : loadInfo();
+  if (page === 'release') return releasePage(token, parts.join('/'), ready);
   try {
-    if (!info) await loadInfo();
+    await ready;
   } catch (x) {
-    setPage('Unavailable', heading('The node does not answer'), errorBox(x));
-    return;
+    return unreachable(x);
   }
   switch (page) {
     case '':
     case 'search':
       return searchPage(token, parts.join('/'), params.get('by') ?? 'auto');
-    case 'release':
-      return releasePage(token, parts.join('/'));
     case 'entry':
       return /^\d+$/.test(parts[0] ?? '') ? entryPage(token, parts[0]) : setPage('Not found', heading('No such entry'));
     case 'log':
