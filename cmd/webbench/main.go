@@ -4,17 +4,18 @@
 //   - page speed: a release page with -items items (default 500) opened in
 //     headless Chromium, -views times, each a fresh page load, timed with
 //     the browser's performance timing from navigation start. The page
-//     loads the items 100 at a time, showing and verifying each page as it
-//     comes. "Usable" is the mark the page sets when the first 100 items
-//     (more than a screen holds) are in the DOM and the browser has
+//     loads the items 50, then 150 at a time, showing and verifying each
+//     page as it comes. "Usable" is the mark the page sets when the first
+//     50 items (more than a screen holds) are shown, the browser has
 //     verified their checkpoint's signature and cosignatures and each of
-//     their inclusion proofs. The time when all items are shown and
-//     verified is printed too. Target: usable in under 1 s.
+//     their inclusion proofs, and it has painted the result. The time when
+//     all items are shown, verified and painted is printed too. Target:
+//     usable in under 1 s.
 //   - the node's answers to the pages' API calls, open-loop at -rate
 //     requests/s (default 200) for -duration: the calls a visitor's pages
 //     make, in turn (the page and a script, /api/v1/log, /api/v1/growth,
 //     /api/v1/misbehaviour, QueryEvidence of a 10-item release, GetEvidence,
-//     GetDocument, and QueryEvidence of 100 items of the -items release, as
+//     GetDocument, and QueryEvidence of 150 items of the -items release, as
 //     its page asks for them), latency
 //     measured from when each request was due so that queueing counts.
 //     Target: p99 under 50 ms. GET /checkpoint, the cheapest thing the node
@@ -199,7 +200,7 @@ func pageSpeed(url string) {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Printf("  view %d: first 100 items shown at %4.0f ms, verified (usable) at %4.0f ms; all %d items shown and verified (%v) at %4.0f ms\n", v+1, t.Listed, t.Usable, t.Items, t.OK && t.Verifieds == *items, t.Verified)
+		fmt.Printf("  view %d: first 50 items shown at %4.0f ms, verified and painted (usable) at %4.0f ms; all %d items shown and verified (%v) at %4.0f ms\n", v+1, t.Listed, t.Usable, t.Items, t.OK && t.Verifieds == *items, t.Verified)
 		if t.Items != *items || t.Verifieds != *items || !t.OK {
 			log.Fatalf("the page shows %d items, %d verified; want %d, all verified", t.Items, t.Verifieds, *items)
 		}
@@ -241,7 +242,7 @@ func load(url string, docs [][]byte) {
 			body := binary.BigEndian.AppendUint32([]byte{0}, uint32(len(msg)))
 			return fetch(c, "POST", url+"/evident.v1.EvidenceService/GetDocument", "application/connect+json", append(body, msg...))
 		}},
-		{"QueryEvidence, 100 of 500 items", rpc("QueryEvidence", func(int) string { return `{"releasePurl":"` + bigRelease + `","pageSize":100}` })},
+		{"QueryEvidence, 150 of 500 items", rpc("QueryEvidence", func(int) string { return `{"releasePurl":"` + bigRelease + `","pageSize":150}` })},
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 256

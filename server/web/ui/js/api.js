@@ -47,12 +47,12 @@ export function queryEvidence(q, pageSize = 500, pageToken = '') {
 // queryAll follows page tokens until limit items or the end. Each page has
 // its own checkpoint: pages are returned as they came.
 // queryPages returns an iterator over the pages of a query, up to limit
-// items, of 100 items each: small answers come back sooner. The first page
-// is asked for at once, and each next one while the caller works on the
-// current one. It stops early when live() turns false, and calls
-// done(more) at the end.
+// items: a first page of 50, so that something verified is on screen soon,
+// then pages of 150. The first page is asked for at once, and each next one
+// while the caller works on the current one. It stops early when live()
+// turns false, and calls done(more) at the end.
 export function queryPages(q, limit = 2000, live = () => true, done = () => {}) {
-  const first = queryEvidence(q, Math.min(100, limit), '');
+  const first = queryEvidence(q, Math.min(50, limit), '');
   first.catch(() => {}); // reported when the caller reaches it
   return (async function* pages() {
     let n = 0;
@@ -61,7 +61,7 @@ export function queryPages(q, limit = 2000, live = () => true, done = () => {}) 
       const p = await next;
       n += p.evidence?.length ?? 0;
       const token = p.nextPageToken ?? '';
-      next = token && n < limit && live() ? queryEvidence(q, Math.min(100, limit - n), token) : null;
+      next = token && n < limit && live() ? queryEvidence(q, Math.min(150, limit - n), token) : null;
       next?.catch(() => {});
       if (!live()) return;
       yield p;

@@ -371,11 +371,16 @@ function unavailable(what) {
   return h('p', { class: 'unavailable' }, mark('none', `Not available on this ${info.mode}: ${what}.`));
 }
 
+// painted resolves after the browser has rendered what is on the page.
+function painted() {
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
+
 // renderItems shows the items of answers (an array or an async iterator of
 // QueryEvidence pages) as they come, grouped by kind if asked, verifies
 // each page's checkpoint and items in the browser, and keeps a summary.
-// The page marks "evident-usable" once the first page is on screen and
-// verified, and "evident-verified" once every page is.
+// The page marks "evident-usable" once the first page is verified and
+// painted, and "evident-verified" once every page is.
 async function renderItems(target, pages, opts) {
   const summary = h('section', { class: 'summary', 'aria-label': 'Verification' }, h('p', null, mark('wait', 'Loading and verifying in your browser\u2026')));
   const nav = h('ul');
@@ -440,6 +445,8 @@ async function renderItems(target, pages, opts) {
       });
       if (first) {
         first = false;
+        // Usable once the browser has painted the verified first page.
+        await painted();
         performance.mark('evident-usable');
       }
       replace(summary, h('p', null, mark('wait', `Verified ${n - failed} of ${n} items so far; loading more\u2026`)));
@@ -460,6 +467,7 @@ async function renderItems(target, pages, opts) {
       ? verifiedLine(`: ${n === 1 ? 'the item is' : `all ${n} items are`} in the log ${cp0.checkpoint.origin} at a checkpoint of ${cp0.checkpoint.size.toLocaleString('en')} entries, signed by the log${cp0.quorum ? ` and cosigned by ${cp0.cosigned} of the ${cp0.quorum} witnesses its policy needs` : ' (its policy needs no witness cosignatures)'}.`)
       : failBox(pr),
     cp0 ? h('details', { open: !allOK }, h('summary', null, 'Checkpoint and witnesses'), checkpointView(cp0, firstSigned)) : null);
+  await painted();
   performance.mark('evident-verified');
 }
 
