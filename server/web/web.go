@@ -13,6 +13,9 @@
 //	GET /api/v1/growth          the log's size over time, sampled from entries' times
 //	GET /api/v1/misbehaviour    proofs of misbehaviour the node holds
 //
+// A mirror (MirrorHandler) serves the same pages and answers their
+// EvidenceService calls from its own data.
+//
 // The pages verify what they show in the browser (WebCrypto Ed25519 and
 // SHA-256): checkpoint signatures, witness cosignatures against the policy
 // given here, and RFC 6962 inclusion proofs. Every response carries a strict
