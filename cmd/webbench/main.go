@@ -150,8 +150,8 @@ func findChromium() string {
 
 type timing struct {
 	Listed, Usable, Verified float64
-	Items, Verifieds int
-	OK               bool
+	Items, Verifieds         int
+	OK                       bool
 }
 
 // pageSpeed times the release page in Chromium.
