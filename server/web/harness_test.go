@@ -40,9 +40,14 @@ var (
 )
 
 // chromium finds the browser, or skips the test: the browser tests need
-// Debian's chromium package, which .ci/run installs.
+// Debian's chromium package, which .ci/run installs. They skip in short
+// mode too (make test-race runs ./server/... short, under the race
+// detector): each starts a browser.
 func chromium(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("short mode: no browser tests")
+	}
 	if *chromiumFlag != "" {
 		return *chromiumFlag
 	}
