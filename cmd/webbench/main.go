@@ -4,7 +4,7 @@
 //   - page speed: a release page with -items items (default 500) opened in
 //     headless Chromium, -views times, each a fresh page load, timed with
 //     the browser's performance timing from navigation start. The page
-//     loads the items 50, then 150 at a time, showing and verifying each
+//     loads the items 50, then 100 at a time, showing and verifying each
 //     page as it comes. "Usable" is the mark the page sets when the first
 //     50 items (more than a screen holds) are shown, the browser has
 //     verified their checkpoint's signature and cosignatures and each of
@@ -15,7 +15,7 @@
 //     requests/s (default 200) for -duration: the calls a visitor's pages
 //     make, in turn (the page and a script, /api/v1/log, /api/v1/growth,
 //     /api/v1/misbehaviour, QueryEvidence of a 10-item release, GetEvidence,
-//     GetDocument, and QueryEvidence of 150 items of the -items release, as
+//     GetDocument, and QueryEvidence of 100 items of the -items release, as
 //     its page asks for them), latency
 //     measured from when each request was due so that queueing counts.
 //     Target: p99 under 50 ms. GET /checkpoint, the cheapest thing the node
@@ -242,7 +242,7 @@ func load(url string, docs [][]byte) {
 			body := binary.BigEndian.AppendUint32([]byte{0}, uint32(len(msg)))
 			return fetch(c, "POST", url+"/evident.v1.EvidenceService/GetDocument", "application/connect+json", append(body, msg...))
 		}},
-		{"QueryEvidence, 150 of 500 items", rpc("QueryEvidence", func(int) string { return `{"releasePurl":"` + bigRelease + `","pageSize":150}` })},
+		{"QueryEvidence, 100 of 500 items", rpc("QueryEvidence", func(int) string { return `{"releasePurl":"` + bigRelease + `","pageSize":100}` })},
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 256

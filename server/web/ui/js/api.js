@@ -48,7 +48,7 @@ export function queryEvidence(q, pageSize = 500, pageToken = '') {
 // its own checkpoint: pages are returned as they came.
 // queryPages returns an iterator over the pages of a query, up to limit
 // items: a first page of 50, so that something verified is on screen soon,
-// then pages of 150. The first page is asked for at once, and each next one
+// then pages of 100. The first page is asked for at once, and each next one
 // while the caller works on the current one. It stops early when live()
 // turns false, and calls done(more) at the end.
 export function queryPages(q, limit = 2000, live = () => true, done = () => {}) {
@@ -61,7 +61,7 @@ export function queryPages(q, limit = 2000, live = () => true, done = () => {}) 
       const p = await next;
       n += p.evidence?.length ?? 0;
       const token = p.nextPageToken ?? '';
-      next = token && n < limit && live() ? queryEvidence(q, Math.min(150, limit - n), token) : null;
+      next = token && n < limit && live() ? queryEvidence(q, Math.min(100, limit - n), token) : null;
       next?.catch(() => {});
       if (!live()) return;
       yield p;
