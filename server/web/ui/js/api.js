@@ -44,8 +44,6 @@ export function queryEvidence(q, pageSize = 500, pageToken = '') {
   return unary('QueryEvidence', { ...q, pageSize, pageToken });
 }
 
-// queryAll follows page tokens until limit items or the end. Each page has
-// its own checkpoint: pages are returned as they came.
 // queryPages returns an iterator over the pages of a query, up to limit
 // items: a first page of 50, so that something verified is on screen soon,
 // then pages of 100. The first page is asked for at once, and each next one
@@ -70,6 +68,8 @@ export function queryPages(q, limit = 2000, live = () => true, done = () => {}) 
   })();
 }
 
+// queryAll follows page tokens until limit items or the end. Each page has
+// its own checkpoint: pages are returned as they came.
 export async function queryAll(q, limit = 2000) {
   const pages = [];
   let token = '';
