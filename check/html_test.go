@@ -65,31 +65,54 @@ func TestHTMLInChromium(t *testing.T) {
 
 	var mu sync.Mutex
 	var requests []string
-	chromedp.ListenTarget(ctx, func(ev any) {
+	if err := chromedp.Listen(ctx, func(ev any) {
 		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
 			mu.Lock()
 			requests = append(requests, e.Request.URL)
 			mu.Unlock()
 		}
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	var title, verdict, summary, components, evidence string
 	var scripts, images int
 	var pdf []byte
-	err = chromedp.Run(ctx,
-		network.Enable(),
-		chromedp.Navigate("file://"+file),
-		chromedp.WaitVisible("#components", chromedp.ByQuery),
-		chromedp.Sleep(200*time.Millisecond), // an onerror would have fired
-		chromedp.Title(&title),
-		chromedp.Text("#verdict", &verdict, chromedp.ByQuery),
-		chromedp.Text("#summary", &summary, chromedp.ByQuery),
-		chromedp.Text("#components", &components, chromedp.ByQuery),
-		chromedp.Text(`section.component`, &evidence, chromedp.ByQuery),
-		chromedp.Evaluate(`document.getElementsByTagName("script").length`, &scripts),
-		chromedp.Evaluate(`document.getElementsByTagName("img").length`, &images),
-		chromedp.ActionFunc(func(ctx context.Context) error {
+	text := func(sel string, dst *string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 			var err error
-			pdf, _, err = page.PrintToPDF().WithPrintBackground(false).Do(ctx)
+			*dst, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+			return err
+		})
+	}
+	count := func(js string, dst *int) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			var err error
+			*dst, err = chromedp.Run(ctx, chromedp.Evaluate[int](js))
+			return err
+		})
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
+			return err
+		}),
+		chromedp.Navigate("file://"+file),
+		chromedp.WaitVisible(chromedp.CSS("#components")),
+		chromedp.Sleep(200*time.Millisecond), // an onerror would have fired
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			var err error
+			title, err = chromedp.Run(ctx, chromedp.Title())
+			return err
+		}),
+		text("#verdict", &verdict),
+		text("#summary", &summary),
+		text("#components", &components),
+		text("section.component", &evidence),
+		count(`document.getElementsByTagName("script").length`, &scripts),
+		count(`document.getElementsByTagName("img").length`, &images),
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			res, err := chromedp.Call(ctx, page.PrintToPDF, page.PrintToPDFParams{})
+			pdf = res.Data
 			return err
 		}),
 	)
@@ -131,8 +154,10 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 	if dir := os.Getenv("EVIDENT_HTML_SHOTS"); dir != "" {
 		// For a person to look at: the top of the page, as PNG.
-		var png []byte
-		if err := chromedp.Run(ctx, chromedp.EmulateViewport(1200, 1400), chromedp.CaptureScreenshot(&png)); err == nil {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1200, 1400)); err != nil {
+			t.Fatal(err)
+		}
+		if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
 			os.WriteFile(filepath.Join(dir, "report.png"), png, 0o644)
 			os.WriteFile(filepath.Join(dir, "report.pdf"), pdf, 0o644)
 		}

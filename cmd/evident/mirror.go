@@ -15,6 +15,7 @@ import (
 
 	"github.com/evident-dev/evident/mirror"
 	"github.com/evident-dev/evident/monitor"
+	"github.com/evident-dev/evident/server/web"
 	"github.com/evident-dev/evident/witness"
 )
 
@@ -41,6 +42,24 @@ func (a *app) logKeyFor(url, flagKey string) (note.Verifier, string, error) {
 	return nil, "", fmt.Errorf("no log key for %s: give --log-key, or add the node with evident config add-node NAME %s LOG_KEY", url, url)
 }
 
+// logKeyText returns the text of the log key logKeyFor found (a
+// c2sp.org/signed-note vkey), for the web pages, or "" if there is none.
+func (a *app) logKeyText(url, flagKey string) string {
+	if flagKey != "" {
+		return flagKey
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return ""
+	}
+	for _, n := range cfg.Nodes {
+		if n.Name == url || strings.TrimRight(n.URL, "/") == strings.TrimRight(url, "/") {
+			return n.LogKey
+		}
+	}
+	return ""
+}
+
 func (a *app) mirrorCmd() *cobra.Command {
 	var (
 		logKey, policyPath, serve string
@@ -55,7 +74,10 @@ func (a *app) mirrorCmd() *cobra.Command {
 signed checkpoint (and the witness policy, when one is configured or given)
 before keeping it, checks that the new tree extends the one it held before,
 and resumes where it stopped. DIR has the same layout as the URL paths, so
-any static web server can serve it; --serve ADDR serves it read-only.
+any static web server can serve it; --serve ADDR serves it read-only,
+with the explorer's pages at / (search, entries, proofs and the log's
+growth from the mirror's data, verified in the browser; documents with
+--envelopes).
 
 The log key comes from --log-key or from the configured node with that URL
 or name.
@@ -108,8 +130,16 @@ check (network, disk, configuration).`,
 			if err != nil {
 				return err
 			}
+			m, err := mirror.Open(args[1], lk)
+			if err != nil {
+				return err
+			}
+			pages, err := web.MirrorHandler(cmd.Context(), args[1], m, a.logKeyText(args[0], logKey))
+			if err != nil {
+				return err
+			}
 			fmt.Fprintf(a.stdout, "serving the mirror read-only at http://%s/ (Ctrl-C to stop)\n", lis.Addr())
-			hs := &http.Server{Handler: mirror.Handler(args[1]), ReadHeaderTimeout: 10 * time.Second}
+			hs := &http.Server{Handler: pages, ReadHeaderTimeout: 10 * time.Second}
 			go func() { <-cmd.Context().Done(); hs.Close() }()
 			if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err

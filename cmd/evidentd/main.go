@@ -158,6 +158,7 @@ func nodeConfig(cfg *Config, log *slog.Logger) (node.Config, error) {
 		TLSKey:          cfg.path(cfg.TLSKey),
 		Signer:          signer,
 		LogKey:          lk,
+		LogVerifierKey:  vkey,
 		Cosigner:        cs,
 		Trust:           trust,
 		MaxEnvelopeSize: cfg.MaxEnvelopeSize,

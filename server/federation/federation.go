@@ -538,3 +538,42 @@ func (f *Federation) Checkpoints(ctx context.Context) (map[string][]byte, error)
 	all[f.opts.LogKey.Name()] = cp
 	return all, nil
 }
+
+// PeerStatus is what a node knows of one peer, for its web pages.
+type PeerStatus struct {
+	// Name, URL and Origin are the peer's, as configured.
+	Name, URL, Origin string
+	// WitnessKey is the peer's witness verifier key (c2sp.org/tlog-cosignature vkey).
+	WitnessKey string
+	// CosignedSize is the size of this node's log that the peer last
+	// cosigned, or -1 if not known yet.
+	CosignedSize int64
+	// Witnessed is the newest checkpoint of the peer's log that this node
+	// cosigned, or nil if none.
+	Witnessed []byte
+}
+
+// Peers returns the status of every peer, in configuration order.
+func (f *Federation) Peers(ctx context.Context) ([]PeerStatus, error) {
+	peers, w := f.snapshot()
+	latest, err := w.LatestAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]PeerStatus, 0, len(peers))
+	for _, p := range peers {
+		size, ok := f.peerSize[p.Name]
+		if !ok {
+			size = -1
+		}
+		out = append(out, PeerStatus{
+			Name: p.Name, URL: p.URL, Origin: p.Origin,
+			WitnessKey:   p.WitnessKey.VerifierKey(),
+			CosignedSize: size,
+			Witnessed:    latest[p.Origin],
+		})
+	}
+	return out, nil
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/evident-dev/evident/server/federation"
 	"github.com/evident-dev/evident/server/tea"
 	"github.com/evident-dev/evident/server/tiles"
+	"github.com/evident-dev/evident/server/web"
 	"github.com/evident-dev/evident/witness"
 	"github.com/evident-dev/evident/witness/boltstore"
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,6 +45,10 @@ type Config struct {
 	// Signer signs the log's checkpoints; LogKey verifies them. Required.
 	Signer note.Signer
 	LogKey note.Verifier
+	// LogVerifierKey is LogKey as text (c2sp.org/signed-note vkey), which
+	// the web pages verify checkpoints with in the browser. Default "":
+	// the pages ask the person for the key.
+	LogVerifierKey string
 	// Cosigner is the node's witness key. Required.
 	Cosigner *witness.Cosigner
 	// Trust says who may submit what. Nil trusts no one.
@@ -157,6 +162,10 @@ func Start(cfg Config) (_ *Node, err error) {
 	teaHandler := tea.New(n.Server, tea.Options{Logger: log.With("part", "tea")})
 	n.Server.Handle("GET /.well-known/tea", teaHandler)
 	n.Server.Handle("/tea/", teaHandler)
+	// The explorer's pages at exactly "/" and under /ui/ and /api/v1/.
+	if err := web.Mount(n.Server, web.Options{Log: cosignedLog{n.Ledger, n.Federation}, LogKey: cfg.LogVerifierKey, Federation: n.Federation, Logger: log.With("part", "web")}); err != nil {
+		return nil, err
+	}
 
 	n.lis = cfg.Listener
 	if n.lis == nil {

@@ -195,6 +195,7 @@ func (n *Node) start() error {
 		Listen:            n.opts.Addr,
 		Signer:            signer,
 		LogKey:            n.Verifier,
+		LogVerifierKey:    n.VerifierKey,
 		Cosigner:          cosigner,
 		Trust:             n.opts.Trust,
 		MaxEnvelopeSize:   n.opts.MaxEnvelopeSize,
