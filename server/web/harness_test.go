@@ -283,7 +283,7 @@ func seedRelease(t testing.TB, url, pkg, version string) seed {
 		servertest.Envelope(key, purl, servertest.Digest(purl+"wheel"), evidence.PredicateSLSAProvenance,
 			json.RawMessage(`{"buildDefinition":{"buildType":"https://example.org/build/v1","externalParameters":{}},"runDetails":{"builder":{"id":"https://example.org/builder"}}}`)),
 		documentEnvelope(t, key, pkg, evidence.Document{FileName: "SECURITY.md", MediaType: "text/markdown", Content: s.markdown,
-			DocumentType: evidence.PredicateSecurityPolicy, Kind: evidence.KindSecurityPolicy, Format: "Markdown", Title: "Security policy"}),
+			DocumentType: evidence.DocumentTypeSecurityPolicyText, Kind: evidence.KindSecurityPolicy, Format: "Markdown", Title: "Security policy"}),
 	)
 	return s
 }

@@ -31,8 +31,8 @@ func TestHostileEvidence(t *testing.T) {
 			DocumentType: docType, Kind: kind, Format: format, Title: name})
 	}
 	submitAll(t, n.URL,
-		doc(markdown, "text/markdown", evidence.PredicateSecurityPolicy, evidence.KindSecurityPolicy),
-		doc(html, "text/html", evidence.PredicateCVDPolicy, evidence.KindCVDPolicy),
+		doc(markdown, "text/markdown", evidence.DocumentTypeSecurityPolicyText, evidence.KindSecurityPolicy),
+		doc(html, "text/html", evidence.DocumentTypeCVDPolicyText, evidence.KindCVDPolicy),
 		doc(xml, "application/vnd.cyclonedx+xml", "https://cyclonedx.org/bom/v1.6", evidence.KindSBOM),
 		rawStatement(t, key, purl, "https://example.org/attestation/v1",
 			`{"note":"</pre><img src=x onerror=\"window.__xss='predicate'\"><script>window.__xss='predicate2'</script>","n":12345678901234567890123}`),
